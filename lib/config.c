@@ -1,0 +1,353 @@
+#include "lib/config.h"
+#include "lib/util.h"
+
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ctype { T_STR, T_PATH, T_U64, T_I64, T_BOOL, T_HOSTPORT, T_TIMER };
+
+struct key_def {
+    const char *section;
+    const char *key;
+    enum ctype type;
+    size_t off;
+    const char *def; /* default as text; NULL = empty / derived */
+    uint64_t min, max;
+};
+
+#define F(field) offsetof(struct config, field)
+#define U(s, k, field, d, lo, hi)                                                                  \
+    {                                                                                              \
+        s, k, T_U64, F(field), d, lo, hi                                                           \
+    }
+
+static const struct key_def keys[] = {
+    {"node", "data_dir", T_PATH, F(data_dir), "/var/lib/aequa", 0, 0},
+    {"node", "runtime_dir", T_PATH, F(runtime_dir), "/run/aequa", 0, 0},
+    {"node", "lock", T_PATH, F(lock), NULL, 0, 0},
+    {"node", "key", T_PATH, F(key), NULL, 0, 0},
+    U("node", "index", index, "0", 0, 63),
+
+    {"api", "listen", T_HOSTPORT, F(api_listen), "127.0.0.1:4600", 0, 0},
+    U("api", "threads", api_threads, "16", 1, 256),
+    U("api", "request_timeout_ms", api_request_timeout_ms, "10000", 100, 600000),
+    U("api", "max_connections", api_max_connections, "256", 1, 65536),
+    U("api", "max_open_duties", api_max_open_duties, "10000", 1, 10000000),
+    {"api", "upstream", T_STR, F(api_upstream), NULL, 0, 0},
+
+    {"monitoring", "listen", T_HOSTPORT, F(monitoring_listen), "127.0.0.1:4620", 0, 0},
+
+    {"p2p", "listen", T_STR, F(p2p_listen), NULL, 0, 0},
+    U("p2p", "max_connections", p2p_max_connections, "64", 1, 4096),
+    U("p2p", "handshake_timeout_ms", p2p_handshake_timeout_ms, "5000", 10, 600000),
+    U("p2p", "max_frame_bytes", p2p_max_frame_bytes, "4194304", 1024, 67108864),
+    U("p2p", "send_queue_bytes", p2p_send_queue_bytes, "33554432", 65536, 1073741824),
+    U("p2p", "rate_msgs", p2p_rate_msgs, "20000", 1, 10000000),
+    U("p2p", "rate_bytes", p2p_rate_bytes, "67108864", 1024, 10000000000ull),
+    U("p2p", "rate_burst", p2p_rate_burst, "40000", 1, 100000000),
+    {"p2p", "score_threshold", T_I64, F(p2p_score_threshold), "-100", 0, 0},
+    U("p2p", "score_cooldown_ms", p2p_score_cooldown_ms, "30000", 0, 86400000),
+    U("p2p", "reconnect_max_ms", p2p_reconnect_max_ms, "5000", 10, 600000),
+
+    U("qbft", "round_timeout_ms", qbft_round_timeout_ms, "1000", 1, 3600000),
+    U("qbft", "round_timeout_max_ms", qbft_round_timeout_max_ms, "30000", 1, 3600000),
+    {"qbft", "timer", T_TIMER, F(qbft_timer), "exponential", 0, 0},
+    U("qbft", "round_window", qbft_round_window, "10", 1, 1000),
+    U("qbft", "height_window", qbft_height_window, "1000", 1, 1000000000),
+    U("qbft", "retention", qbft_retention, "100000", 1, 1ull << 62),
+    U("qbft", "decided_resends", qbft_decided_resends, "3", 0, 100),
+
+    {"statedb", "path", T_PATH, F(statedb_path), NULL, 0, 0},
+    {"statedb", "sync", T_BOOL, F(statedb_sync), "true", 0, 0},
+    U("statedb", "checkpoint_interval_s", statedb_checkpoint_interval_s, "300", 0, 86400 * 7),
+    U("statedb", "checkpoints_keep", statedb_checkpoints_keep, "3", 1, 100),
+    U("statedb", "max_batch", statedb_max_batch, "1024", 1, 1000000),
+    U("statedb", "retention", statedb_retention, "100000", 1, 1ull << 62),
+
+    U("builder", "max_items", builder_max_items, "1000", 1, 1000000),
+    U("builder", "max_gas", builder_max_gas, "30000000", 1, 1ull << 62),
+    U("builder", "max_bytes", builder_max_bytes, "1048576", 1024, 67108864),
+    U("builder", "pool_max", builder_pool_max, "100000", 1, 10000000),
+    U("builder", "pool_per_sender", builder_pool_per_sender, "64", 1, 1000000),
+
+    {"supervisor", "user", T_STR, F(user), "aequa", 0, 0},
+    {"supervisor", "user_api", T_STR, F(user_api), NULL, 0, 0},
+    {"supervisor", "user_p2p", T_STR, F(user_p2p), NULL, 0, 0},
+    {"supervisor", "user_qbft", T_STR, F(user_qbft), NULL, 0, 0},
+    {"supervisor", "user_statedb", T_STR, F(user_statedb), NULL, 0, 0},
+    {"supervisor", "user_builder", T_STR, F(user_builder), NULL, 0, 0},
+    U("supervisor", "heartbeat_ms", heartbeat_ms, "1000", 10, 60000),
+    U("supervisor", "watchdog_ms", watchdog_ms, "5000", 100, 600000),
+    U("supervisor", "grace_ms", grace_ms, "5000", 0, 600000),
+    U("supervisor", "backoff_min_ms", backoff_min_ms, "100", 1, 600000),
+    U("supervisor", "backoff_max_ms", backoff_max_ms, "30000", 1, 3600000),
+    U("supervisor", "backoff_stable_s", backoff_stable_s, "60", 1, 86400),
+    U("supervisor", "give_up_deaths", give_up_deaths, "20", 1, 100000),
+    U("supervisor", "give_up_window_s", give_up_window_s, "60", 1, 86400),
+
+    {"tss", "enabled", T_BOOL, F(tss_enabled), "false", 0, 0},
+};
+
+static size_t field_size(enum ctype t)
+{
+    switch (t) {
+    case T_PATH:
+        return CFG_PATH;
+    case T_STR:
+    case T_HOSTPORT:
+    case T_TIMER:
+        return CFG_STR;
+    default:
+        return 0;
+    }
+}
+
+static int set_value(struct config *cfg, const struct key_def *k, const char *v, char *err,
+                     size_t errsz)
+{
+    void *field = (char *)cfg + k->off;
+    switch (k->type) {
+    case T_STR:
+    case T_PATH:
+    case T_HOSTPORT:
+    case T_TIMER: {
+        size_t cap = field_size(k->type);
+        if (strlen(v) >= cap) {
+            snprintf(err, errsz, "value too long (max %zu bytes)", cap - 1);
+            return -1;
+        }
+        if (k->type == T_HOSTPORT) {
+            char host[CFG_STR];
+            uint16_t port;
+            if (parse_hostport(v, host, sizeof(host), &port) < 0) {
+                snprintf(err, errsz, "expected HOST:PORT, got '%s'", v);
+                return -1;
+            }
+        }
+        if (k->type == T_TIMER && strcmp(v, "exponential") != 0 && strcmp(v, "linear") != 0) {
+            snprintf(err, errsz, "expected 'exponential' or 'linear', got '%s'", v);
+            return -1;
+        }
+        memcpy(field, v, strlen(v) + 1);
+        return 0;
+    }
+    case T_U64: {
+        uint64_t x;
+        if (parse_u64(v, UINT64_MAX, &x) < 0 || x < k->min || x > k->max) {
+            snprintf(err, errsz, "expected an integer in [%llu, %llu], got '%s'",
+                     (unsigned long long)k->min, (unsigned long long)k->max, v);
+            return -1;
+        }
+        *(uint64_t *)field = x;
+        return 0;
+    }
+    case T_I64: {
+        uint64_t x;
+        bool neg = v[0] == '-';
+        if (parse_u64(v + neg, (uint64_t)INT64_MAX, &x) < 0) {
+            snprintf(err, errsz, "expected an integer, got '%s'", v);
+            return -1;
+        }
+        *(int64_t *)field = neg ? -(int64_t)x : (int64_t)x;
+        return 0;
+    }
+    case T_BOOL:
+        if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+            *(bool *)field = true;
+        else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+            *(bool *)field = false;
+        else {
+            snprintf(err, errsz, "expected true or false, got '%s'", v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+void config_defaults(struct config *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (keys[i].def && set_value(cfg, &keys[i], keys[i].def, err, sizeof(err)) < 0)
+            fatalx("config: bad default for [%s] %s: %s", keys[i].section, keys[i].key, err);
+}
+
+static const struct key_def *find_key(const char *section, const char *key, bool *section_known)
+{
+    *section_known = false;
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        *section_known = true;
+        if (strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+               char *err, size_t errsz)
+{
+    bool known;
+    const struct key_def *k = find_key(section, key, &known);
+    if (!k) {
+        if (!known)
+            snprintf(err, errsz, "unknown section [%s] (key '%s')", section, key);
+        else
+            snprintf(err, errsz, "unknown key '%s' in section [%s]", key, section);
+        return -1;
+    }
+    char why[200];
+    if (set_value(cfg, k, value, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "[%s] %s: %s", section, key, why);
+        return -1;
+    }
+    return 0;
+}
+
+struct parse_ctx {
+    struct config *cfg;
+    const char *path;
+    char *err;
+    size_t errsz;
+    bool failed;
+    FILE *file;
+    int lineno;
+    int fail_line;
+    unsigned char seen[ARRAY_LEN(keys)];
+};
+
+/* Debian's inih does not pass line numbers to the handler: count them in the reader. The
+ * handler runs right after the line that holds its key was read. */
+static char *counting_reader(char *str, int num, void *stream)
+{
+    struct parse_ctx *c = stream;
+    char *r = fgets(str, num, c->file);
+    if (r)
+        c->lineno++;
+    return r;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct parse_ctx *c = user;
+    int lineno = c->lineno;
+    char why[300];
+    bool known;
+    if (c->failed)
+        return 0;
+    const struct key_def *k = find_key(section, key ? key : "", &known);
+    if (k && c->seen[k - keys]) {
+        snprintf(c->err, c->errsz, "%s:%d: duplicate key '%s' in section [%s]", c->path, lineno,
+                 key, section);
+        c->failed = true;
+        c->fail_line = lineno;
+        return 0;
+    }
+    if (config_set(c->cfg, section, key ? key : "", value ? value : "", why, sizeof(why)) < 0) {
+        snprintf(c->err, c->errsz, "%s:%d: %s", c->path, lineno, why);
+        c->failed = true;
+        c->fail_line = lineno;
+        return 0;
+    }
+    c->seen[k - keys] = 1;
+    return 1;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz)
+{
+    struct parse_ctx c = {.cfg = cfg, .path = path, .err = err, .errsz = errsz};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errsz, "%s: cannot open config file", path);
+        return -1;
+    }
+    c.file = f;
+    ini_allow_multiline = false;
+    int rc = ini_parse_stream(counting_reader, &c, on_key, &c);
+    fclose(f);
+    /* inih reports the first syntax error's line; ours may come later in the file. */
+    if (c.failed && (rc <= 0 || rc >= c.fail_line))
+        return -1;
+    if (rc != 0) {
+        snprintf(err, errsz, "%s:%d: syntax error", path, rc);
+        return -1;
+    }
+    snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", path);
+    return 0;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errsz)
+{
+    if (!cfg->statedb_path[0] &&
+        snprintf(cfg->statedb_path, CFG_PATH, "%s/db", cfg->data_dir) >= CFG_PATH)
+        goto toolong;
+    if (!cfg->lock[0] &&
+        snprintf(cfg->lock, CFG_PATH, "%s/cluster-lock.json", cfg->data_dir) >= CFG_PATH)
+        goto toolong;
+    if (!cfg->key[0] && snprintf(cfg->key, CFG_PATH, "%s/node.key", cfg->data_dir) >= CFG_PATH)
+        goto toolong;
+    if (cfg->qbft_round_timeout_max_ms < cfg->qbft_round_timeout_ms) {
+        snprintf(err, errsz, "[qbft] round_timeout_max_ms must be >= round_timeout_ms");
+        return -1;
+    }
+    if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
+        snprintf(err, errsz, "[supervisor] backoff_max_ms must be >= backoff_min_ms");
+        return -1;
+    }
+    if (cfg->watchdog_ms <= cfg->heartbeat_ms) {
+        snprintf(err, errsz, "[supervisor] watchdog_ms must be > heartbeat_ms");
+        return -1;
+    }
+    /* nng ipc:// paths are limited to 107 bytes: "ipc://" + dir + "/statedb.ipc". */
+    if (strlen(cfg->runtime_dir) > 80) {
+        snprintf(err, errsz, "[node] runtime_dir: path longer than 80 bytes (nng ipc limit)");
+        return -1;
+    }
+    return 0;
+toolong:
+    snprintf(err, errsz, "[node] data_dir: path too long");
+    return -1;
+}
+
+void config_dump(const struct config *cfg, struct buf *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        const struct key_def *k = &keys[i];
+        const void *field = (const char *)cfg + k->off;
+        if (strcmp(section, k->section) != 0) {
+            buf_printf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+            section = k->section;
+        }
+        switch (k->type) {
+        case T_U64:
+            buf_printf(out, "%s = %llu\n", k->key, (unsigned long long)*(const uint64_t *)field);
+            break;
+        case T_I64:
+            buf_printf(out, "%s = %lld\n", k->key, (long long)*(const int64_t *)field);
+            break;
+        case T_BOOL:
+            buf_printf(out, "%s = %s\n", k->key, *(const bool *)field ? "true" : "false");
+            break;
+        default:
+            buf_printf(out, "%s = %s\n", k->key, (const char *)field);
+            break;
+        }
+    }
+}
+
+const char *config_worker_user(const struct config *cfg, const char *worker)
+{
+    char key[64];
+    bool known;
+    snprintf(key, sizeof(key), "user_%s", worker);
+    const struct key_def *k = find_key("supervisor", key, &known);
+    const char *u = k ? (const char *)cfg + k->off : "";
+    return u[0] ? u : cfg->user;
+}

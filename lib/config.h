@@ -1,0 +1,112 @@
+/*
+ * config: the node's configuration — defaults, then the INI file (inih, strict), then flags.
+ *
+ * Every key is one row of the table in config.c (section, key, type, bounds, default, field).
+ * Unknown sections or keys, duplicates, and values out of bounds are errors that name the file,
+ * the line and the key; callers exit 78 (EX_CONFIG) on them. The supervisor and every worker use
+ * the same loader and the same flags, so a worker started by hand sees what a spawned one sees.
+ */
+#ifndef AEQUA_CONFIG_H
+#define AEQUA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+#define CFG_STR             256
+#define CFG_PATH            1024
+#define DEFAULT_CONFIG_PATH "/etc/aequa/aequa.conf"
+
+struct config {
+    /* [node] */
+    char data_dir[CFG_PATH];
+    char runtime_dir[CFG_PATH];
+    char lock[CFG_PATH];
+    char key[CFG_PATH];
+    uint64_t index;
+    /* [api] */
+    char api_listen[CFG_STR];
+    uint64_t api_threads;
+    uint64_t api_request_timeout_ms;
+    uint64_t api_max_connections;
+    uint64_t api_max_open_duties;
+    char api_upstream[CFG_STR];
+    /* [monitoring] */
+    char monitoring_listen[CFG_STR];
+    /* [p2p] */
+    char p2p_listen[CFG_STR];
+    uint64_t p2p_max_connections;
+    uint64_t p2p_handshake_timeout_ms;
+    uint64_t p2p_max_frame_bytes;
+    uint64_t p2p_send_queue_bytes;
+    uint64_t p2p_rate_msgs;
+    uint64_t p2p_rate_bytes;
+    uint64_t p2p_rate_burst;
+    int64_t p2p_score_threshold;
+    uint64_t p2p_score_cooldown_ms;
+    uint64_t p2p_reconnect_max_ms;
+    /* [qbft] */
+    uint64_t qbft_round_timeout_ms;
+    uint64_t qbft_round_timeout_max_ms;
+    char qbft_timer[CFG_STR]; /* exponential | linear */
+    uint64_t qbft_round_window;
+    uint64_t qbft_height_window;
+    uint64_t qbft_retention;
+    uint64_t qbft_decided_resends;
+    /* [statedb] */
+    char statedb_path[CFG_PATH];
+    bool statedb_sync;
+    uint64_t statedb_checkpoint_interval_s;
+    uint64_t statedb_checkpoints_keep;
+    uint64_t statedb_max_batch;
+    uint64_t statedb_retention;
+    /* [builder] */
+    uint64_t builder_max_items;
+    uint64_t builder_max_gas;
+    uint64_t builder_max_bytes;
+    uint64_t builder_pool_max;
+    uint64_t builder_pool_per_sender;
+    /* [supervisor] */
+    char user[CFG_STR];
+    char user_api[CFG_STR];
+    char user_p2p[CFG_STR];
+    char user_qbft[CFG_STR];
+    char user_statedb[CFG_STR];
+    char user_builder[CFG_STR];
+    uint64_t heartbeat_ms;
+    uint64_t watchdog_ms;
+    uint64_t grace_ms;
+    uint64_t backoff_min_ms;
+    uint64_t backoff_max_ms;
+    uint64_t backoff_stable_s;
+    uint64_t give_up_deaths;
+    uint64_t give_up_window_s;
+    /* [tss] */
+    bool tss_enabled;
+
+    /* Derived, not in the file. */
+    char config_path[CFG_PATH]; /* "" for the embedded default */
+    bool embedded;              /* running the single-node default */
+};
+
+/* Fill cfg with defaults for the given data dir. */
+void config_defaults(struct config *cfg);
+
+/* Parse an INI file over cfg. Returns 0, or -1 with a message naming file, line and key. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz);
+
+/* Set one key by name ("section", "key", "value") as the file would; used by flags and tests. */
+int config_set(struct config *cfg, const char *section, const char *key, const char *value,
+               char *err, size_t errsz);
+
+/* Fill in paths derived from data_dir when they were not set, and check cross-field rules. */
+int config_finish(struct config *cfg, char *err, size_t errsz);
+
+/* Write the effective configuration as INI. */
+void config_dump(const struct config *cfg, struct buf *out);
+
+/* The user a worker runs as ([supervisor] user_<name>, else user). */
+const char *config_worker_user(const struct config *cfg, const char *worker);
+
+#endif

@@ -1,0 +1,164 @@
+#include "lib/crypto.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <secp256k1.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+void sha256(uint8_t out[SHA256_LEN], const void *data, size_t len)
+{
+    unsigned int n = SHA256_LEN;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+        fatalx("EVP_Digest(sha256) failed");
+}
+
+void sha256_init(struct sha256_ctx *c)
+{
+    c->md = EVP_MD_CTX_new();
+    if (!c->md || !EVP_DigestInit_ex(c->md, EVP_sha256(), NULL))
+        fatalx("EVP_DigestInit(sha256) failed");
+}
+
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+{
+    if (!EVP_DigestUpdate(c->md, data, len))
+        fatalx("EVP_DigestUpdate failed");
+}
+
+void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN])
+{
+    unsigned int n = SHA256_LEN;
+    if (!EVP_DigestFinal_ex(c->md, out, &n))
+        fatalx("EVP_DigestFinal failed");
+    EVP_MD_CTX_free(c->md);
+    c->md = NULL;
+}
+
+void random_bytes(void *out, size_t n)
+{
+    uint8_t *p = out;
+    while (n > 0) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("getrandom");
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+void *secp_ctx(void)
+{
+    static secp256k1_context *ctx;
+    if (!ctx) {
+        uint8_t seed[32];
+        ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+        if (!ctx)
+            fatalx("secp256k1_context_create failed");
+        random_bytes(seed, sizeof(seed));
+        if (!secp256k1_context_randomize(ctx, seed))
+            fatalx("secp256k1_context_randomize failed");
+    }
+    return ctx;
+}
+
+int node_key_from_secret(struct node_key *k, const uint8_t sec[SECKEY_LEN])
+{
+    secp256k1_pubkey pk;
+    size_t len = PUBKEY_LEN;
+    if (!secp256k1_ec_seckey_verify(secp_ctx(), sec))
+        return -1;
+    if (!secp256k1_ec_pubkey_create(secp_ctx(), &pk, sec))
+        return -1;
+    if (!secp256k1_ec_pubkey_serialize(secp_ctx(), k->pub, &len, &pk, SECP256K1_EC_COMPRESSED))
+        return -1;
+    memcpy(k->sec, sec, SECKEY_LEN);
+    return 0;
+}
+
+void node_key_generate(struct node_key *k)
+{
+    uint8_t sec[SECKEY_LEN];
+    do
+        random_bytes(sec, sizeof(sec));
+    while (node_key_from_secret(k, sec) < 0);
+    memset(sec, 0, sizeof(sec));
+}
+
+int node_key_load(struct node_key *k, const char *path, char *err, size_t errsz)
+{
+    char *text = NULL;
+    size_t len = 0;
+    uint8_t sec[SECKEY_LEN];
+    if (read_file(path, 256, &text, &len) < 0) {
+        snprintf(err, errsz, "cannot read node key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        len--;
+    int rc = hex_decode(sec, sizeof(sec), text, len);
+    memset(text, 0, len);
+    free(text);
+    if (rc < 0) {
+        snprintf(err, errsz, "node key %s: expected 64 hex characters", path);
+        return -1;
+    }
+    if (node_key_from_secret(k, sec) < 0) {
+        memset(sec, 0, sizeof(sec));
+        snprintf(err, errsz, "node key %s: not a valid secp256k1 secret key", path);
+        return -1;
+    }
+    memset(sec, 0, sizeof(sec));
+    return 0;
+}
+
+int node_key_save(const struct node_key *k, const char *path)
+{
+    char hex[2 * SECKEY_LEN + 2];
+    hex_encode(hex, k->sec, SECKEY_LEN);
+    hex[2 * SECKEY_LEN] = '\n';
+    int rc = write_file_atomic(path, hex, 2 * SECKEY_LEN + 1, 0600);
+    memset(hex, 0, sizeof(hex));
+    return rc;
+}
+
+void node_key_wipe(struct node_key *k)
+{
+    explicit_bzero(k, sizeof(*k));
+}
+
+void ecdsa_sign(const struct node_key *k, const uint8_t digest[SHA256_LEN], uint8_t sig[SIG_LEN])
+{
+    secp256k1_ecdsa_signature s;
+    /* libsecp256k1 always produces the low-S form. */
+    if (!secp256k1_ecdsa_sign(secp_ctx(), &s, digest, k->sec, NULL, NULL))
+        fatalx("secp256k1_ecdsa_sign failed");
+    if (!secp256k1_ecdsa_signature_serialize_compact(secp_ctx(), sig, &s))
+        fatalx("secp256k1_ecdsa_signature_serialize_compact failed");
+}
+
+bool ecdsa_verify(const uint8_t pub[PUBKEY_LEN], const uint8_t digest[SHA256_LEN],
+                  const uint8_t sig[SIG_LEN])
+{
+    secp256k1_pubkey pk;
+    secp256k1_ecdsa_signature s;
+    if (!secp256k1_ec_pubkey_parse(secp_ctx(), &pk, pub, PUBKEY_LEN))
+        return false;
+    if (!secp256k1_ecdsa_signature_parse_compact(secp_ctx(), &s, sig))
+        return false;
+    /* secp256k1_ecdsa_verify rejects high-S signatures. */
+    return secp256k1_ecdsa_verify(secp_ctx(), &s, digest, &pk) == 1;
+}
+
+bool pubkey_valid(const uint8_t pub[PUBKEY_LEN])
+{
+    secp256k1_pubkey pk;
+    if (pub[0] != 0x02 && pub[0] != 0x03)
+        return false;
+    return secp256k1_ec_pubkey_parse(secp_ctx(), &pk, pub, PUBKEY_LEN) == 1;
+}

@@ -1,0 +1,56 @@
+/*
+ * crypto: SHA-256 (OpenSSL libcrypto), secp256k1 ECDSA node keys (libsecp256k1), randomness.
+ *
+ * Signatures are 64-byte compact (r || s) with low S; verification rejects high-S forms, so a
+ * signature is not malleable. Public keys travel as 33-byte compressed points. Node key files
+ * hold the 32-byte secret as 64 hex characters and a newline, mode 0600.
+ */
+#ifndef AEQUA_CRYPTO_H
+#define AEQUA_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_LEN 32
+#define SECKEY_LEN 32
+#define PUBKEY_LEN 33
+#define SIG_LEN    64
+
+struct sha256_ctx {
+    void *md; /* EVP_MD_CTX */
+};
+
+void sha256(uint8_t out[SHA256_LEN], const void *data, size_t len);
+void sha256_init(struct sha256_ctx *c);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
+
+/* Cryptographically secure random bytes (getrandom); fatal on failure. */
+void random_bytes(void *out, size_t n);
+
+/* A node key pair. */
+struct node_key {
+    uint8_t sec[SECKEY_LEN];
+    uint8_t pub[PUBKEY_LEN];
+};
+
+void node_key_generate(struct node_key *k);
+/* Derive pub from sec; -1 if sec is not a valid secret key. */
+int node_key_from_secret(struct node_key *k, const uint8_t sec[SECKEY_LEN]);
+/* Load a key file; on error returns -1 and a reason in err. */
+int node_key_load(struct node_key *k, const char *path, char *err, size_t errsz);
+int node_key_save(const struct node_key *k, const char *path);
+void node_key_wipe(struct node_key *k);
+
+/* ECDSA over a 32-byte digest. */
+void ecdsa_sign(const struct node_key *k, const uint8_t digest[SHA256_LEN], uint8_t sig[SIG_LEN]);
+bool ecdsa_verify(const uint8_t pub[PUBKEY_LEN], const uint8_t digest[SHA256_LEN],
+                  const uint8_t sig[SIG_LEN]);
+/* True if pub is a valid compressed secp256k1 point. */
+bool pubkey_valid(const uint8_t pub[PUBKEY_LEN]);
+
+/* The process-wide randomized libsecp256k1 context (secp256k1_context *). */
+void *secp_ctx(void);
+
+#endif

@@ -1,0 +1,215 @@
+/* Unit tests for lib/config and lib/options: strict INI, errors naming file/line/key, flags. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+#include "lib/options.h"
+
+static char path[64];
+
+static void write_conf(const char *text)
+{
+    snprintf(path, sizeof(path), "/tmp/aequa-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static int load(const char *text, struct config *cfg, char *err, size_t errsz)
+{
+    write_conf(text);
+    config_defaults(cfg);
+    int rc = config_load_file(cfg, path, err, errsz);
+    unlink(path);
+    return rc;
+}
+
+START_TEST(defaults)
+{
+    struct config cfg;
+    char err[256];
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.api_listen, "127.0.0.1:4600");
+    ck_assert_str_eq(cfg.monitoring_listen, "127.0.0.1:4620");
+    ck_assert_uint_eq(cfg.watchdog_ms, 5000);
+    ck_assert_str_eq(cfg.statedb_path, "/var/lib/aequa/db");
+    ck_assert(cfg.statedb_sync);
+    ck_assert(!cfg.tss_enabled);
+}
+END_TEST
+
+START_TEST(valid_file)
+{
+    struct config cfg;
+    char err[256];
+    ck_assert_int_eq(load("[node]\ndata_dir = /srv/a\n; comment\n[api]\nlisten = 0.0.0.0:5000\n"
+                          "[qbft]\ntimer = linear\n[tss]\nenabled = yes\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.data_dir, "/srv/a");
+    ck_assert_str_eq(cfg.statedb_path, "/srv/a/db");
+    ck_assert_str_eq(cfg.api_listen, "0.0.0.0:5000");
+    ck_assert_str_eq(cfg.qbft_timer, "linear");
+    ck_assert(cfg.tss_enabled);
+}
+END_TEST
+
+START_TEST(unknown_key_names_file_line_key)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[api]\nlisten = 127.0.0.1:1\nlisen = x\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, ":3:"));
+    ck_assert_ptr_nonnull(strstr(err, "unknown key 'lisen'"));
+}
+END_TEST
+
+START_TEST(unknown_section)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[nodes]\nindex = 1\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2:"));
+    ck_assert_ptr_nonnull(strstr(err, "unknown section [nodes]"));
+}
+END_TEST
+
+START_TEST(duplicate_key)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[node]\nindex = 1\nindex = 2\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "duplicate key 'index'"));
+}
+END_TEST
+
+START_TEST(bad_values)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[node]\nindex = 64\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "[node] index"));
+    ck_assert_int_eq(load("[api]\nlisten = nope\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "HOST:PORT"));
+    ck_assert_int_eq(load("[api]\nlisten = 1.2.3.4:70000\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[statedb]\nsync = maybe\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[qbft]\ntimer = random\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[qbft]\nround_timeout_ms = -5\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[qbft]\nround_timeout_ms = 12abc\n", &cfg, err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(syntax_error)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[node\nindex = 1\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":1:"));
+}
+END_TEST
+
+START_TEST(cross_field_rules)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(
+        load("[supervisor]\nheartbeat_ms = 5000\nwatchdog_ms = 1000\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "watchdog_ms"));
+}
+END_TEST
+
+START_TEST(worker_user)
+{
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(load("[supervisor]\nuser = svc\nuser_p2p = net\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(config_worker_user(&cfg, "p2p"), "net");
+    ck_assert_str_eq(config_worker_user(&cfg, "qbft"), "svc");
+}
+END_TEST
+
+START_TEST(flags_override_file)
+{
+    write_conf("[api]\nlisten = 127.0.0.1:1111\n[node]\ndata_dir = /srv/x\n");
+    char *argv[] = {"aequa", "--config", path, "--validator-api", "127.0.0.1:2222", "--enable-tss",
+                    "-v",    "-v",       NULL};
+    struct options o;
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(options_parse(&o, 8, argv, err, sizeof(err)), 0);
+    ck_assert_int_eq(o.verbose, 2);
+    ck_assert_int_eq(options_load_config(&o, &cfg, err, sizeof(err)), 0);
+    unlink(path);
+    ck_assert_str_eq(cfg.api_listen, "127.0.0.1:2222");
+    ck_assert_str_eq(cfg.data_dir, "/srv/x");
+    ck_assert(cfg.tss_enabled);
+    ck_assert(!cfg.embedded);
+
+    const char *fw[32];
+    int n = options_forward(&o, fw, 0, 32);
+    ck_assert_int_eq(n, 7);
+    ck_assert_str_eq(fw[0], "--config");
+    ck_assert_str_eq(fw[2], "--validator-api");
+}
+END_TEST
+
+START_TEST(bad_flags)
+{
+    char *a1[] = {"aequa", "--bogus", NULL};
+    char *a2[] = {"aequa", "--config", NULL};
+    char *a3[] = {"aequa", "--validator-api", "x", NULL};
+    struct options o;
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(options_parse(&o, 2, a1, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "--bogus"));
+    ck_assert_int_eq(options_parse(&o, 2, a2, err, sizeof(err)), -1);
+    ck_assert_int_eq(options_parse(&o, 3, a3, err, sizeof(err)), 0);
+    ck_assert_int_eq(options_load_config(&o, &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "[api] listen"));
+}
+END_TEST
+
+START_TEST(missing_config_file)
+{
+    char *argv[] = {"aequa", "--config", "/nonexistent/aequa.conf", NULL};
+    struct options o;
+    struct config cfg;
+    char err[512];
+    ck_assert_int_eq(options_parse(&o, 3, argv, err, sizeof(err)), 0);
+    ck_assert_int_eq(options_load_config(&o, &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/aequa.conf"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, defaults);
+    tcase_add_test(tc, valid_file);
+    tcase_add_test(tc, unknown_key_names_file_line_key);
+    tcase_add_test(tc, unknown_section);
+    tcase_add_test(tc, duplicate_key);
+    tcase_add_test(tc, bad_values);
+    tcase_add_test(tc, syntax_error);
+    tcase_add_test(tc, cross_field_rules);
+    tcase_add_test(tc, worker_user);
+    tcase_add_test(tc, flags_override_file);
+    tcase_add_test(tc, bad_flags);
+    tcase_add_test(tc, missing_config_file);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
