@@ -1,0 +1,42 @@
+#include "cli/aequactl.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    {"status", cmd_status, "status [--monitoring HOST:PORT]   print the node's worker table"},
+};
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: aequactl COMMAND [args]\n");
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        fprintf(stderr, "  aequactl %s\n", commands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+    log_init("aequactl", 0);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("aequactl %s\n", AEQUA_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "aequactl: unknown command '%s'\n", argv[1]);
+    usage();
+    return 2;
+}
