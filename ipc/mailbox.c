@@ -210,8 +210,9 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
         goto fail;
     }
-    /* Owner and group only: workers of one node share a group (SPEC §4). */
-    nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
+    /* Access is decided by the runtime dir (0770, root and the workers' group, SPEC §4): the
+     * supervisor's socket is root's, the workers' are their users', and all must connect. */
+    nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0666);
     if ((rv = nng_listener_start(l, 0)) != 0 ||
         (rv = nng_socket_get_int(mb->pull, NNG_OPT_RECVFD, &fd)) != 0) {
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
