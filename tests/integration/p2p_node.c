@@ -191,6 +191,8 @@ static int node_main(int argc, char **argv)
     struct lock *lock = xmalloc(sizeof(*lock));
     if (lock_precheck(lock, cfg.lock, cfg.key, cfg.index, err, sizeof(err)) < 0) {
         log_error("p2p_dkg_cluster", LS("result", "fail"), LS("err", err));
+        fprintf(stderr, "%s\n", err);
+        free(lock);
         return EXIT_CONFIG;
     }
     char hex[2 * SHA256_LEN + 1];
@@ -365,11 +367,13 @@ static bool e_accepted(struct noise_cipher *rx)
            topic == P2P_TOPIC_CONTROL && pl[0] == P2P_CTRL_ACCEPT;
 }
 
+static struct lock evil_lock; /* static: evil mode exits from nested calls */
+
 static int evil_main(int argc, char **argv)
 {
     char err[600];
-    struct lock *lock = xmalloc(sizeof(*lock));
-    uint64_t target, index = 0, count = 1;
+    struct lock *lock = &evil_lock;
+    uint64_t target = 0, index = 0, count = 1;
     if (argc < 5 || lock_load(lock, argv[2], err, sizeof(err)) < 0 ||
         parse_u64(argv[4], LOCK_MAX_OPERATORS - 1, &target) < 0 || target >= lock->n)
         die("usage: p2p_node evil LOCK MODE TARGET [KEY INDEX] [COUNT]");

@@ -118,10 +118,13 @@ int main(int argc, char **argv)
             write_all(b.data, b.len);
         }
     }
+    buf_free(&b);
     if (st != P2P_HS_DONE) {
         fprintf(stderr, "handshake: %s\n", hs.why);
+        free(l);
         return st == P2P_HS_DENIED ? 3 : st == P2P_HS_DKG_DENIED ? 4 : 2;
     }
+    free(l);
     if (hs.peer != (int)expect) {
         fprintf(stderr, "handshake: peer %d, expected %llu\n", hs.peer, (unsigned long long)expect);
         return 3;
@@ -143,7 +146,5 @@ int main(int argc, char **argv)
         return 5;
     }
     send_frame(&tx, P2P_TOPIC_QBFT, hash, sizeof(hash));
-    buf_free(&b);
-    free(l);
     return 0;
 }

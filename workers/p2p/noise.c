@@ -9,6 +9,13 @@
 
 /* ---- primitives ---- */
 
+/* memmove that accepts NULL with a zero length (empty payloads are legal everywhere). */
+static void move(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memmove(dst, src, n);
+}
+
 static void nonce_bytes(uint64_t n, uint8_t out[12])
 {
     memset(out, 0, 4);
@@ -66,8 +73,8 @@ int noise_cipher_encrypt2(struct noise_cipher *c, const uint8_t *head, size_t hl
                           const uint8_t *body, size_t blen, uint8_t *out)
 {
     if (!c->has_key) {
-        memmove(out + hlen, body, blen);
-        memmove(out, head, hlen);
+        move(out + hlen, body, blen);
+        move(out, head, hlen);
         return 0;
     }
     if (c->n == UINT64_MAX)
@@ -82,7 +89,7 @@ int noise_cipher_encrypt(struct noise_cipher *c, const uint8_t *ad, size_t adlen
                          size_t len, uint8_t *out)
 {
     if (!c->has_key) {
-        memmove(out, pt, len);
+        move(out, pt, len);
         return 0;
     }
     if (c->n == UINT64_MAX)
@@ -97,7 +104,7 @@ int noise_cipher_decrypt(struct noise_cipher *c, const uint8_t *ad, size_t adlen
                          size_t len, uint8_t *out)
 {
     if (!c->has_key) {
-        memmove(out, ct, len);
+        move(out, ct, len);
         return 0;
     }
     if (len < NOISE_TAG_LEN || c->n == UINT64_MAX)
@@ -154,9 +161,8 @@ static void hmac(const uint8_t key[NOISE_HASH_LEN], const uint8_t *d1, size_t l1
     /* Callers pass at most HASHLEN + 1 bytes in total. */
     if (l1 + l2 > sizeof(buf))
         fatalx("noise: hmac input too long");
-    memcpy(buf, d1, l1);
-    if (l2)
-        memcpy(buf + l1, d2, l2);
+    move(buf, d1, l1);
+    move(buf + l1, d2, l2);
     if (!HMAC(EVP_sha256(), key, NOISE_HASH_LEN, buf, l1 + l2, out, &n))
         fatalx("HMAC-SHA256 failed");
     explicit_bzero(buf, sizeof(buf));
@@ -378,7 +384,7 @@ int noise_hs_read(struct noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *
         if (decrypt_and_hash(hs, msg + off, rest, payload) < 0)
             return fail_hs(hs);
     } else {
-        memcpy(payload, msg + off, rest);
+        move(payload, msg + off, rest);
         mix_hash(hs, msg + off, rest);
     }
     *plen = out;
