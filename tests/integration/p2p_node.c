@@ -6,6 +6,8 @@
  *     Runs the node's link manager from an aequa.conf (precheck first: exit 78 on failure, as
  *     the worker's DKG gate). Commands on stdin, one per line:
  *       broadcast TOPIC SIZE COUNT   COUNT messages of SIZE bytes (timestamped for latency)
+ *       pace TOPIC SIZE COUNT US     the same, one every US microseconds ("paced N" at the end)
+ *       expect N                     print "reached N" once N timestamped messages arrived
  *       bcast TOPIC TEXT             one message to every peer
  *       send PEER TOPIC TEXT         one message
  *       report PEER invalid_signature|equivocation
@@ -25,6 +27,9 @@
  *       hold      COUNT plain TCP connections that never handshake
  *     It prints what it saw ("closed", "accepted", "held N closed M") and exits 0, or 1 when
  *     the target behaved unexpectedly for the mode.
+ *
+ *   p2p_node hsbench [RUNS]
+ *     Times complete handshakes in-process (both sides, identity checks included).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,8 +56,8 @@
 
 static struct p2p_links *links;
 static struct buf line;
-static uint64_t *lat; /* received bench latencies, ns */
-static size_t nlat, nbench;
+static uint64_t *lat;                     /* received bench latencies, ns */
+static size_t nlat, nbench, expect_count; /* expect_count: print "reached" once there */
 
 static void on_message(void *ctx, uint32_t peer, enum p2p_topic topic, const uint8_t *data,
                        size_t len)
@@ -64,6 +69,10 @@ static void on_message(void *ctx, uint32_t peer, enum p2p_topic topic, const uin
         nbench++;
         if (nlat < LAT_MAX)
             lat[nlat++] = now_ns() - sent;
+        if (expect_count && nbench >= expect_count) {
+            expect_count = 0;
+            printf("reached %zu\n", nbench);
+        }
         return;
     }
     bool printable = len <= 200;
@@ -104,12 +113,50 @@ static void cmd_broadcast(const char *topic_name, size_t size, size_t count)
     printf("sent %zu\n", sent);
 }
 
+/* Paced broadcasts: one every interval, for latency without queueing. */
+static struct {
+    ev_timer timer;
+    int topic;
+    size_t size, left, sent;
+} pace;
+
+static void on_pace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    uint8_t msg[65536];
+    (void)revents;
+    memset(msg, 0, pace.size);
+    memcpy(msg, BENCH_MAGIC, 8);
+    uint64_t t = now_ns();
+    memcpy(msg + 8, &t, 8);
+    pace.sent += p2p_links_broadcast(links, (enum p2p_topic)pace.topic, msg, pace.size);
+    if (--pace.left == 0) {
+        ev_timer_stop(loop, w);
+        printf("paced %zu\n", pace.sent);
+    }
+}
+
 static void run_command(struct ev_loop *loop, char *cmd)
 {
     char a[64], b[64], text[512];
-    unsigned long x, y;
+    unsigned long x, y, z;
     if (sscanf(cmd, "broadcast %63s %lu %lu", a, &x, &y) == 3) {
         cmd_broadcast(a, x, y);
+    } else if (sscanf(cmd, "pace %63s %lu %lu %lu", a, &x, &y, &z) == 4) {
+        pace.topic = p2p_topic_parse(a);
+        if (pace.topic <= 0 || x < 16 || x > 65536 || y == 0 || ev_is_active(&pace.timer)) {
+            printf("error bad pace\n");
+            return;
+        }
+        pace.size = x;
+        pace.left = y;
+        pace.sent = 0;
+        ev_timer_init(&pace.timer, on_pace, (double)z / 1e6, (double)z / 1e6);
+        ev_timer_start(loop, &pace.timer);
+    } else if (sscanf(cmd, "expect %lu", &x) == 1) {
+        if (nbench >= x)
+            printf("reached %zu\n", nbench);
+        else
+            expect_count = x;
     } else if (sscanf(cmd, "bcast %63s %511[^\n]", a, text) == 2) {
         int topic = p2p_topic_parse(a);
         printf("sent %u\n",
@@ -463,8 +510,52 @@ static int evil_main(int argc, char **argv)
     return 1;
 }
 
+/* ---- hsbench mode: in-process handshakes, both sides, as a node runs them ---- */
+
+static int hsbench_main(int argc, char **argv)
+{
+    static const char *const addrs[2] = {"127.0.0.1:1", "127.0.0.1:2"};
+    struct node_key keys[2];
+    struct p2p_identity ids[2];
+    struct lock *lock = xmalloc(sizeof(*lock));
+    struct buf b = BUF_INIT;
+    char err[256];
+    uint64_t runs = 1000;
+    if (argc > 2 && parse_u64(argv[2], 1000000, &runs) < 0)
+        runs = 1000;
+    for (int i = 0; i < 2; i++) {
+        node_key_generate(&keys[i]);
+        p2p_identity_make(&keys[i], &ids[i]);
+    }
+    if (lock_create(&b, "bench", 2, 2, keys, addrs, err, sizeof(err)) < 0 ||
+        lock_parse(lock, (const char *)b.data, b.len, err, sizeof(err)) < 0)
+        fatalx("%s", err);
+    uint64_t t0 = now_ns();
+    for (uint64_t r = 0; r < runs; r++) {
+        struct p2p_hs a, c;
+        uint8_t m1[P2P_HS_MSG_MAX], m2[P2P_HS_MSG_MAX], m3[P2P_HS_MSG_MAX], x[P2P_HS_MSG_MAX];
+        size_t l1, l2, l3, lx;
+        struct noise_cipher tx, rx;
+        p2p_hs_init(&a, true, &ids[0], lock, 0, 1);
+        p2p_hs_init(&c, false, &ids[1], lock, 1, -1);
+        if (p2p_hs_start(&a, m1, sizeof(m1), &l1) != P2P_HS_CONTINUE ||
+            p2p_hs_step(&c, m1, l1, m2, sizeof(m2), &l2) != P2P_HS_CONTINUE ||
+            p2p_hs_step(&a, m2, l2, m3, sizeof(m3), &l3) != P2P_HS_DONE ||
+            p2p_hs_step(&c, m3, l3, x, sizeof(x), &lx) != P2P_HS_DONE ||
+            p2p_hs_split(&a, &tx, &rx) < 0 || p2p_hs_split(&c, &tx, &rx) < 0)
+            fatalx("hsbench: handshake failed");
+    }
+    double us = (double)(now_ns() - t0) / 1e3 / (double)runs;
+    printf("handshake_us %.1f (both sides, in-process, %llu runs)\n", us, (unsigned long long)runs);
+    buf_free(&b);
+    free(lock);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "hsbench"))
+        return hsbench_main(argc, argv);
     if (argc >= 3 && !strcmp(argv[1], "node"))
         return node_main(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "evil"))
