@@ -253,6 +253,12 @@ static int node_main(int argc, char **argv)
         fatalx("%s", err);
     p2p_identity_make(&key, &id);
     node_key_wipe(&key);
+    /* What the worker will do before it listens: the DKG gate, with the identity only. */
+    if (p2p_dkg_gate(lock, cfg.lock, cfg.index, &id, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        free(lock);
+        return EXIT_CONFIG;
+    }
 
     struct p2p_links_config lc;
     struct p2p_links_callbacks cb = {.on_message = on_message, .on_peer = on_peer};

@@ -245,6 +245,39 @@ START_TEST(handshake_payload_codec)
 }
 END_TEST
 
+START_TEST(dkg_gate)
+{
+    char path[] = "/tmp/aequa-test-dkg-XXXXXX", err[600];
+    struct buf b = BUF_INIT;
+    static const char *const addrs[N] = {"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3",
+                                         "127.0.0.1:4"};
+    struct lock l;
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(lock_create(&b, "one", 3, N, keys, addrs, err, sizeof(err)), 0);
+    ck_assert_int_eq(write_file_atomic(path, b.data, b.len, 0644), 0);
+    ck_assert_msg(p2p_dkg_gate(&l, path, 2, &ids[2], err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(p2p_dkg_gate(&l, path, 1, &ids[2], err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "operators[1].pubkey: does not match"), "%s", err);
+    ck_assert_int_eq(p2p_dkg_gate(&l, path, 0, &ids[N], err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "not in the lock"), "%s", err);
+    struct p2p_identity bad = ids[2];
+    bad.sig[5] ^= 1;
+    ck_assert_int_eq(p2p_dkg_gate(&l, path, 2, &bad, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "does not certify"), "%s", err);
+    /* A tampered lock fails first, naming the field. */
+    char *p = strstr((char *)b.data, "\"threshold\": 3");
+    ck_assert_ptr_nonnull(p);
+    p[13] = '4';
+    ck_assert_int_eq(write_file_atomic(path, b.data, b.len, 0644), 0);
+    ck_assert_int_eq(p2p_dkg_gate(&l, path, 2, &ids[2], err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "lock_hash: does not match"), "%s", err);
+    unlink(path);
+    buf_free(&b);
+}
+END_TEST
+
 /* ---- frames ---- */
 
 START_TEST(frame_length_bounds)
@@ -466,6 +499,7 @@ int main(void)
     tcase_add_test(tc, handshake_outsiders);
     tcase_add_test(tc, handshake_malformed);
     tcase_add_test(tc, handshake_payload_codec);
+    tcase_add_test(tc, dkg_gate);
     tcase_add_test(tc, frame_length_bounds);
     tcase_add_test(tc, frame_seal_open);
     tcase_add_test(tc, token_bucket);

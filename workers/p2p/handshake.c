@@ -1,6 +1,7 @@
 #include "workers/p2p/handshake.h"
 #include "lib/mp.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void p2p_hs_payload_encode(const struct p2p_hs_payload *p, struct buf *out)
@@ -25,6 +26,23 @@ int p2p_hs_payload_decode(struct p2p_hs_payload *p, const uint8_t *data, size_t 
     mp_read_bin_exact(&r, p->sig, SIG_LEN);
     mp_read_bin_exact(&r, p->lock_hash, SHA256_LEN);
     return mp_reader_done(&r) && version == P2P_HS_VERSION ? 0 : -1;
+}
+
+int p2p_dkg_gate(struct lock *l, const char *lock_path, uint64_t index,
+                 const struct p2p_identity *id, char *err, size_t errsz)
+{
+    char why[400];
+    if (lock_load(l, lock_path, err, errsz) < 0)
+        return -1;
+    if (!p2p_identity_verify(id->node_pub, id->static_pub, id->sig)) {
+        snprintf(err, errsz, "P2P identity: the signature does not certify its Noise key");
+        return -1;
+    }
+    if (lock_check_member(l, index, id->node_pub, why, sizeof(why)) < 0) {
+        snprintf(err, errsz, "cluster lock %s: %s (P2P identity)", lock_path, why);
+        return -1;
+    }
+    return 0;
 }
 
 void p2p_hs_init(struct p2p_hs *hs, bool initiator, const struct p2p_identity *id,

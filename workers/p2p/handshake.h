@@ -66,6 +66,12 @@ struct p2p_hs {
     const char *why; /* static text for FAILED / DENIED / DKG_DENIED */
 };
 
+/* The P2P worker's start-up check, the DKG gate of SPEC §6: the lock at lock_path verifies
+ * (lock_load), id's signature certifies its Noise key, and id carries operators[index].pubkey.
+ * 0, or -1 with one line naming the field (the worker exits 78). */
+int p2p_dkg_gate(struct lock *l, const char *lock_path, uint64_t index,
+                 const struct p2p_identity *id, char *err, size_t errsz);
+
 void p2p_hs_init(struct p2p_hs *hs, bool initiator, const struct p2p_identity *id,
                  const struct lock *lock, uint32_t self, int expect);
 /* Initiator only: message 1 into out (cap >= P2P_HS_MSG_MAX). */
