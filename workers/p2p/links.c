@@ -92,6 +92,7 @@ struct p2p_links {
     struct p2p_links_callbacks cb;
     int lfd;
     ev_io lio;
+    ev_timer lpause; /* re-arms lio after the process ran out of file descriptors */
     ev_timer score_timer;
     struct conn *conns;
     uint64_t nconns;
@@ -597,8 +598,14 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK && log_allowed(l))
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (log_allowed(l))
                 log_warn("p2p_peer", LS("result", "accept_failed"), LS("reason", strerror(errno)));
+            /* Out of descriptors (or worse): the pending connection stays readable, so pause
+             * accepting for a second instead of spinning. */
+            ev_io_stop(l->loop, &l->lio);
+            ev_timer_start(l->loop, &l->lpause);
             return;
         }
         addr_string(&ss, addr, sizeof(addr));
@@ -616,6 +623,13 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         struct conn *c = conn_new(l, fd, false, -1, addr);
         ev_io_start(l->loop, &c->rio);
     }
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct p2p_links *l = w->data;
+    (void)revents;
+    ev_io_start(loop, &l->lio);
 }
 
 static int resolve(const char *host, uint16_t port, struct sockaddr_in *out)
@@ -775,6 +789,8 @@ struct p2p_links *p2p_links_new(struct ev_loop *loop, const struct p2p_links_con
     }
     ev_timer_init(&l->score_timer, on_score_timer, SCORE_REFRESH, SCORE_REFRESH);
     l->score_timer.data = l;
+    ev_timer_init(&l->lpause, on_accept_pause, 1.0, 0);
+    l->lpause.data = l;
     return l;
 }
 
@@ -823,6 +839,7 @@ void p2p_links_free(struct p2p_links *l)
         conn_close(l->conns, "shutting down");
     if (l->lfd >= 0) {
         ev_io_stop(l->loop, &l->lio);
+        ev_timer_stop(l->loop, &l->lpause);
         close(l->lfd);
     }
     ev_timer_stop(l->loop, &l->score_timer);
