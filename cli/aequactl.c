@@ -13,6 +13,9 @@ struct command {
 
 static const struct command commands[] = {
     {"status", cmd_status, "status [--monitoring HOST:PORT]   print the node's worker table"},
+    {"cluster", cmd_cluster,
+     "cluster create --nodes N [--threshold T] --out DIR [--base-port P] [--hosts h1,...] "
+     "[--name NAME]\n  aequactl cluster verify LOCK [--key FILE [--index I]]"},
 };
 
 static void usage(void)

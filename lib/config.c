@@ -50,7 +50,11 @@ static const struct key_def keys[] = {
     U("p2p", "rate_burst", p2p_rate_burst, "40000", 1, 100000000),
     {"p2p", "score_threshold", T_I64, F(p2p_score_threshold), "-100", 0, 0},
     U("p2p", "score_cooldown_ms", p2p_score_cooldown_ms, "30000", 0, 86400000),
+    U("p2p", "score_recover_per_s", p2p_score_recover_per_s, "5", 0, 1000000),
+    U("p2p", "reconnect_min_ms", p2p_reconnect_min_ms, "100", 1, 600000),
     U("p2p", "reconnect_max_ms", p2p_reconnect_max_ms, "5000", 10, 600000),
+    U("p2p", "ping_interval_ms", p2p_ping_interval_ms, "1000", 10, 600000),
+    U("p2p", "idle_timeout_ms", p2p_idle_timeout_ms, "10000", 50, 3600000),
 
     U("qbft", "round_timeout_ms", qbft_round_timeout_ms, "1000", 1, 3600000),
     U("qbft", "round_timeout_max_ms", qbft_round_timeout_max_ms, "30000", 1, 3600000),
@@ -294,6 +298,18 @@ int config_finish(struct config *cfg, char *err, size_t errsz)
         goto toolong;
     if (cfg->qbft_round_timeout_max_ms < cfg->qbft_round_timeout_ms) {
         snprintf(err, errsz, "[qbft] round_timeout_max_ms must be >= round_timeout_ms");
+        return -1;
+    }
+    if (cfg->p2p_score_threshold >= 0) {
+        snprintf(err, errsz, "[p2p] score_threshold must be negative");
+        return -1;
+    }
+    if (cfg->p2p_reconnect_max_ms < cfg->p2p_reconnect_min_ms) {
+        snprintf(err, errsz, "[p2p] reconnect_max_ms must be >= reconnect_min_ms");
+        return -1;
+    }
+    if (cfg->p2p_idle_timeout_ms <= cfg->p2p_ping_interval_ms) {
+        snprintf(err, errsz, "[p2p] idle_timeout_ms must be > ping_interval_ms");
         return -1;
     }
     if (cfg->backoff_max_ms < cfg->backoff_min_ms) {

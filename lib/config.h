@@ -45,7 +45,11 @@ struct config {
     uint64_t p2p_rate_burst;
     int64_t p2p_score_threshold;
     uint64_t p2p_score_cooldown_ms;
+    uint64_t p2p_reconnect_min_ms;
     uint64_t p2p_reconnect_max_ms;
+    uint64_t p2p_score_recover_per_s;
+    uint64_t p2p_ping_interval_ms;
+    uint64_t p2p_idle_timeout_ms;
     /* [qbft] */
     uint64_t qbft_round_timeout_ms;
     uint64_t qbft_round_timeout_max_ms;

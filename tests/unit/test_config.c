@@ -123,6 +123,19 @@ START_TEST(cross_field_rules)
         load("[supervisor]\nheartbeat_ms = 5000\nwatchdog_ms = 1000\n", &cfg, err, sizeof(err)), 0);
     ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "watchdog_ms"));
+
+    static const struct {
+        const char *text, *want;
+    } p2p[] = {
+        {"[p2p]\nscore_threshold = 0\n", "score_threshold"},
+        {"[p2p]\nreconnect_min_ms = 9000\n", "reconnect_max_ms"},
+        {"[p2p]\nping_interval_ms = 20000\n", "idle_timeout_ms"},
+    };
+    for (size_t i = 0; i < sizeof(p2p) / sizeof(p2p[0]); i++) {
+        ck_assert_int_eq(load(p2p[i].text, &cfg, err, sizeof(err)), 0);
+        ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, p2p[i].want));
+    }
 }
 END_TEST
 
