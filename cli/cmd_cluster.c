@@ -168,7 +168,7 @@ static int create_run(const struct create_opts *o)
 
     for (uint64_t i = 0; i < o->nodes; i++) {
         pathf(path, "%s/node%llu", dir, (unsigned long long)i);
-        if (mkdir_p(path, 0700) < 0) {
+        if (mkdir_p(path, 0755) < 0) {
             fprintf(stderr, "aequactl cluster create: %s: %s\n", path, strerror(errno));
             goto out;
         }

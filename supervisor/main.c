@@ -4,6 +4,7 @@
  */
 #include "supervisor/supervisor.h"
 #include "ipc/mailbox.h"
+#include "lib/lock.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/options.h"
@@ -59,6 +60,7 @@ static struct {
     struct options opt;
     struct config cfg;
     struct mailbox *mb;
+    struct lock lock;
     struct wslot w[MAX_WORKERS];
     struct restart_policy policy;
     ev_signal sigterm, sigint, sighup;
@@ -126,6 +128,8 @@ static void fill_status(struct status_report *r)
     memset(r, 0, sizeof(*r));
     r->index = S.cfg.index;
     snprintf(r->version, sizeof(r->version), "%s", AEQUA_VERSION);
+    snprintf(r->peer_id, sizeof(r->peer_id), "%s", S.lock.ops[S.cfg.index].peer_id);
+    snprintf(r->cluster, sizeof(r->cluster), "%s", S.lock.name);
     uint64_t now = now_ms();
     for (size_t i = 0; i < worker_table_len && i < STATUS_MAX_WORKERS; i++) {
         const struct wslot *w = &S.w[i];
@@ -275,6 +279,14 @@ static void spawn(struct wslot *w)
     int argc = 0;
     char *dbg = NULL;
 
+    char err[512];
+    if (w->def->prespawn && w->def->prespawn(&S.cfg, err, sizeof(err)) < 0) {
+        log_error("prespawn_failed", LS("child", w->def->name), LS("err", err));
+        w->state = WS_BACKOFF;
+        ev_timer_set(&w->restart, 1.0, 0);
+        ev_timer_start(S.loop, &w->restart);
+        return;
+    }
     w->generation++;
     snprintf(gen, sizeof(gen), "%llu", (unsigned long long)w->generation);
     if (w->debug && getenv("AEQUA_DEBUGGER")) {
@@ -626,6 +638,15 @@ int main(int argc, char **argv)
                   LS("child", S.opt.debug_worker));
         return EXIT_CONFIG;
     }
+    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts. */
+    if (S.cfg.embedded && embedded_cluster_ensure(&S.cfg, err, sizeof(err)) < 0) {
+        log_error("config_error", LS("err", err));
+        return EXIT_CONFIG;
+    }
+    if (lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
+        log_error("config_error", LS("err", err));
+        return EXIT_CONFIG;
+    }
     if (S.opt.check_config) {
         struct buf b = BUF_INIT;
         config_dump(&S.cfg, &b);
@@ -711,6 +732,10 @@ int main(int argc, char **argv)
         struct wslot *w = &S.w[i];
         if (w->external) {
             w->state = WS_EXTERNAL;
+            if (w->def->prespawn && w->def->prespawn(&S.cfg, err, sizeof(err)) < 0) {
+                log_error("config_error", LS("child", w->def->name), LS("err", err));
+                return EXIT_CONFIG;
+            }
             log_info("worker_external", LS("child", w->def->name),
                      LS("hint", "start it by hand with the same --config; it joins the node"));
         } else {

@@ -12,13 +12,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/config.h"
+
 struct worker_def {
     const char *name;
     unsigned id;
     const char *binary;
     bool required; /* must be READY for the node to be ready */
     const char *const *reload_sections;
+    /* Optional, run by the supervisor before every spawn (e.g. the P2P identity). 0 or -1. */
+    int (*prespawn)(const struct config *cfg, char *err, size_t errsz);
 };
+
+/* Certify a fresh Noise static key with the node key for the P2P worker (supervisor/prespawn.c). */
+int prespawn_p2p_identity(const struct config *cfg, char *err, size_t errsz);
+
+/* Embedded single-node default: create this node's key and a one-operator lock on first run. */
+int embedded_cluster_ensure(const struct config *cfg, char *err, size_t errsz);
 
 extern const struct worker_def worker_table[];
 extern const size_t worker_table_len;

@@ -16,12 +16,12 @@ static const char *const p2p_sections[] = {"p2p", NULL};
 static const char *const api_sections[] = {"api", "monitoring", NULL};
 
 const struct worker_def worker_table[] = {
-    /* name, id, binary, required for ready, config sections that restart it on reload */
-    {"statedb", W_STATEDB, "aequa-statedb", true, statedb_sections},
-    {"builder", W_BUILDER, "aequa-builder", true, builder_sections},
-    {"qbft", W_QBFT, "aequa-qbft", true, qbft_sections},
-    {"p2p", W_P2P, "aequa-p2p", true, p2p_sections},
-    {"api", W_API, "aequa-api", true, api_sections},
+    /* name, id, binary, required for ready, sections that restart it on reload, pre-spawn */
+    {"statedb", W_STATEDB, "aequa-statedb", true, statedb_sections, NULL},
+    {"builder", W_BUILDER, "aequa-builder", true, builder_sections, NULL},
+    {"qbft", W_QBFT, "aequa-qbft", true, qbft_sections, NULL},
+    {"p2p", W_P2P, "aequa-p2p", true, p2p_sections, prespawn_p2p_identity},
+    {"api", W_API, "aequa-api", true, api_sections, NULL},
 };
 
 const size_t worker_table_len = ARRAY_LEN(worker_table);

@@ -114,9 +114,16 @@ class Node:
         self.mon = "127.0.0.1:%d" % free_port()
         self.config_path = config_path
         if config_text is not None:
+            # A one-operator cluster (lock, key, [node]/[p2p] sections) plus the test's sections.
+            cdir = os.path.join(self.dir, "cluster")
+            subprocess.run([AEQUACTL, "cluster", "create", "--nodes", "1", "--out", cdir,
+                            "--base-port", str(free_port())], check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(os.path.join(cdir, "node0", "aequa.conf")) as f:
+                base = f.read()
             self.config_path = os.path.join(self.dir, "aequa.conf")
             with open(self.config_path, "w") as f:
-                f.write(config_text)
+                f.write(base + "\n" + config_text)
         self.extra_args = extra_args or []
         self.env = dict(os.environ)
         self.env.update(env or {})

@@ -8,10 +8,10 @@ from harness import *
 
 IPC_SEND = os.path.join(BUILD, "tests", "integration", "ipc_send")
 conf = "[supervisor]\nheartbeat_ms = 200\nwatchdog_ms = 1500\n"
-with Node(config_text=conf, extra_args=["--data-dir", "data", "--runtime-dir", "run"]) as n:
+with Node(config_text=conf) as n:
     n.start()
     n.wait_ready()
-    rt = os.path.join(n.dir, "run")
+    rt = os.path.join(n.dir, "cluster", "node0", "run")
 
     # Garbage claiming to come from a worker: logged, dropped, supervisor unharmed.
     r = subprocess.run([IPC_SEND, rt, "builder", "supervisor", "garbage", "20"], timeout=30)

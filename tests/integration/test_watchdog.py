@@ -4,7 +4,7 @@ watchdog)."""
 from harness import *
 
 conf = "[supervisor]\nheartbeat_ms = 200\nwatchdog_ms = 1500\n"
-with Node(config_text=conf, extra_args=["--data-dir", "data", "--runtime-dir", "run"]) as n:
+with Node(config_text=conf) as n:
     n.start()
     n.wait_ready()
     before = n.workers()["qbft"]

@@ -26,6 +26,8 @@
 #define P2P_IDENTITY_DOMAIN   "aequa-noise-static-key:"
 #define P2P_IDENTITY_MAGIC    "AQP2PID1"
 #define P2P_IDENTITY_BLOB_LEN (8 + NOISE_KEY_LEN + PUBKEY_LEN + SIG_LEN)
+/* Where the supervisor leaves the blob for the P2P worker, inside the runtime dir. */
+#define P2P_IDENTITY_FILE "p2p.identity"
 
 struct p2p_identity {
     uint8_t static_priv[NOISE_KEY_LEN];
