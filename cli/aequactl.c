@@ -13,6 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"status", cmd_status, "status [--monitoring HOST:PORT]   print the node's worker table"},
+    {"wal", cmd_wal,
+     "wal dump (--data-dir DIR | --db PATH) [--hex]   print intents, duties, decided"},
 };
 
 static void usage(void)

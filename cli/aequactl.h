@@ -6,5 +6,6 @@
 #define AEQUA_CLI_AEQUACTL_H
 
 int cmd_status(int argc, char **argv);
+int cmd_wal(int argc, char **argv);
 
 #endif

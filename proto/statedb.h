@@ -122,8 +122,9 @@ const char *sdb_cf_name(unsigned cf); /* "meta" ... or NULL */
 
 /* Bounds (inclusive). */
 #define SDB_HEIGHT_MAX (1ull << 62)
-#define SDB_INTENT_MAX (2u << 20) /* one signed consensus message (a PRE-PREPARE carries a value)  \
-                                   */
+#define SDB_INTENT_MAX                                                                             \
+    (2u << 20) /* one signed consensus message (a PRE-PREPARE carries a value)                     \
+                */
 #define SDB_PAYLOAD_MAX    (1u << 20) /* a duty payload (the HTTP body is at most 1 MiB) */
 #define SDB_VALUE_MAX      (2u << 20) /* a decided value */
 #define SDB_CERT_MAX       256        /* messages in a commit certificate */

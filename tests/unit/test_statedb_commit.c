@@ -413,6 +413,34 @@ START_TEST(prune_decided_only_or_all)
 }
 END_TEST
 
+START_TEST(prune_request_from_retention)
+{
+    struct store *st = tu_open(tu_tmpdb());
+    struct sdb_reply rep;
+    struct sdb_req p;
+    ck_assert(!statedb_prune_request(st, 1, 10, &p)); /* nothing decided */
+    for (uint64_t h = 100; h <= 130; h += 10) {
+        struct sdb_req d = decided_req(1, h, "v", 0, 0);
+        ck_assert_int_eq(tu_run(st, &d, &rep), SDB_OK);
+        sdb_reply_free(&rep);
+    }
+    struct sdb_req other = decided_req(2, 5000, "v", 0, 0); /* another type's heights */
+    ck_assert_int_eq(tu_run(st, &other, &rep), SDB_OK);
+    sdb_reply_free(&rep);
+    ck_assert(statedb_prune_request(st, 1, 15, &p));
+    ck_assert_uint_eq(p.type, SDB_PRUNE);
+    ck_assert_uint_eq(p.u.prune.below, 115);
+    ck_assert(!p.u.prune.include_undecided);
+    ck_assert_int_eq(tu_run(st, &p, &rep), SDB_OK);
+    ck_assert_uint_eq(rep.u.prune.pruned, 2); /* heights 100 and 110 */
+    sdb_reply_free(&rep);
+    ck_assert(!statedb_prune_request(st, 1, 200, &p));
+    ck_assert(!statedb_prune_request(st, 0, 1, &p));
+    store_close(st);
+    tu_cleanup();
+}
+END_TEST
+
 START_TEST(iterate_raw_pages)
 {
     struct store *st = tu_open(tu_tmpdb());
@@ -572,6 +600,7 @@ int main(void)
     tcase_add_test(tc, decided_in_one_batch);
     tcase_add_test(tc, load_intents_skips_decided_and_pages);
     tcase_add_test(tc, prune_decided_only_or_all);
+    tcase_add_test(tc, prune_request_from_retention);
     tcase_add_test(tc, iterate_raw_pages);
     tcase_add_test(tc, hello_reports_recovery);
     tcase_add_test(tc, write_failure_answers_error);

@@ -643,6 +643,29 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
     free(g.os);
 }
 
+bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention, struct sdb_req *out)
+{
+    uint8_t k[RECORD_INST_KEY_LEN], dt;
+    uint64_t highest;
+    bool found = false;
+    record_inst_key(k, dtype, SDB_HEIGHT_MAX);
+    struct store_iter *it = store_iter_new(st, SDB_CF_DECIDED);
+    store_iter_seek_for_prev(it, k, sizeof(k));
+    if (store_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *key = store_iter_key(it, &kl);
+        found = record_inst_key_parse(&dt, &highest, key, kl) == 0 && dt == dtype;
+    }
+    store_iter_free(it);
+    if (!found || highest <= retention)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->type = SDB_PRUNE;
+    out->u.prune.dtype = dtype;
+    out->u.prune.below = highest - retention;
+    return true;
+}
+
 /* ---- queue ---- */
 
 int statedb_queue_push(struct statedb_queue *q, const struct envelope *e)

@@ -58,6 +58,11 @@ struct statedb_op {
 /* Answer ops[0..n) (see above); each ops[i].out is reset and filled. */
 void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n);
 
+/* A PRUNE of the decided instances of dtype more than `retention` heights below the highest
+ * decided one ([statedb] retention), for the worker's own timer. False: nothing to prune. */
+bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention,
+                           struct sdb_req *out);
+
 struct statedb_queue {
     struct statedb_op *ops;
     size_t n, cap;

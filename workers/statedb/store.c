@@ -1001,6 +1001,11 @@ void store_iter_seek_first(struct store_iter *it)
     rocksdb_iter_seek_to_first(it->it);
 }
 
+void store_iter_seek_for_prev(struct store_iter *it, const void *key, size_t klen)
+{
+    rocksdb_iter_seek_for_prev(it->it, key, klen);
+}
+
 bool store_iter_valid(const struct store_iter *it)
 {
     return rocksdb_iter_valid(it->it);

@@ -104,6 +104,7 @@ struct store_iter;
 struct store_iter *store_iter_new(struct store *st, enum sdb_cf cf);
 void store_iter_seek(struct store_iter *it, const void *key, size_t klen); /* first >= key */
 void store_iter_seek_first(struct store_iter *it);
+void store_iter_seek_for_prev(struct store_iter *it, const void *key, size_t klen); /* last <= */
 bool store_iter_valid(const struct store_iter *it);
 void store_iter_next(struct store_iter *it);
 const uint8_t *store_iter_key(const struct store_iter *it, size_t *len);
