@@ -134,8 +134,9 @@ const char *sdb_cf_name(unsigned cf); /* "meta" ... or NULL */
 #define SDB_TSS_MAX        128
 #define SDB_KEY_MAX        64 /* raw keys in ITERATE */
 #define SDB_DETAIL_MAX     1024
-#define SDB_DECIDED_MAX    (3u << 20) /* a whole PUT_DECIDED body */
-#define SDB_REPLY_MAX      (4u << 20) /* byte budget of one list reply */
+#define SDB_DECIDED_MAX    (3u << 20)                    /* a whole PUT_DECIDED body */
+#define SDB_REPLY_MAX      (4u << 20)                    /* byte budget of one list reply */
+#define SDB_BODY_MAX       (SDB_REPLY_MAX + (64u << 10)) /* no statedb body is larger */
 #define SDB_ITER_MAX_ITEMS 100000
 
 struct sdb_bytes {

@@ -130,6 +130,23 @@ int tu_count_entries(const char *dir, const char *prefix)
     return n;
 }
 
+int tu_count_suffix(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l > sl && !strcmp(de->d_name + l - sl, suffix))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 int tu_run(struct store *st, const struct sdb_req *req, struct sdb_reply *rep)
 {
     struct statedb_op op;

@@ -29,6 +29,7 @@ void tu_newest_log(const char *dir, char *out, size_t outsz);
 void tu_truncate(const char *path, long size);
 long tu_file_size(const char *path);
 int tu_count_entries(const char *dir, const char *prefix);
+int tu_count_suffix(const char *dir, const char *suffix);
 
 /* Run one request through the group commit and decode its reply (caller frees with
  * sdb_reply_free; the body it points into lives until tu_cleanup). Returns the reply status. */

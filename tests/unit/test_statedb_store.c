@@ -1,5 +1,6 @@
 /* Unit tests for workers/statedb/store: binding, checkpoints, pessimistic recovery. */
 #include <check.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,10 +233,23 @@ START_TEST(truncated_manifest_falls_back)
 {
     const char *db = tu_tmpdb();
     uint64_t first, second = build_history(db, &first);
-    char man[PATH_MAX];
+    char man[PATH_MAX], parent[PATH_MAX];
     tu_manifest(db, man, sizeof(man));
     tu_truncate(man, tu_file_size(man) / 2);
+    int ssts = tu_count_suffix(db, ".sst");
+    ck_assert_int_gt(ssts, 0);
     assert_fallback_to(db, second, strrchr(man, '/') + 1);
+    /* The verification ran read-only: RocksDB deleted none of the SST files the truncated
+     * MANIFEST no longer lists, so the moved-aside copy has them all. */
+    snprintf(parent, sizeof(parent), "%s", db);
+    *strrchr(parent, '/') = 0;
+    glob_t g;
+    char pattern[PATH_MAX + 16];
+    snprintf(pattern, sizeof(pattern), "%s/db.corrupt-*", parent);
+    ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+    ck_assert_uint_eq(g.gl_pathc, 1);
+    ck_assert_int_eq(tu_count_suffix(g.gl_pathv[0], ".sst"), ssts);
+    globfree(&g);
     tu_cleanup();
 }
 END_TEST
@@ -294,34 +308,53 @@ START_TEST(damaged_newest_checkpoint_skipped)
 }
 END_TEST
 
-START_TEST(no_checkpoint_refuses)
+/* Damage file (the newest SST or the MANIFEST) of a database that has no checkpoint: refused,
+ * with a message naming it, and nothing moved. */
+static void refuses_without_checkpoint(bool manifest)
 {
     const char *db = tu_tmpdb();
     struct store *st = tu_open(db);
     append(st, 1, "A");
     checkpoint(st); /* flushes A into an SST ... */
+    append(st, 2, "B");
     store_close(st);
-    char dir[PATH_MAX], cmd[PATH_MAX + 16], sst[PATH_MAX], err[4096];
+    char dir[PATH_MAX], cmd[PATH_MAX + 16], victim[PATH_MAX], err[4096];
     store_checkpoint_dir(db, dir, sizeof(dir));
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir); /* ... then no checkpoint is left */
     ck_assert_int_eq(system(cmd), 0);
-    tu_newest_sst(db, sst, sizeof(sst));
-    tu_truncate(sst, tu_file_size(sst) / 2);
+    if (manifest)
+        tu_manifest(db, victim, sizeof(victim));
+    else
+        tu_newest_sst(db, victim, sizeof(victim));
+    tu_truncate(victim, tu_file_size(victim) / 2);
     struct store_opts o = tu_opts(db);
     ck_assert_int_eq(store_open(&st, &o, err, sizeof(err)), STORE_E_DAMAGED);
     ck_assert_ptr_null(st);
-    ck_assert_msg(strstr(err, "is damaged") && strstr(err, strrchr(sst, '/') + 1) &&
+    ck_assert_msg(strstr(err, "is damaged") && strstr(err, strrchr(victim, '/') + 1) &&
                       strstr(err, "no usable checkpoint") && strstr(err, "none found") &&
                       strstr(err, "nothing was moved"),
                   "message: %s", err);
     ck_assert_double_eq(recoveries("fail"), 1);
     ck_assert_double_eq(recoveries("fallback"), 0);
     /* Nothing moved: the damaged database is where it was, for the operator to inspect. */
-    ck_assert(path_exists(sst));
+    ck_assert(path_exists(victim));
     snprintf(dir, sizeof(dir), "%s", db);
     *strrchr(dir, '/') = 0;
     ck_assert_int_eq(tu_count_entries(dir, "db.corrupt-"), 0);
+    /* Still refused on the next start (the supervisor's restart changes nothing). */
+    ck_assert_int_eq(store_open(&st, &o, err, sizeof(err)), STORE_E_DAMAGED);
     tu_cleanup();
+}
+
+START_TEST(truncated_sst_without_checkpoint_refuses)
+{
+    refuses_without_checkpoint(false);
+}
+END_TEST
+
+START_TEST(truncated_manifest_without_checkpoint_refuses)
+{
+    refuses_without_checkpoint(true);
 }
 END_TEST
 
@@ -447,7 +480,8 @@ int main(void)
     tcase_add_test(tc, checksum_damage_found_by_verification);
     tcase_add_test(tc, missing_database_with_checkpoints_falls_back);
     tcase_add_test(tc, damaged_newest_checkpoint_skipped);
-    tcase_add_test(tc, no_checkpoint_refuses);
+    tcase_add_test(tc, truncated_sst_without_checkpoint_refuses);
+    tcase_add_test(tc, truncated_manifest_without_checkpoint_refuses);
     tcase_add_test(tc, lock_held_is_not_damage);
     tcase_add_test(tc, torn_wal_tail_tolerated);
     tcase_add_test(tc, lost_acknowledged_write_is_damage);

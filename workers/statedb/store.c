@@ -464,26 +464,31 @@ static int witness_write(const char *path, rocksdb_t *db)
     return write_file_atomic(wp, text, (size_t)n, 0600);
 }
 
-/* V_OK, or V_DAMAGED when the database is behind its witness. */
-static enum verdict witness_check(struct dbh *h, const char *path, char *why, size_t whysz)
+/* Before any open: V_DAMAGED when the MANIFEST the witness names is shorter than recorded. */
+static enum verdict witness_check_manifest(const char *path, const struct witness *w, char *why,
+                                           size_t whysz)
 {
-    struct witness w;
     char man[64];
     uint64_t size;
-    if (witness_read(path, &w) != 0)
-        return V_OK;
-    if (current_manifest(path, man, sizeof(man), &size) == 0 && !strcmp(man, w.manifest) &&
-        size < w.manifest_size) {
+    if (current_manifest(path, man, sizeof(man), &size) == 0 && !strcmp(man, w->manifest) &&
+        size < w->manifest_size) {
         seterr(why, whysz, "%s/%s is truncated (%llu bytes, %llu recorded in %s.seqno)", path, man,
-               (unsigned long long)size, (unsigned long long)w.manifest_size, path);
+               (unsigned long long)size, (unsigned long long)w->manifest_size, path);
         return V_DAMAGED;
     }
+    return V_OK;
+}
+
+/* On the open database: V_DAMAGED when it is behind the witness's sequence number. */
+static enum verdict witness_check_seq(struct dbh *h, const char *path, const struct witness *w,
+                                      char *why, size_t whysz)
+{
     uint64_t seq = rocksdb_get_latest_sequence_number(h->db);
-    if (seq < w.seq) {
+    if (seq < w->seq) {
         seterr(why, whysz,
                "database is behind its last recorded state (sequence %llu < %llu in %s.seqno): "
                "acknowledged writes were lost",
-               (unsigned long long)seq, (unsigned long long)w.seq, path);
+               (unsigned long long)seq, (unsigned long long)w->seq, path);
         return V_DAMAGED;
     }
     return V_OK;
@@ -492,12 +497,12 @@ static enum verdict witness_check(struct dbh *h, const char *path, char *why, si
 /* ---- verified open ---- */
 
 /* Checks that need only a read-only view: witness, every record, meta, binding. */
-static enum verdict verify(struct dbh *h, const char *path, bool check_witness,
+static enum verdict verify(struct dbh *h, const char *path, const struct witness *w,
                            const struct store_opts *o, struct store_meta *m, char *why,
                            size_t whysz)
 {
     uint64_t records;
-    if (check_witness && witness_check(h, path, why, whysz) != V_OK)
+    if (w && witness_check_seq(h, path, w, why, whysz) != V_OK)
         return V_DAMAGED;
     enum verdict v = verify_records(h, &records, why, whysz);
     if (v == V_OK)
@@ -512,26 +517,39 @@ static enum verdict verify(struct dbh *h, const char *path, bool check_witness,
  * unlike a read-write open, it neither deletes files RocksDB believes obsolete nor writes a new
  * MANIFEST, so a damaged database is moved aside exactly as it was found. create: a new
  * database (nothing to verify); allow_fresh: an empty database gets its meta (a new node; a
- * checkpoint is never empty). On V_OK h is open read-write and m filled; otherwise h is closed
- * and why explains.
+ * checkpoint is never empty); check_witness: compare with "<path>.seqno". On V_OK h is open
+ * read-write and m filled; otherwise h is closed and why explains.
  */
 static enum verdict open_verified(struct dbh *h, const char *path, bool create, bool allow_fresh,
                                   bool check_witness, const struct store_opts *o,
                                   struct store_meta *m, char *why, size_t whysz)
 {
     char e[1024];
+    struct witness w;
+    const struct witness *wp = NULL;
     enum verdict v = V_FRESH;
     why[0] = 0;
+    if (check_witness && witness_read(path, &w) == 0) {
+        wp = &w;
+        if (witness_check_manifest(path, wp, why, whysz) != V_OK)
+            return V_DAMAGED;
+    }
     if (!create) {
         if (dbh_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
             seterr(why, whysz, "%s", e);
-            /* A creation interrupted between its column families: let the read-write open
-             * add them, the meta check below decides. */
-            if (!strstr(e, "Column family not found"))
-                return store_error_is_damage(e) ? V_DAMAGED : V_IO;
+            /* A column family can be missing only if the very first open was interrupted
+             * between creating them (then there is no witness yet): let the read-write open
+             * add them and the meta check decide. Otherwise the files are damaged. */
+            if (!strstr(e, "Column family not found") || wp || !allow_fresh)
+                return store_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED
+                                                                                        : V_IO;
         } else {
-            v = verify(h, path, check_witness, o, m, why, whysz);
+            v = verify(h, path, wp, o, m, why, whysz);
             dbh_close(h);
+            if (v == V_FRESH && wp) {
+                seterr(why, whysz, "database is empty but %s.seqno records it in use", path);
+                v = V_DAMAGED;
+            }
             if (v != V_OK && v != V_FRESH)
                 return v;
         }
@@ -541,13 +559,13 @@ static enum verdict open_verified(struct dbh *h, const char *path, bool create, 
         return store_error_is_damage(e) ? V_DAMAGED : V_IO;
     }
     if (v == V_FRESH) /* nothing verified yet (new, or the read-only open could not see it) */
-        v = verify(h, path, false, o, m, why, whysz);
+        v = verify(h, path, NULL, o, m, why, whysz);
     if (v == V_FRESH && allow_fresh) {
         if (write_meta(h, o, e, sizeof(e)) < 0) {
             seterr(why, whysz, "%s", e);
             v = V_IO;
         } else
-            v = verify(h, path, false, o, m, why, whysz);
+            v = verify(h, path, NULL, o, m, why, whysz);
     } else if (v == V_FRESH) {
         seterr(why, whysz, "meta column family is empty");
         v = V_DAMAGED;
@@ -773,8 +791,8 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
             goto fail_io;
         }
         seterr(detail, sizeof(detail), "database damaged (%s); %s%s; restored checkpoint %llu",
-               damage, had_db ? "moved aside to " : "database directory was missing",
-               had_db ? aside : "", (unsigned long long)names[i]);
+               damage, had_db ? "moved aside to " : "nothing to move aside", had_db ? aside : "",
+               (unsigned long long)names[i]);
         int wrc = write_fallback(&h, now, names[i], detail, e, sizeof(e));
         dbh_close(&h);
         if (wrc < 0 || rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {

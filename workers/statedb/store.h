@@ -2,12 +2,20 @@
  * store: the node's RocksDB database (SPEC §8) — open, bind, verify, recover, checkpoint, and a
  * thin layer of gets, batches and iterators over its column families (layout: record.h).
  *
- * Owns the database directory `path`, its checkpoints in `<path>.checkpoints/<wall-ms>/`, and the
- * directories it moves damaged databases to, `<path>.corrupt-<wall-ms>` (never deleted).
+ * Owns, beside the database directory `path`:
+ *   <path>.checkpoints/<wall-ms>/  checkpoints (complete ones only; "<ms>.tmp" is one in progress)
+ *   <path>.corrupt-<wall-ms>/      damaged databases moved aside (never deleted)
+ *   <path>.restore/                a checkpoint copy being verified during recovery
+ *   <path>.lock                    flock held by the read-write owner (one process at a time)
+ *   <path>.seqno                   the witness: latest sequence number and MANIFEST size at the
+ *                                  last clean open, checkpoint or close; a database found behind
+ *                                  it (a MANIFEST cut short, synced writes lost) is damaged
  *
  * Opening (read-write) is pessimistic:
- *   1. open with paranoid checks, then read every record of every column family with checksum
- *      verification and check the shape of keys, records and meta;
+ *   1. open read-only with paranoid checks (a read-only open deletes and rewrites nothing, so a
+ *      damaged database is moved aside exactly as found), compare with the witness, then read
+ *      every record of every column family with checksum verification and check the shape of
+ *      keys, records and meta; only then open read-write;
  *   2. the database must belong to this cluster and node (meta lock_hash, node_index) and have a
  *      schema this build knows, else STORE_E_BINDING (the caller exits 78; nothing is touched);
  *   3. if it cannot be opened because it is corrupt, or the verification fails, or it vanished
