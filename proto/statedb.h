@@ -24,16 +24,17 @@
  *   PRUNE                           [dtype, below_height, include_undecided]
  *   ITERATE                         [cf, after nil|bin, max_entries, max_bytes]
  *
- *   reply                           body
- *   HELLO_REP                       [status, durable, fallback, recovered_ms, checkpoint_ms,
- * detail] APPEND_INTENT_REP               [status, durable, stored nil|bin]  (stored: when REFUSED)
- *   LOAD_INTENTS_REP                [status, durable, [intent...], more]
- *   PUT_DUTY_REP, GET_DUTY_REP      [status, durable, nil|duty]  (PUT: the stored duty when
- *                                    DUPLICATE or CONFLICT)
- *   LIST_DUTIES_REP                 [status, durable, [duty...], more]
- *   PUT_DECIDED_REP, GET_DECIDED_REP [status, durable, nil|decided]  (PUT: stored one on CONFLICT)
- *   PRUNE_REP                       [status, durable, pruned, more]
- *   ITERATE_REP                     [status, durable, [[key bin, value bin]...], more]
+ *   reply (all start with status, durable)
+ *   HELLO_REP            [.., fallback, recovered_ms, checkpoint_ms, detail str]
+ *   APPEND_INTENT_REP    [.., stored nil|bin]       stored: the existing bytes when REFUSED
+ *   LOAD_INTENTS_REP     [.., [intent...], more]
+ *   PUT_DUTY_REP         [.., nil|duty]             the stored duty when DUPLICATE or CONFLICT
+ *   GET_DUTY_REP         [.., nil|duty]
+ *   LIST_DUTIES_REP      [.., [duty...], more]
+ *   PUT_DECIDED_REP      [.., nil|decided]          the stored record when CONFLICT
+ *   GET_DECIDED_REP      [.., nil|decided]
+ *   PRUNE_REP            [.., records deleted, more]
+ *   ITERATE_REP          [.., [[key bin, value bin]...], more]
  *
  *   intent  = [dtype, height, round, mtype, msg bin]
  *   duty    = [dtype, height, payload bin, trace_id str, accepted_ms]

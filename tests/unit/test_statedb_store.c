@@ -74,6 +74,17 @@ START_TEST(fresh_open_binds_meta)
 }
 END_TEST
 
+START_TEST(creates_missing_parents)
+{
+    char deep[PATH_MAX];
+    snprintf(deep, sizeof(deep), "%s/a/b/db", tu_tmpdb());
+    struct store *st = tu_open(deep);
+    ck_assert_int_eq(store_open_result(st), STORE_RECOVERY_OK);
+    store_close(st);
+    tu_cleanup();
+}
+END_TEST
+
 START_TEST(other_cluster_or_node_refused)
 {
     const char *db = tu_tmpdb();
@@ -471,6 +482,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, fresh_open_binds_meta);
+    tcase_add_test(tc, creates_missing_parents);
     tcase_add_test(tc, other_cluster_or_node_refused);
     tcase_add_test(tc, newer_schema_refused);
     tcase_add_test(tc, read_only_open_beside_writer);

@@ -7,7 +7,9 @@
  *   intent attester/12 round=1 type=prepare len=200 sha256=HEX decided=no [hex=...]
  *   duty attester/12 accepted=T trace=ID len=14 sha256=HEX payload={"slot":12} [hex=...]
  *   decided attester/12 round=1 at=T value_len=5 value_sha256=HEX cert=3 seals=0,1,3 tss=no
- * [hex=...] # totals: intents=1 duties=1 decided=1
+ *   # totals: intents=1 duties=1 decided=1
+ *
+ * (`hex=...` ends intent, duty and decided lines when asked for.)
  *
  * Works on a read-only store, so on a stopped node's data or beside the running StateDB worker.
  * A payload is shown inline when short and printable; `hex` adds every byte string in hex.

@@ -730,8 +730,8 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
 
 /* ---- recovery ---- */
 
-/* Rename a damaged database to "<path>.corrupt-<ms>[-k]"; out gets the new name. */
-static int move_aside(const char *path, char *out, size_t outsz)
+/* A free name to move a damaged database to: "<path>.corrupt-<ms>[-k]". */
+static int aside_name(const char *path, char *out, size_t outsz)
 {
     uint64_t ms = wall_ms();
     for (int k = 0; k < 100; k++) {
@@ -739,11 +739,8 @@ static int move_aside(const char *path, char *out, size_t outsz)
             pathf(out, outsz, "%s.corrupt-%llu", path, (unsigned long long)ms);
         else
             pathf(out, outsz, "%s.corrupt-%llu-%d", path, (unsigned long long)ms, k);
-        if (path_exists(out))
-            continue;
-        if (rename(path, out) < 0)
-            return -1;
-        return dir_fsync_parent(path);
+        if (!path_exists(out))
+            return 0;
     }
     errno = EEXIST;
     return -1;
@@ -780,13 +777,13 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
             dir_remove(tmp);
             continue;
         }
-        /* Usable. Record the fallback inside the copy before it becomes the database, so that
-         * a crash anywhere below either redoes the recovery or finds the record. */
+        /* Usable. Record the fallback inside the copy before it becomes the database: a crash
+         * anywhere below either finds the record or redoes the recovery. */
         uint64_t now = wall_ms();
         bool had_db = path_exists(o->path);
         char detail[SDB_DETAIL_MAX + 1];
-        if (had_db && move_aside(o->path, aside, sizeof(aside)) < 0) {
-            seterr(err, errsz, "move damaged database %s aside: %s", o->path, strerror(errno));
+        if (had_db && aside_name(o->path, aside, sizeof(aside)) < 0) {
+            seterr(err, errsz, "no name to move %s aside: %s", o->path, strerror(errno));
             dbh_close(&h);
             goto fail_io;
         }
@@ -795,9 +792,14 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
                (unsigned long long)names[i]);
         int wrc = write_fallback(&h, now, names[i], detail, e, sizeof(e));
         dbh_close(&h);
-        if (wrc < 0 || rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
-            seterr(err, errsz, "install checkpoint %llu: %s", (unsigned long long)names[i],
-                   wrc < 0 ? e : strerror(errno));
+        if (wrc < 0) {
+            seterr(err, errsz, "checkpoint %llu: %s", (unsigned long long)names[i], e);
+            goto fail_io;
+        }
+        if ((had_db && (rename(o->path, aside) < 0 || dir_fsync_parent(aside) < 0)) ||
+            rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
+            seterr(err, errsz, "install checkpoint %llu at %s: %s", (unsigned long long)names[i],
+                   o->path, strerror(errno));
             goto fail_io;
         }
         v = open_verified(&st->h, o->path, false, false, false, o, &st->meta, why, sizeof(why));
@@ -879,7 +881,16 @@ static int open_read_write(struct store *st, const struct store_opts *o, char *e
     }
     /* One owner at a time, for the whole open and recovery (RocksDB's own LOCK lives inside
      * the directory that recovery may move). */
-    char lp[PATH_MAX];
+    char lp[PATH_MAX], parent[PATH_MAX];
+    pathf(parent, sizeof(parent), "%s", o->path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (mkdir_p(parent, 0700) < 0) {
+            seterr(err, errsz, "mkdir %s: %s", parent, strerror(errno));
+            return STORE_E_IO;
+        }
+    }
     pathf(lp, sizeof(lp), "%s.lock", o->path);
     st->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (st->lockfd < 0) {
