@@ -1,0 +1,65 @@
+/* aequactl wal dump: print a node's vote intents, accepted duties and decided instances from its
+ * database, read-only (works on a stopped node, or beside the running StateDB worker). */
+#include "cli/aequactl.h"
+#include "workers/statedb/dump.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: aequactl wal dump (--data-dir DIR | --db PATH) [--hex]\n");
+    return 2;
+}
+
+int cmd_wal(int argc, char **argv)
+{
+    const char *data_dir = NULL, *db = NULL;
+    bool hex = false;
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"db", required_argument, NULL, 'b'},
+        {"hex", no_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
+    };
+    if (argc < 2 || strcmp(argv[1], "dump"))
+        return usage();
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        if (c == 'd')
+            data_dir = optarg;
+        else if (c == 'b')
+            db = optarg;
+        else if (c == 'x')
+            hex = true;
+        else
+            return usage();
+    }
+    if (optind != argc - 1 || (!data_dir == !db))
+        return usage();
+    char path[PATH_MAX];
+    if (db)
+        snprintf(path, sizeof(path), "%s", db);
+    else if (snprintf(path, sizeof(path), "%s/db", data_dir) >= (int)sizeof(path)) {
+        fprintf(stderr, "aequactl wal dump: data dir path too long\n");
+        return 2;
+    }
+    struct store *st;
+    struct store_opts o = {.path = path, .read_only = true};
+    char err[2048];
+    if (store_open(&st, &o, err, sizeof(err)) != STORE_OK) {
+        fprintf(stderr, "aequactl wal dump: %s\n", err);
+        return 1;
+    }
+    int rc = statedb_dump(st, stdout, hex, err, sizeof(err));
+    store_close(st);
+    if (rc < 0) {
+        fprintf(stderr, "aequactl wal dump: %s\n", err);
+        return 1;
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,719 @@
+#include "workers/statedb/commit.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prune deletes at most this many decided instances per request (then answers more = true). */
+#define PRUNE_MAX_INSTANCES 10000
+
+/* ---- writes staged in this call, by (family, key) ---- */
+
+struct staged {
+    int op; /* the op whose write is staged; -1 = empty slot */
+    uint8_t cf;
+    uint8_t klen;
+    uint8_t key[RECORD_WAL_KEY_LEN];
+    const uint8_t *val;
+    size_t vlen;
+};
+
+struct stage_map {
+    struct staged *slots;
+    size_t mask;
+};
+
+static void map_init(struct stage_map *m, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    m->slots = xcalloc(cap, sizeof(*m->slots));
+    m->mask = cap - 1;
+    for (size_t i = 0; i < cap; i++)
+        m->slots[i].op = -1;
+}
+
+static size_t map_hash(uint8_t cf, const uint8_t *key, size_t klen)
+{
+    uint64_t h = 1469598103934665603ull ^ cf; /* FNV-1a */
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The slot of (cf, key): the occupied one, or the empty one where it would go. */
+static struct staged *map_slot(struct stage_map *m, uint8_t cf, const uint8_t *key, size_t klen)
+{
+    for (size_t i = map_hash(cf, key, klen) & m->mask;; i = (i + 1) & m->mask) {
+        struct staged *s = &m->slots[i];
+        if (s->op < 0 || (s->cf == cf && s->klen == klen && !memcmp(s->key, key, klen)))
+            return s;
+    }
+}
+
+static void map_set(struct staged *s, int op, uint8_t cf, const uint8_t *key, size_t klen,
+                    const uint8_t *val, size_t vlen)
+{
+    s->op = op;
+    s->cf = cf;
+    s->klen = (uint8_t)klen;
+    memcpy(s->key, key, klen);
+    s->val = val;
+    s->vlen = vlen;
+}
+
+/* ---- per-call state ---- */
+
+struct opst {
+    int dep;                /* op whose staged write this answer relies on; -1 none */
+    bool wrote;             /* this op put something in the batch */
+    struct store_value val; /* database value the reply points into */
+    struct buf rec;         /* record this op staged (or decoded from) */
+    struct sdb_decided dec; /* decoded stored decided record (owns arrays) */
+    struct sdb_seal *seals; /* merge output space */
+    struct sdb_reply rep;   /* the reply, encoded after the write */
+};
+
+struct gc {
+    struct store *st;
+    struct statedb_op *ops;
+    struct opst *os;
+    size_t n;
+    struct stage_map map;
+    struct store_batch *batch;
+};
+
+static void op_error(struct statedb_op *op, struct opst *s, const char *why)
+{
+    s->rep.status = SDB_ERROR;
+    snprintf(op->out.err, sizeof(op->out.err), "%s", why);
+}
+
+static void do_append(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    const struct sdb_intent *in = &op->req.u.append;
+    uint8_t key[RECORD_WAL_KEY_LEN];
+    char e[160];
+    record_wal_key(key, &in->k);
+    struct staged *slot = map_slot(&g->map, SDB_CF_WAL, key, sizeof(key));
+    struct sdb_bytes have;
+    if (slot->op >= 0) {
+        s->dep = slot->op;
+        have = (struct sdb_bytes){slot->val, (uint32_t)slot->vlen};
+    } else {
+        int rc = store_get(g->st, SDB_CF_WAL, key, sizeof(key), &s->val, e, sizeof(e));
+        if (rc < 0) {
+            op_error(op, s, e);
+            return;
+        }
+        if (rc == 1) {
+            store_batch_put(g->batch, SDB_CF_WAL, key, sizeof(key), in->msg.p, in->msg.len);
+            map_set(slot, i, SDB_CF_WAL, key, sizeof(key), in->msg.p, in->msg.len);
+            s->wrote = true;
+            s->rep.status = SDB_OK;
+            return;
+        }
+        have = (struct sdb_bytes){s->val.p, (uint32_t)s->val.len};
+    }
+    if (have.len == in->msg.len && !memcmp(have.p, in->msg.p, have.len)) {
+        s->rep.status = SDB_DUPLICATE;
+        return;
+    }
+    s->rep.status = SDB_REFUSED;
+    s->rep.u.stored.present = true;
+    s->rep.u.stored.msg = have;
+}
+
+static void do_put_duty(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    const struct sdb_duty *d = &op->req.u.put_duty;
+    uint8_t key[RECORD_INST_KEY_LEN];
+    char e[160];
+    const uint8_t *v;
+    size_t vl;
+    record_inst_key(key, d->dtype, d->height);
+    struct staged *slot = map_slot(&g->map, SDB_CF_DUTIES, key, sizeof(key));
+    if (slot->op >= 0) {
+        s->dep = slot->op;
+        v = slot->val;
+        vl = slot->vlen;
+    } else {
+        int rc = store_get(g->st, SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
+        if (rc < 0) {
+            op_error(op, s, e);
+            return;
+        }
+        if (rc == 1) {
+            record_duty_encode(&s->rec, d);
+            store_batch_put(g->batch, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
+            map_set(slot, i, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
+            s->wrote = true;
+            s->rep.status = SDB_OK;
+            return;
+        }
+        v = s->val.p;
+        vl = s->val.len;
+    }
+    struct sdb_duty *have = &s->rep.u.duty.d;
+    if (record_duty_decode(have, d->dtype, d->height, v, vl) < 0) {
+        op_error(op, s, "stored duty record is malformed");
+        return;
+    }
+    s->rep.u.duty.present = true;
+    s->rep.status = record_duty_same(have, d) ? SDB_DUPLICATE : SDB_CONFLICT;
+}
+
+static void do_put_decided(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    const struct sdb_decided *d = &op->req.u.put_decided;
+    uint8_t key[RECORD_INST_KEY_LEN];
+    char e[160];
+    const uint8_t *v;
+    size_t vl;
+    record_inst_key(key, d->dtype, d->height);
+    struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
+    if (slot->op >= 0) {
+        s->dep = slot->op;
+        v = slot->val;
+        vl = slot->vlen;
+    } else {
+        int rc = store_get(g->st, SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
+        if (rc < 0) {
+            op_error(op, s, e);
+            return;
+        }
+        if (rc == 1) {
+            record_decided_encode(&s->rec, d);
+            store_batch_put(g->batch, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+            map_set(slot, i, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+            s->wrote = true;
+            s->rep.status = SDB_OK;
+            return;
+        }
+        v = s->val.p;
+        vl = s->val.len;
+    }
+    if (record_decided_decode(&s->dec, d->dtype, d->height, v, vl) < 0) {
+        op_error(op, s, "stored decided record is malformed");
+        return;
+    }
+    struct sdb_decided merged;
+    s->seals = xcalloc(SDB_SEALS_MAX, sizeof(*s->seals));
+    switch (record_decided_merge(&s->dec, d, &merged, s->seals)) {
+    case RECORD_MERGE_CONFLICT:
+        s->rep.status = SDB_CONFLICT;
+        s->rep.u.decided.present = true;
+        s->rep.u.decided.d = s->dec; /* arrays stay owned by s->dec */
+        return;
+    case RECORD_MERGE_SAME:
+        s->rep.status = SDB_DUPLICATE;
+        return;
+    case RECORD_MERGE_CHANGED:
+        record_decided_encode(&s->rec, &merged);
+        store_batch_put(g->batch, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+        map_set(slot, i, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+        s->wrote = true;
+        s->rep.status = SDB_OK;
+        return;
+    }
+}
+
+/* Delete one instance's duty, decided record and intents; returns the records deleted. */
+static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
+{
+    uint8_t ik[RECORD_INST_KEY_LEN], lo[RECORD_WAL_KEY_LEN], hi[RECORD_WAL_KEY_LEN];
+    uint64_t n = 1; /* the decided record we were called for */
+    struct store_value v;
+    record_inst_key(ik, dtype, height);
+    store_batch_delete(g->batch, SDB_CF_DECIDED, ik, sizeof(ik));
+    store_batch_delete(g->batch, SDB_CF_DUTIES, ik, sizeof(ik));
+    if (store_get(g->st, SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
+        store_value_free(&v);
+        n++;
+    }
+    record_wal_key(lo, &(struct sdb_intent_key){dtype, height, 0, 0});
+    record_wal_key(hi, &(struct sdb_intent_key){dtype, height + 1, 0, 0});
+    struct store_iter *it = store_iter_new(g->st, SDB_CF_WAL);
+    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        if (kl != sizeof(hi) || memcmp(k, hi, kl) >= 0)
+            break;
+        n++;
+    }
+    store_iter_free(it);
+    store_batch_delete_range(g->batch, SDB_CF_WAL, lo, sizeof(lo), hi, sizeof(hi));
+    return n;
+}
+
+/* Count the records of [lo, hi) in one family. */
+static uint64_t count_range(struct gc *g, enum sdb_cf cf, const uint8_t *lo, const uint8_t *hi,
+                            size_t klen, char *e, size_t esz, int *err)
+{
+    uint64_t n = 0;
+    struct store_iter *it = store_iter_new(g->st, cf);
+    for (store_iter_seek(it, lo, klen); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        if (kl != klen || memcmp(k, hi, klen) >= 0)
+            break;
+        n++;
+    }
+    if (store_iter_error(it, e, esz) < 0)
+        *err = 1;
+    store_iter_free(it);
+    return n;
+}
+
+static void do_prune(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    uint8_t dtype = op->req.u.prune.dtype;
+    uint64_t below = op->req.u.prune.below;
+    uint8_t lo[RECORD_INST_KEY_LEN], hi[RECORD_INST_KEY_LEN];
+    char e[160];
+    int err = 0;
+    record_inst_key(lo, dtype, 0);
+    record_inst_key(hi, dtype, below);
+    s->rep.status = SDB_OK;
+    if (below == 0)
+        return;
+    if (op->req.u.prune.include_undecided) {
+        uint8_t wlo[RECORD_WAL_KEY_LEN], whi[RECORD_WAL_KEY_LEN];
+        record_wal_key(wlo, &(struct sdb_intent_key){dtype, 0, 0, 0});
+        record_wal_key(whi, &(struct sdb_intent_key){dtype, below, 0, 0});
+        uint64_t n = count_range(g, SDB_CF_WAL, wlo, whi, sizeof(wlo), e, sizeof(e), &err);
+        n += count_range(g, SDB_CF_DUTIES, lo, hi, sizeof(lo), e, sizeof(e), &err);
+        n += count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
+        if (err) {
+            op_error(op, s, e);
+            return;
+        }
+        store_batch_delete_range(g->batch, SDB_CF_WAL, wlo, sizeof(wlo), whi, sizeof(whi));
+        store_batch_delete_range(g->batch, SDB_CF_DUTIES, lo, sizeof(lo), hi, sizeof(hi));
+        store_batch_delete_range(g->batch, SDB_CF_DECIDED, lo, sizeof(lo), hi, sizeof(hi));
+        s->rep.u.prune.pruned = n;
+        s->wrote = n > 0;
+        return;
+    }
+    /* Decided instances only: their keys, then everything of each. */
+    uint64_t *heights = NULL;
+    size_t nh = 0, cap = 0;
+    bool more = false;
+    struct store_iter *it = store_iter_new(g->st, SDB_CF_DECIDED);
+    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        uint8_t dt;
+        uint64_t h;
+        const uint8_t *k = store_iter_key(it, &kl);
+        if (record_inst_key_parse(&dt, &h, k, kl) < 0 || dt != dtype || h >= below)
+            break;
+        if (nh == PRUNE_MAX_INSTANCES) {
+            more = true;
+            break;
+        }
+        if (nh == cap) {
+            cap = cap ? cap * 2 : 64;
+            heights = xrealloc(heights, cap * sizeof(*heights));
+        }
+        heights[nh++] = h;
+    }
+    if (store_iter_error(it, e, sizeof(e)) < 0)
+        err = 1;
+    store_iter_free(it);
+    if (err) {
+        free(heights);
+        op_error(op, s, e);
+        return;
+    }
+    for (size_t k = 0; k < nh; k++)
+        s->rep.u.prune.pruned += prune_instance(g, dtype, heights[k]);
+    s->rep.u.prune.more = more;
+    s->wrote = nh > 0;
+    free(heights);
+}
+
+/* ---- reads (after the write) ---- */
+
+static bool is_decided(struct store *st, uint8_t dtype, uint64_t height)
+{
+    uint8_t k[RECORD_INST_KEY_LEN];
+    struct store_value v;
+    record_inst_key(k, dtype, height);
+    if (store_get(st, SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
+        return false;
+    store_value_free(&v);
+    return true;
+}
+
+static uint32_t budget(uint32_t asked)
+{
+    return asked == 0 || asked > SDB_REPLY_MAX ? SDB_REPLY_MAX : asked;
+}
+
+/* Position it just after `after` (exclusive cursor), or at the first key. */
+static void seek_after(struct store_iter *it, const uint8_t *after, size_t alen, bool has)
+{
+    if (!has) {
+        store_iter_seek_first(it);
+        return;
+    }
+    store_iter_seek(it, after, alen);
+    size_t kl;
+    if (store_iter_valid(it)) {
+        const uint8_t *k = store_iter_key(it, &kl);
+        if (kl == alen && !memcmp(k, after, alen))
+            store_iter_next(it);
+    }
+}
+
+static void read_load_intents(struct store *st, struct statedb_op *op, bool durable)
+{
+    const struct sdb_req *r = &op->req;
+    uint8_t after[RECORD_WAL_KEY_LEN];
+    struct buf entries = BUF_INIT;
+    uint32_t n = 0, max = budget(r->u.load.max_bytes);
+    bool more = false, bad = false, have_last = false, last_decided = false;
+    uint8_t last_dtype = 0;
+    uint64_t last_height = 0;
+    if (r->u.load.has_after)
+        record_wal_key(after, &r->u.load.after);
+    struct store_iter *it = store_iter_new(st, SDB_CF_WAL);
+    for (seek_after(it, after, sizeof(after), r->u.load.has_after); store_iter_valid(it);
+         store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *v = store_iter_value(it, &vl);
+        struct sdb_intent in;
+        if (record_wal_key_parse(&in.k, k, kl) < 0 || vl == 0 || vl > SDB_INTENT_MAX) {
+            bad = true;
+            break;
+        }
+        /* Intents of one instance are contiguous: one decided lookup per instance. */
+        if (!have_last || last_dtype != in.k.dtype || last_height != in.k.height) {
+            have_last = true;
+            last_dtype = in.k.dtype;
+            last_height = in.k.height;
+            last_decided = is_decided(st, in.k.dtype, in.k.height);
+        }
+        if (last_decided)
+            continue;
+        if (n > 0 && entries.len + vl + SDB_ENTRY_OVERHEAD > max) {
+            more = true;
+            break;
+        }
+        in.msg = (struct sdb_bytes){v, (uint32_t)vl};
+        sdb_intent_encode(&entries, &in);
+        n++;
+    }
+    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+        bad = true;
+    else if (bad)
+        snprintf(op->out.err, sizeof(op->out.err), "malformed record in wal");
+    store_iter_free(it);
+    op->out.status = bad ? SDB_ERROR : SDB_OK;
+    sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
+                          bad ? NULL : &entries, bad ? false : more);
+    buf_free(&entries);
+}
+
+static void read_list_duties(struct store *st, struct statedb_op *op, bool durable)
+{
+    const struct sdb_req *r = &op->req;
+    uint8_t after[RECORD_INST_KEY_LEN];
+    struct buf entries = BUF_INIT;
+    uint32_t n = 0, max = budget(r->u.list.max_bytes);
+    bool more = false, bad = false;
+    if (r->u.list.has_after)
+        record_inst_key(after, r->u.list.dtype, r->u.list.height);
+    struct store_iter *it = store_iter_new(st, SDB_CF_DUTIES);
+    for (seek_after(it, after, sizeof(after), r->u.list.has_after); store_iter_valid(it);
+         store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *v = store_iter_value(it, &vl);
+        uint8_t dtype;
+        uint64_t height;
+        struct sdb_duty d;
+        if (record_inst_key_parse(&dtype, &height, k, kl) < 0 ||
+            record_duty_decode(&d, dtype, height, v, vl) < 0) {
+            bad = true;
+            break;
+        }
+        if (r->u.list.undecided_only && is_decided(st, dtype, height))
+            continue;
+        if (n > 0 && entries.len + d.payload.len + SDB_ENTRY_OVERHEAD > max) {
+            more = true;
+            break;
+        }
+        sdb_duty_encode(&entries, &d);
+        n++;
+    }
+    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+        bad = true;
+    else if (bad)
+        snprintf(op->out.err, sizeof(op->out.err), "malformed record in duties");
+    store_iter_free(it);
+    op->out.status = bad ? SDB_ERROR : SDB_OK;
+    sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
+                          bad ? NULL : &entries, bad ? false : more);
+    buf_free(&entries);
+}
+
+static void read_iterate(struct store *st, struct statedb_op *op, bool durable)
+{
+    const struct sdb_req *r = &op->req;
+    struct buf entries = BUF_INIT;
+    uint32_t n = 0, max = budget(r->u.iter.max_bytes);
+    uint32_t max_n = r->u.iter.max_entries ? r->u.iter.max_entries : SDB_ITER_MAX_ITEMS;
+    bool more = false, bad = false;
+    struct store_iter *it = store_iter_new(st, (enum sdb_cf)r->u.iter.cf);
+    for (seek_after(it, r->u.iter.after.p, r->u.iter.after.len, r->u.iter.has_after);
+         store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *v = store_iter_value(it, &vl);
+        if (kl > SDB_KEY_MAX || vl > SDB_REPLY_MAX) {
+            bad = true;
+            snprintf(op->out.err, sizeof(op->out.err), "oversized record in %s",
+                     sdb_cf_name(r->u.iter.cf));
+            break;
+        }
+        if (n == max_n || (n > 0 && entries.len + kl + vl + SDB_ENTRY_OVERHEAD > max)) {
+            more = true;
+            break;
+        }
+        struct sdb_kv kv = {{k, (uint32_t)kl}, {v, (uint32_t)vl}};
+        sdb_kv_encode(&entries, &kv);
+        n++;
+    }
+    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+        bad = true;
+    store_iter_free(it);
+    op->out.status = bad ? SDB_ERROR : SDB_OK;
+    sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
+                          bad ? NULL : &entries, bad ? false : more);
+    buf_free(&entries);
+}
+
+/* GET_DUTY / GET_DECIDED: one record or not found. */
+static void read_get(struct store *st, struct statedb_op *op, struct opst *s)
+{
+    uint8_t key[RECORD_INST_KEY_LEN];
+    uint8_t dtype = op->req.u.get.dtype;
+    uint64_t height = op->req.u.get.height;
+    bool duty = op->req.type == SDB_GET_DUTY;
+    record_inst_key(key, dtype, height);
+    int rc = store_get(st, duty ? SDB_CF_DUTIES : SDB_CF_DECIDED, key, sizeof(key), &s->val,
+                       op->out.err, sizeof(op->out.err));
+    if (rc < 0) {
+        s->rep.status = SDB_ERROR;
+        return;
+    }
+    if (rc == 1) {
+        s->rep.status = SDB_NOT_FOUND;
+        return;
+    }
+    int bad = duty ? record_duty_decode(&s->rep.u.duty.d, dtype, height, s->val.p, s->val.len)
+                   : record_decided_decode(&s->dec, dtype, height, s->val.p, s->val.len);
+    if (bad) {
+        s->rep.status = SDB_ERROR;
+        snprintf(op->out.err, sizeof(op->out.err), "stored %s record is malformed",
+                 duty ? "duty" : "decided");
+        return;
+    }
+    s->rep.status = SDB_OK;
+    if (duty)
+        s->rep.u.duty.present = true;
+    else {
+        s->rep.u.decided.present = true;
+        s->rep.u.decided.d = s->dec;
+    }
+}
+
+/* ---- the group commit ---- */
+
+static bool is_write(uint16_t t)
+{
+    return t == SDB_APPEND_INTENT || t == SDB_PUT_DUTY || t == SDB_PUT_DECIDED;
+}
+
+void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
+{
+    if (n == 0)
+        return;
+    struct gc g = {.st = st, .ops = ops, .n = n};
+    g.os = xcalloc(n, sizeof(*g.os));
+    map_init(&g.map, n);
+    g.batch = store_batch_new(st);
+    for (size_t i = 0; i < n; i++) {
+        buf_free(&ops[i].out.body);
+        memset(&ops[i].out, 0, sizeof(ops[i].out));
+        ops[i].out.type = sdb_reply_type(ops[i].req.type);
+        g.os[i].dep = -1;
+        g.os[i].rep.type = ops[i].out.type;
+    }
+
+    /* 1. writes in request order, then prunes */
+    for (size_t i = 0; i < n; i++) {
+        switch (ops[i].req.type) {
+        case SDB_APPEND_INTENT:
+            do_append(&g, (int)i);
+            break;
+        case SDB_PUT_DUTY:
+            do_put_duty(&g, (int)i);
+            break;
+        case SDB_PUT_DECIDED:
+            do_put_decided(&g, (int)i);
+            break;
+        default:
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].req.type == SDB_PRUNE)
+            do_prune(&g, (int)i);
+
+    /* 2. one write */
+    bool failed = false;
+    char werr[200] = "";
+    if (store_batch_count(g.batch) > 0) {
+        uint64_t t0 = now_ns();
+        failed = store_batch_write(g.batch, werr, sizeof(werr)) < 0;
+        if (failed)
+            metric_inc(metric("state_persist_errors_total"));
+        else
+            metric_observe(metric("state_persist_seconds"), (double)(now_ns() - t0) / 1e9);
+    }
+    bool durable = store_sync(st) && !failed;
+    metric_observe(metric("statedb_batch_size"), (double)n);
+
+    /* 3. answers: writes as decided above (or failed), then reads from the database */
+    for (size_t i = 0; i < n; i++) {
+        struct statedb_op *op = &ops[i];
+        struct opst *s = &g.os[i];
+        uint16_t t = op->req.type;
+        if (is_write(t) || t == SDB_PRUNE) {
+            if (failed && (s->wrote || s->dep >= 0)) {
+                memset(&s->rep.u, 0, sizeof(s->rep.u));
+                s->rep.status = SDB_ERROR;
+                snprintf(op->out.err, sizeof(op->out.err), "%s", werr);
+            } else if (t == SDB_APPEND_INTENT && s->wrote)
+                metric_inc(
+                    metric("qbft_wal_appends_total", sdb_msg_name(op->req.u.append.k.mtype)));
+        } else if (t == SDB_HELLO) {
+            s->rep.status = SDB_OK;
+            s->rep.u.hello = store_meta(st)->fallback;
+        } else if (t == SDB_GET_DUTY || t == SDB_GET_DECIDED)
+            read_get(st, op, s);
+        else {
+            if (t == SDB_LOAD_INTENTS)
+                read_load_intents(st, op, durable);
+            else if (t == SDB_LIST_DUTIES)
+                read_list_duties(st, op, durable);
+            else
+                read_iterate(st, op, durable);
+            op->out.durable = durable && op->out.status != SDB_ERROR;
+            continue;
+        }
+        s->rep.durable = durable && s->rep.status != SDB_ERROR;
+        op->out.status = s->rep.status;
+        op->out.durable = s->rep.durable;
+        sdb_reply_encode(&op->out.body, &s->rep);
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        store_value_free(&g.os[i].val);
+        buf_free(&g.os[i].rec);
+        record_decided_free(&g.os[i].dec);
+        free(g.os[i].seals);
+    }
+    store_batch_free(g.batch);
+    free(g.map.slots);
+    free(g.os);
+}
+
+bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention, struct sdb_req *out)
+{
+    uint8_t k[RECORD_INST_KEY_LEN], dt;
+    uint64_t highest;
+    bool found = false;
+    record_inst_key(k, dtype, SDB_HEIGHT_MAX);
+    struct store_iter *it = store_iter_new(st, SDB_CF_DECIDED);
+    store_iter_seek_for_prev(it, k, sizeof(k));
+    if (store_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *key = store_iter_key(it, &kl);
+        found = record_inst_key_parse(&dt, &highest, key, kl) == 0 && dt == dtype;
+    }
+    store_iter_free(it);
+    if (!found || highest <= retention)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->type = SDB_PRUNE;
+    out->u.prune.dtype = dtype;
+    out->u.prune.below = highest - retention;
+    return true;
+}
+
+/* ---- queue ---- */
+
+int statedb_queue_push(struct statedb_queue *q, const struct envelope *e)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->ops = xrealloc(q->ops, q->cap * sizeof(*q->ops));
+    }
+    struct statedb_op *op = &q->ops[q->n];
+    memset(op, 0, sizeof(*op));
+    buf_append(&op->body, e->body, e->body_len);
+    if (sdb_reply_type(e->type) == 0 ||
+        sdb_req_decode(&op->req, e->type, op->body.data, e->body_len) < 0) {
+        buf_free(&op->body);
+        return -1;
+    }
+    op->req_id = e->req_id;
+    op->source = e->source;
+    memcpy(op->trace_id, e->trace_id, sizeof(op->trace_id));
+    q->n++;
+    return 0;
+}
+
+void statedb_queue_commit(struct statedb_queue *q, struct store *st, size_t max_batch)
+{
+    size_t step = max_batch ? max_batch : q->n;
+    for (size_t i = 0; i < q->n; i += step)
+        statedb_group_commit(st, q->ops + i, q->n - i < step ? q->n - i : step);
+}
+
+void statedb_op_free(struct statedb_op *op)
+{
+    sdb_req_free(&op->req);
+    buf_free(&op->body);
+    buf_free(&op->out.body);
+}
+
+void statedb_queue_clear(struct statedb_queue *q)
+{
+    for (size_t i = 0; i < q->n; i++)
+        statedb_op_free(&q->ops[i]);
+    q->n = 0;
+}
+
+void statedb_queue_free(struct statedb_queue *q)
+{
+    statedb_queue_clear(q);
+    free(q->ops);
+    q->ops = NULL;
+    q->cap = 0;
+}
