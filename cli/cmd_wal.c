@@ -41,10 +41,11 @@ int cmd_wal(int argc, char **argv)
     }
     if (optind != argc - 1 || (!data_dir == !db))
         return usage();
-    char path[PATH_MAX];
+    char path[PATH_MAX], dbdir[PATH_MAX];
     if (db)
         snprintf(path, sizeof(path), "%s", db);
-    else if (snprintf(path, sizeof(path), "%s/db", data_dir) >= (int)sizeof(path)) {
+    else if (snprintf(dbdir, sizeof(dbdir), "%s/db", data_dir) >= (int)sizeof(dbdir) ||
+             store_db_path(dbdir, path, sizeof(path)) < 0) {
         fprintf(stderr, "aequactl wal dump: data dir path too long\n");
         return 2;
     }

@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -59,7 +60,11 @@ int main(int argc, char **argv)
     static char out[1 << 16];
     if (!mkdtemp(dir))
         fatal("mkdtemp");
-    snprintf(db, sizeof(db), "%s/db", dir);
+    /* the layout of a node's data dir: <data-dir>/db/rocksdb */
+    char dbdir[PATH_MAX];
+    snprintf(dbdir, sizeof(dbdir), "%s/db", dir);
+    if (mkdir(dbdir, 0755) < 0 || store_db_path(dbdir, db, sizeof(db)) < 0)
+        fatal("mkdir %s", dbdir);
     struct store *st;
     char err[1024];
     struct store_opts o = {.path = db, .lock_hash = lock_hash, .sync = true, .checkpoints_keep = 2};

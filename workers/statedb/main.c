@@ -1,9 +1,234 @@
-/* aequa-statedb: runs the worker lifecycle only; RocksDB storage is not wired yet (issue 3). */
+/*
+ * aequa-statedb: the node's only RocksDB owner (SPEC §8), wired to the node's IPC.
+ *
+ * Each mailbox drain becomes one group commit: handlers only queue requests; on_drained writes
+ * them in one synced WriteBatch and answers every one. Checkpoints are taken on a timer and at
+ * a clean stop; decided instances older than [statedb] retention are pruned on a timer.
+ * A database of another cluster or node, or damaged beyond its checkpoints, is a permanent
+ * error (exit 78): restarting cannot fix it, the operator must look.
+ */
+#include "lib/lock.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/util.h"
+#include "proto/statedb.h"
 #include "proto/workers.h"
-#include "workers/common/idle.h"
+#include "workers/common/worker.h"
+#include "workers/statedb/commit.h"
+#include "workers/statedb/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRUNE_PERIOD_S 60.0
+
+static struct {
+    struct worker *w;
+    struct lock lock;
+    struct store *st;
+    struct statedb_queue q;
+    ev_timer checkpoint, prune;
+} D;
+
+static void on_request(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)ctx;
+    if (statedb_queue_push(&D.q, e) < 0)
+        mailbox_violation(mb, e, "malformed statedb request");
+}
+
+static void on_drained(struct mailbox *mb, void *ctx)
+{
+    (void)ctx;
+    if (D.q.n == 0)
+        return;
+    statedb_queue_commit(&D.q, D.st, D.w->cfg.statedb_max_batch);
+    for (size_t i = 0; i < D.q.n; i++) {
+        struct statedb_op *op = &D.q.ops[i];
+        struct envelope req = {.source = op->source, .req_id = op->req_id};
+        log_set_trace(op->trace_id[0] ? op->trace_id : NULL);
+        if (op->out.status == SDB_ERROR)
+            log_error("state_persist", LS("op", sdb_type_name(op->req.type)),
+                      LS("err", op->out.err));
+        int rc = mailbox_reply(mb, &req, op->out.type, op->out.body.data, op->out.body.len);
+        if (rc < 0)
+            log_warn("statedb_reply", LS("to", worker_name(op->source)), LS("err", strerror(-rc)));
+        log_set_trace(NULL);
+    }
+    statedb_queue_clear(&D.q);
+}
+
+#define FROM_QBFT  (WBIT(W_QBFT) | WBIT(W_TOOL))
+#define FROM_READS (WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
+
+static const struct dispatch_entry rows[] = {
+    {SDB_HELLO, FROM_QBFT, 1, 64, on_request},
+    {SDB_APPEND_INTENT, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
+    {SDB_LOAD_INTENTS, FROM_QBFT, 1, 256, on_request},
+    {SDB_PUT_DUTY, FROM_READS, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DUTY, FROM_READS, 1, 64, on_request},
+    {SDB_LIST_DUTIES, FROM_QBFT, 1, 256, on_request},
+    {SDB_PUT_DECIDED, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DECIDED, FROM_READS, 1, 64, on_request},
+    {SDB_PRUNE, FROM_QBFT, 1, 64, on_request},
+    {SDB_ITERATE, WBIT(W_TOOL), 1, 256, on_request},
+};
+
+static void take_checkpoint(const char *why)
+{
+    char err[512];
+    uint64_t ms;
+    uint64_t t0 = now_ms();
+    if (store_checkpoint(D.st, &ms, err, sizeof(err)) < 0)
+        log_error("statedb_checkpoint", LS("why", why), LS("err", err));
+    else
+        log_info("statedb_checkpoint", LS("why", why), LU("name", ms), LU("ms", now_ms() - t0));
+}
+
+static void on_checkpoint(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)t;
+    (void)revents;
+    take_checkpoint("interval");
+}
+
+static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)t;
+    (void)revents;
+    for (uint8_t dtype = 0; dtype < SDB_DUTY_TYPES; dtype++) {
+        struct statedb_op op;
+        memset(&op, 0, sizeof(op));
+        if (!statedb_prune_request(D.st, dtype, D.w->cfg.statedb_retention, &op.req))
+            continue;
+        op.source = W_STATEDB;
+        statedb_group_commit(D.st, &op, 1);
+        if (op.out.status == SDB_ERROR)
+            log_error("statedb_prune", LS("duty", sdb_duty_name(dtype)), LS("err", op.out.err));
+        statedb_op_free(&op);
+    }
+}
+
+static int statedb_preinit(struct worker *w)
+{
+    char err[1024];
+    if (lock_load(&D.lock, w->cfg.lock, err, sizeof(err)) < 0) {
+        log_error("config_error", LS("err", err));
+        exit(EXIT_CONFIG);
+    }
+    return 0;
+}
+
+static int statedb_init(struct worker *w)
+{
+    char err[1024], path[CFG_PATH + 16];
+    D.w = w;
+    if (store_db_path(w->cfg.statedb_path, path, sizeof(path)) < 0) {
+        log_error("config_error", LS("err", "[statedb] path too long"));
+        exit(EXIT_CONFIG);
+    }
+    struct store_opts o = {
+        .path = path,
+        .lock_hash = D.lock.hash,
+        .node_index = w->cfg.index,
+        .sync = w->cfg.statedb_sync,
+        .checkpoints_keep = (unsigned)w->cfg.statedb_checkpoints_keep,
+    };
+    uint64_t t0 = now_ms();
+    int rc = store_open(&D.st, &o, err, sizeof(err));
+    if (rc != STORE_OK) {
+        log_error("statedb_open", LS("path", o.path), LS("err", err),
+                  LS("result", rc == STORE_E_IO ? "io" : "fail"));
+        /* A foreign or damaged database needs the operator; only I/O trouble is retried. */
+        exit(rc == STORE_E_IO ? 1 : EXIT_CONFIG);
+    }
+    log_info("statedb_open", LS("path", o.path),
+             LS("result", store_recovery_name(store_open_result(D.st))),
+             LB("fallback_recorded", store_meta(D.st)->fallback.fallback), LB("sync", o.sync),
+             LU("ms", now_ms() - t0));
+    /* Series that dashboards and alerts expect from the first scrape. */
+    metric("state_persist_errors_total");
+    for (unsigned t = 0; t < SDB_MSG_TYPES; t++)
+        metric("qbft_wal_appends_total", sdb_msg_name(t));
+    if (w->cfg.statedb_checkpoint_interval_s > 0) {
+        double every = (double)w->cfg.statedb_checkpoint_interval_s;
+        ev_timer_init(&D.checkpoint, on_checkpoint, every, every);
+        ev_timer_start(w->loop, &D.checkpoint);
+    }
+    ev_timer_init(&D.prune, on_prune, PRUNE_PERIOD_S, PRUNE_PERIOD_S);
+    ev_timer_start(w->loop, &D.prune);
+    worker_ready(w);
+    return 0;
+}
+
+static void statedb_stop(struct worker *w)
+{
+    /* Answer what is queued, then a checkpoint of the final state, then close. */
+    on_drained(w->mb, w);
+    ev_timer_stop(w->loop, &D.checkpoint);
+    ev_timer_stop(w->loop, &D.prune);
+    take_checkpoint("shutdown");
+    statedb_queue_free(&D.q);
+    store_close(D.st);
+    D.st = NULL;
+    worker_exit_loop(w);
+}
+
+/* RocksDB's file and thread work on top of the common allow-list. */
+static const char *const statedb_syscalls[] = {
+    "fsync",
+    "fdatasync",
+    "sync_file_range",
+    "fallocate",
+    "ftruncate",
+    "truncate",
+    "rename",
+    "renameat",
+    "renameat2",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "link",
+    "linkat",
+    "symlink",
+    "flock",
+    "fadvise64",
+    "statfs",
+    "fstatfs",
+    "utimensat",
+    "sched_setaffinity",
+    "getpriority",
+    "setpriority",
+    "ioprio_get",
+    "ioprio_set",
+    "sched_getparam",
+    "sched_setscheduler",
+    "sched_getscheduler",
+    "get_mempolicy",
+    "copy_file_range",
+    "sendfile",
+    "readahead",
+    "getcpu",
+    NULL,
+};
+static const struct seccomp_profile statedb_profile = {statedb_syscalls};
+
+static const struct worker_ops ops = {
+    .name = "statedb",
+    .id = W_STATEDB,
+    .seccomp = &statedb_profile,
+    .preinit = statedb_preinit,
+    .init = statedb_init,
+    .stop = statedb_stop,
+    .dispatch = rows,
+    .ndispatch = ARRAY_LEN(rows),
+    .on_drained = on_drained,
+};
 
 int main(int argc, char **argv)
 {
-    return worker_idle_main(argc, argv, "statedb", W_STATEDB,
-                            "RocksDB storage is not wired yet (issue 3)");
+    return worker_main(argc, argv, &ops, &D);
 }

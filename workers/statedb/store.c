@@ -1149,3 +1149,9 @@ void store_inject_write_errors(struct store *st, unsigned n)
 {
     st->inject = n;
 }
+
+int store_db_path(const char *statedb_dir, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s/" STORE_DB_NAME, statedb_dir);
+    return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}

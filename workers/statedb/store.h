@@ -73,6 +73,12 @@ struct store_meta {
 
 struct store;
 
+/* The RocksDB directory inside the StateDB's own directory ([statedb] path, default
+ * <data-dir>/db): "<dir>/rocksdb". Its sibling files (.lock, .seqno, .checkpoints/,
+ * .corrupt-*) live in the same directory, which belongs to the StateDB worker's user. */
+#define STORE_DB_NAME "rocksdb"
+int store_db_path(const char *statedb_dir, char *out, size_t outsz);
+
 /* Open (see above). On error *out is NULL and err says what happened. */
 int store_open(struct store **out, const struct store_opts *o, char *err, size_t errsz);
 void store_close(struct store *st);
