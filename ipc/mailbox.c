@@ -17,6 +17,7 @@
 #define PENDING_BUCKETS 1024
 #define DRAIN_MAX       4096 /* messages per wakeup, so timers still run under flood */
 #define PUSH_SENDBUF    1024 /* messages queued per destination before -EAGAIN */
+#define PULL_RECVBUF    4096 /* messages queued in the mailbox between drains */
 #define URL_MAX         160
 #define CFG_RTDIR_MAX   128
 
@@ -206,6 +207,9 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
 
     if ((rv = nng_pull0_open(&mb->pull)) != 0 ||
         (rv = nng_socket_set_size(mb->pull, NNG_OPT_RECVMAXSZ, IPC_MAX_MSG)) != 0 ||
+        /* Queue what arrives between drains: without a receive buffer nng holds one message
+         * per pipe, and a drain (one group commit in StateDB) would see one request per peer. */
+        (rv = nng_socket_set_int(mb->pull, NNG_OPT_RECVBUF, PULL_RECVBUF)) != 0 ||
         (rv = nng_listener_create(&l, mb->pull, url)) != 0) {
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
         goto fail;

@@ -2,7 +2,10 @@
  * statedb_client: appends vote intents to a running node's StateDB worker over IPC, like QBFT
  * does, while a test kills that worker at random moments; then checks what it was promised.
  *
- *   statedb_client RUNTIME_DIR INFLIGHT
+ *   statedb_client RUNTIME_DIR INFLIGHT [SECONDS]
+ *
+ * With SECONDS it is a benchmark instead: appends for that long, prints "appends_per_s=X" and
+ * exits without the check.
  *
  * It keeps INFLIGHT appends outstanding (key i -> deterministic pseudo-random bytes of varying
  * length). An append whose reply says OK or DUPLICATE with durable=true is acknowledged; a
@@ -35,6 +38,7 @@ static uint8_t *acked;    /* per key: 1 once acknowledged durable */
 static uint64_t *retry_q; /* keys to resend */
 static size_t nretry;
 static bool stopping, verifying;
+static double bench_s, bench_t0;
 static ev_signal sigterm;
 static ev_timer kick;
 
@@ -112,6 +116,12 @@ static void on_kick(struct ev_loop *l, ev_timer *t, int revents)
     (void)revents;
     if (verifying)
         return;
+    if (bench_s > 0 && now_s() - bench_t0 >= bench_s) {
+        printf("appends_per_s=%.0f acked=%llu timeouts=%llu\n",
+               (double)acked_count / (now_s() - bench_t0), (unsigned long long)acked_count,
+               (unsigned long long)timeouts);
+        exit(0);
+    }
     if (stopping && inflight == 0 && nretry == 0) {
         verifying = true;
         verify();
@@ -219,9 +229,13 @@ static void on_term(struct ev_loop *l, ev_signal *s, int revents)
 int main(int argc, char **argv)
 {
     char err[256];
-    if (argc != 3) {
-        fprintf(stderr, "usage: statedb_client RUNTIME_DIR INFLIGHT\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: statedb_client RUNTIME_DIR INFLIGHT [SECONDS]\n");
         return 2;
+    }
+    if (argc == 4) {
+        bench_s = atof(argv[3]);
+        bench_t0 = now_s();
     }
     log_init("statedb_client", 0);
     inflight_max = (unsigned)atoi(argv[2]);
