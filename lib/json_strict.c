@@ -13,17 +13,17 @@
 
 /* ---- arena ---- */
 
-struct json_arena_block {
-    struct json_arena_block *next;
+struct jstrict_block {
+    struct jstrict_block *next;
     size_t cap, used;
     alignas(16) unsigned char data[];
 };
 
 #define ARENA_FIRST_BLOCK 4096
 
-static void *arena_alloc(struct json_doc *d, size_t n, size_t align)
+static void *arena_alloc(struct jstrict_doc *d, size_t n, size_t align)
 {
-    struct json_arena_block *b = d->blocks;
+    struct jstrict_block *b = d->blocks;
     if (b) {
         size_t at = (b->used + align - 1) & ~(align - 1);
         if (at <= b->cap && b->cap - at >= n) {
@@ -34,7 +34,7 @@ static void *arena_alloc(struct json_doc *d, size_t n, size_t align)
     size_t cap = b ? b->cap * 2 : ARENA_FIRST_BLOCK;
     if (cap < n)
         cap = n;
-    struct json_arena_block *nb = xmalloc(sizeof(*nb) + cap);
+    struct jstrict_block *nb = xmalloc(sizeof(*nb) + cap);
     nb->next = b;
     nb->cap = cap;
     nb->used = n;
@@ -42,11 +42,11 @@ static void *arena_alloc(struct json_doc *d, size_t n, size_t align)
     return nb->data;
 }
 
-void json_doc_free(struct json_doc *d)
+void jstrict_doc_free(struct jstrict_doc *d)
 {
-    struct json_arena_block *b = d->blocks;
+    struct jstrict_block *b = d->blocks;
     while (b) {
-        struct json_arena_block *next = b->next;
+        struct jstrict_block *next = b->next;
         free(b);
         b = next;
     }
@@ -60,12 +60,12 @@ struct parser {
     const uint8_t *in;
     size_t len, pos;
     unsigned max_depth;
-    struct json_doc *doc;
-    struct json_error err;
+    struct jstrict_doc *doc;
+    struct jstrict_error err;
     /* scratch stacks */
-    struct json_node *vals;
+    struct jstrict_node *vals;
     size_t nvals, capvals;
-    struct json_member *mems;
+    struct jstrict_member *mems;
     size_t nmems, capmems;
     uint32_t *tmp; /* merge-sort buffer */
     size_t captmp;
@@ -90,7 +90,7 @@ static void skip_ws(struct parser *p)
     }
 }
 
-static void push_val(struct parser *p, const struct json_node *n)
+static void push_val(struct parser *p, const struct jstrict_node *n)
 {
     if (p->nvals == p->capvals) {
         p->capvals = p->capvals ? p->capvals * 2 : 64;
@@ -99,7 +99,7 @@ static void push_val(struct parser *p, const struct json_node *n)
     p->vals[p->nvals++] = *n;
 }
 
-static struct json_member *push_mem(struct parser *p)
+static struct jstrict_member *push_mem(struct parser *p)
 {
     if (p->nmems == p->capmems) {
         p->capmems = p->capmems ? p->capmems * 2 : 32;
@@ -108,7 +108,7 @@ static struct json_member *push_mem(struct parser *p)
     return &p->mems[p->nmems++];
 }
 
-static int parse_value(struct parser *p, unsigned depth, struct json_node *out);
+static int parse_value(struct parser *p, unsigned depth, struct jstrict_node *out);
 
 /* ---- strings ---- */
 
@@ -272,7 +272,7 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int parse_number(struct parser *p, struct json_node *out)
+static int parse_number(struct parser *p, struct jstrict_node *out)
 {
     const uint8_t *in = p->in;
     size_t start = p->pos, i = start;
@@ -311,7 +311,7 @@ static int parse_number(struct parser *p, struct json_node *out)
         while (i < p->len && is_digit(in[i]))
             i++;
     }
-    out->kind = JSON_NUMBER;
+    out->kind = JSTRICT_NUMBER;
     out->len = (uint32_t)(i - start);
     char *t = arena_alloc(p->doc, out->len + 1, 1);
     memcpy(t, in + start, out->len);
@@ -337,7 +337,7 @@ static int parse_number(struct parser *p, struct json_node *out)
 
 /* ---- containers ---- */
 
-static int key_cmp(const struct json_member *a, const struct json_member *b)
+static int key_cmp(const struct jstrict_member *a, const struct jstrict_member *b)
 {
     size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
     int c = n ? memcmp(a->key, b->key, n) : 0;
@@ -350,7 +350,7 @@ static int key_cmp(const struct json_member *a, const struct json_member *b)
  * Bottom-up merge sort of member indices by key (stable, O(k log k) worst case, unlike a
  * quicksort an adversary could make quadratic).
  */
-static void sort_members(struct parser *p, const struct json_member *m, uint32_t *idx, size_t k)
+static void sort_members(struct parser *p, const struct jstrict_member *m, uint32_t *idx, size_t k)
 {
     if (p->captmp < k) {
         p->captmp = k;
@@ -377,7 +377,7 @@ static void sort_members(struct parser *p, const struct json_member *m, uint32_t
         memcpy(idx, a, k * sizeof(*idx));
 }
 
-static int parse_array(struct parser *p, unsigned depth, struct json_node *out)
+static int parse_array(struct parser *p, unsigned depth, struct jstrict_node *out)
 {
     size_t base = p->nvals;
     p->pos++; /* '[' */
@@ -386,7 +386,7 @@ static int parse_array(struct parser *p, unsigned depth, struct json_node *out)
         p->pos++;
     } else {
         for (;;) {
-            struct json_node v;
+            struct jstrict_node v;
             if (parse_value(p, depth, &v) < 0)
                 return -1;
             push_val(p, &v);
@@ -401,11 +401,11 @@ static int parse_array(struct parser *p, unsigned depth, struct json_node *out)
         }
     }
     size_t k = p->nvals - base;
-    out->kind = JSON_ARRAY;
+    out->kind = JSTRICT_ARRAY;
     out->len = (uint32_t)k;
     if (k) {
-        struct json_node *items =
-            arena_alloc(p->doc, k * sizeof(*items), alignof(struct json_node));
+        struct jstrict_node *items =
+            arena_alloc(p->doc, k * sizeof(*items), alignof(struct jstrict_node));
         memcpy(items, p->vals + base, k * sizeof(*items));
         out->items = items;
     }
@@ -413,7 +413,7 @@ static int parse_array(struct parser *p, unsigned depth, struct json_node *out)
     return 0;
 }
 
-static int parse_object(struct parser *p, unsigned depth, struct json_node *out)
+static int parse_object(struct parser *p, unsigned depth, struct jstrict_node *out)
 {
     size_t base = p->nmems;
     p->pos++; /* '{' */
@@ -433,10 +433,10 @@ static int parse_object(struct parser *p, unsigned depth, struct json_node *out)
             if (p->pos >= p->len || p->in[p->pos] != ':')
                 return fail(p, p->pos, "expected ':'");
             p->pos++;
-            struct json_node v;
+            struct jstrict_node v;
             if (parse_value(p, depth, &v) < 0)
                 return -1;
-            struct json_member *m = push_mem(p);
+            struct jstrict_member *m = push_mem(p);
             m->key = key;
             m->key_len = key_len;
             m->key_offset = key_offset;
@@ -453,10 +453,11 @@ static int parse_object(struct parser *p, unsigned depth, struct json_node *out)
         }
     }
     size_t k = p->nmems - base;
-    out->kind = JSON_OBJECT;
+    out->kind = JSTRICT_OBJECT;
     out->len = (uint32_t)k;
     if (k) {
-        struct json_member *m = arena_alloc(p->doc, k * sizeof(*m), alignof(struct json_member));
+        struct jstrict_member *m =
+            arena_alloc(p->doc, k * sizeof(*m), alignof(struct jstrict_member));
         memcpy(m, p->mems + base, k * sizeof(*m));
         uint32_t *idx = arena_alloc(p->doc, k * sizeof(*idx), alignof(uint32_t));
         for (size_t i = 0; i < k; i++)
@@ -477,8 +478,8 @@ static int parse_object(struct parser *p, unsigned depth, struct json_node *out)
 
 /* ---- values ---- */
 
-static int parse_literal(struct parser *p, const char *word, struct json_node *out,
-                         enum json_kind kind, bool b)
+static int parse_literal(struct parser *p, const char *word, struct jstrict_node *out,
+                         enum jstrict_kind kind, bool b)
 {
     size_t n = strlen(word);
     if (p->len - p->pos < n || memcmp(p->in + p->pos, word, n) != 0)
@@ -489,7 +490,7 @@ static int parse_literal(struct parser *p, const char *word, struct json_node *o
     return 0;
 }
 
-static int parse_value(struct parser *p, unsigned depth, struct json_node *out)
+static int parse_value(struct parser *p, unsigned depth, struct jstrict_node *out)
 {
     skip_ws(p);
     memset(out, 0, sizeof(*out));
@@ -504,14 +505,14 @@ static int parse_value(struct parser *p, unsigned depth, struct json_node *out)
             return fail(p, p->pos, "nesting too deep");
         return c == '{' ? parse_object(p, depth + 1, out) : parse_array(p, depth + 1, out);
     case '"':
-        out->kind = JSON_STRING;
+        out->kind = JSTRICT_STRING;
         return parse_string(p, &out->str, &out->len);
     case 't':
-        return parse_literal(p, "true", out, JSON_BOOL, true);
+        return parse_literal(p, "true", out, JSTRICT_BOOL, true);
     case 'f':
-        return parse_literal(p, "false", out, JSON_BOOL, false);
+        return parse_literal(p, "false", out, JSTRICT_BOOL, false);
     case 'n':
-        return parse_literal(p, "null", out, JSON_NULL, false);
+        return parse_literal(p, "null", out, JSTRICT_NULL, false);
     default:
         if (c == '-' || is_digit(c))
             return parse_number(p, out);
@@ -519,16 +520,16 @@ static int parse_value(struct parser *p, unsigned depth, struct json_node *out)
     }
 }
 
-int json_parse(struct json_doc *doc, const uint8_t *in, size_t len, const struct json_limits *lim,
-               struct json_error *err)
+int jstrict_parse(struct jstrict_doc *doc, const uint8_t *in, size_t len,
+                  const struct jstrict_limits *lim, struct jstrict_error *err)
 {
     memset(doc, 0, sizeof(*doc));
     size_t max_len = lim ? lim->max_len : UINT32_MAX;
-    unsigned max_depth = lim ? lim->max_depth : JSON_DEFAULT_DEPTH;
+    unsigned max_depth = lim ? lim->max_depth : JSTRICT_DEFAULT_DEPTH;
     if (max_len > UINT32_MAX)
         max_len = UINT32_MAX;
-    if (max_depth > JSON_DEPTH_LIMIT)
-        max_depth = JSON_DEPTH_LIMIT;
+    if (max_depth > JSTRICT_DEPTH_LIMIT)
+        max_depth = JSTRICT_DEPTH_LIMIT;
 
     struct parser p = {.in = in, .len = len, .max_depth = max_depth, .doc = doc};
     int rc = -1;
@@ -547,7 +548,7 @@ int json_parse(struct json_doc *doc, const uint8_t *in, size_t len, const struct
     free(p.mems);
     free(p.tmp);
     if (rc < 0)
-        json_doc_free(doc);
+        jstrict_doc_free(doc);
     if (err)
         *err = p.err;
     return rc;
@@ -555,16 +556,16 @@ int json_parse(struct json_doc *doc, const uint8_t *in, size_t len, const struct
 
 /* ---- access ---- */
 
-const struct json_node *json_object_get(const struct json_node *obj, const void *key,
-                                        size_t key_len)
+const struct jstrict_node *jstrict_object_get(const struct jstrict_node *obj, const void *key,
+                                              size_t key_len)
 {
-    if (!obj || obj->kind != JSON_OBJECT || key_len > UINT32_MAX)
+    if (!obj || obj->kind != JSTRICT_OBJECT || key_len > UINT32_MAX)
         return NULL;
-    struct json_member want = {.key = key, .key_len = (uint32_t)key_len};
+    struct jstrict_member want = {.key = key, .key_len = (uint32_t)key_len};
     size_t lo = 0, hi = obj->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct json_member *m = &obj->members[obj->sorted[mid]];
+        const struct jstrict_member *m = &obj->members[obj->sorted[mid]];
         int c = key_cmp(m, &want);
         if (c == 0)
             return &m->value;
@@ -576,10 +577,10 @@ const struct json_node *json_object_get(const struct json_node *obj, const void 
     return NULL;
 }
 
-bool json_string_is(const struct json_node *n, const char *s)
+bool jstrict_string_is(const struct jstrict_node *n, const char *s)
 {
     size_t l = strlen(s);
-    return n && n->kind == JSON_STRING && n->len == l && memcmp(n->str, s, l) == 0;
+    return n && n->kind == JSTRICT_STRING && n->len == l && memcmp(n->str, s, l) == 0;
 }
 
 /* ---- canonical form ---- */
@@ -631,39 +632,39 @@ static void canon_string(const uint8_t *s, size_t n, struct buf *out)
     buf_append(out, "\"", 1);
 }
 
-void json_canonical(const struct json_node *n, struct buf *out)
+void jstrict_canonical(const struct jstrict_node *n, struct buf *out)
 {
     switch (n->kind) {
-    case JSON_NULL:
+    case JSTRICT_NULL:
         buf_append(out, "null", 4);
         break;
-    case JSON_BOOL:
+    case JSTRICT_BOOL:
         buf_append_str(out, n->boolean ? "true" : "false");
         break;
-    case JSON_NUMBER:
+    case JSTRICT_NUMBER:
         buf_append(out, n->num, n->len);
         break;
-    case JSON_STRING:
+    case JSTRICT_STRING:
         canon_string(n->str, n->len, out);
         break;
-    case JSON_ARRAY:
+    case JSTRICT_ARRAY:
         buf_append(out, "[", 1);
         for (uint32_t i = 0; i < n->len; i++) {
             if (i)
                 buf_append(out, ",", 1);
-            json_canonical(&n->items[i], out);
+            jstrict_canonical(&n->items[i], out);
         }
         buf_append(out, "]", 1);
         break;
-    case JSON_OBJECT:
+    case JSTRICT_OBJECT:
         buf_append(out, "{", 1);
         for (uint32_t i = 0; i < n->len; i++) {
-            const struct json_member *m = &n->members[n->sorted[i]];
+            const struct jstrict_member *m = &n->members[n->sorted[i]];
             if (i)
                 buf_append(out, ",", 1);
             canon_string(m->key, m->key_len, out);
             buf_append(out, ":", 1);
-            json_canonical(&m->value, out);
+            jstrict_canonical(&m->value, out);
         }
         buf_append(out, "}", 1);
         break;

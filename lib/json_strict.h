@@ -17,12 +17,13 @@
  *
  * Cost: linear time in the input, except duplicate-key detection which sorts each object's keys
  * (O(k log k) comparisons, bytewise). The recursion depth is bounded by max_depth (clamped to
- * JSON_DEPTH_LIMIT). Memory: one arena per document holding about 40 bytes per value, 56 per
+ * JSTRICT_DEPTH_LIMIT). Memory: one arena per document holding about 40 bytes per value, 56 per
  * object member and the unescaped bytes of strings and number literals (never more than the
  * input), plus transient scratch of the same order while containers are open. Allocation failure
  * is fatal (as for lib/buf).
  *
- * The module is pure: it never logs or prints.
+ * The module is pure: it never logs or prints. Its names use the prefix jstrict_ (JSTRICT_)
+ * because json_ and JSON_ are jansson's, which the API worker includes too.
  */
 #ifndef AEQUA_JSON_STRICT_H
 #define AEQUA_JSON_STRICT_H
@@ -33,22 +34,22 @@
 
 #include "lib/buf.h"
 
-#define JSON_DEFAULT_DEPTH 64
-#define JSON_DEPTH_LIMIT   1024 /* max_depth is clamped to this (stack bound) */
+#define JSTRICT_DEFAULT_DEPTH 64
+#define JSTRICT_DEPTH_LIMIT   1024 /* max_depth is clamped to this (stack bound) */
 
-enum json_kind {
-    JSON_NULL,
-    JSON_BOOL,
-    JSON_NUMBER,
-    JSON_STRING,
-    JSON_ARRAY,
-    JSON_OBJECT,
+enum jstrict_kind {
+    JSTRICT_NULL,
+    JSTRICT_BOOL,
+    JSTRICT_NUMBER,
+    JSTRICT_STRING,
+    JSTRICT_ARRAY,
+    JSTRICT_OBJECT,
 };
 
-struct json_member;
+struct jstrict_member;
 
-struct json_node {
-    enum json_kind kind;
+struct jstrict_node {
+    enum jstrict_kind kind;
     /* STRING: unescaped bytes; NUMBER: literal characters; ARRAY: items; OBJECT: members. */
     uint32_t len;
     uint32_t offset; /* byte offset of the value's first character in the input */
@@ -57,54 +58,54 @@ struct json_node {
     bool fits_u64;   /* NUMBER: is_uint and the value fits in uint64_t */
     uint64_t u64;    /* NUMBER: the value when fits_u64, else 0 */
     union {
-        const uint8_t *str;                /* STRING: UTF-8, may contain NUL; NUL-terminated */
-        const char *num;                   /* NUMBER: the literal text; NUL-terminated */
-        const struct json_node *items;     /* ARRAY: len items in input order */
-        const struct json_member *members; /* OBJECT: len members in input order */
+        const uint8_t *str;                   /* STRING: UTF-8, may contain NUL; NUL-terminated */
+        const char *num;                      /* NUMBER: the literal text; NUL-terminated */
+        const struct jstrict_node *items;     /* ARRAY: len items in input order */
+        const struct jstrict_member *members; /* OBJECT: len members in input order */
     };
     const uint32_t *sorted; /* OBJECT: member indices in bytewise key order; else NULL */
 };
 
-struct json_member {
+struct jstrict_member {
     const uint8_t *key; /* unescaped UTF-8, may contain NUL; NUL-terminated */
     uint32_t key_len;
     uint32_t key_offset; /* byte offset of the key's opening quote */
-    struct json_node value;
+    struct jstrict_node value;
 };
 
-struct json_limits {
+struct jstrict_limits {
     size_t max_len;     /* longest accepted input (at most UINT32_MAX) */
     unsigned max_depth; /* deepest nesting of arrays/objects; a top-level container is depth 1 */
 };
 
-struct json_error {
+struct jstrict_error {
     const char *reason; /* static string, e.g. "duplicate key"; NULL when there is no error */
     size_t offset;      /* byte offset where the problem was detected */
 };
 
-struct json_arena_block;
+struct jstrict_block;
 
 /* A parsed document: the root value and the arena that owns every node and string in it. */
-struct json_doc {
-    struct json_node root;
-    struct json_arena_block *blocks;
+struct jstrict_doc {
+    struct jstrict_node root;
+    struct jstrict_block *blocks;
 };
 
 /*
- * Parse len bytes of untrusted input. lim NULL means {UINT32_MAX, JSON_DEFAULT_DEPTH}.
+ * Parse len bytes of untrusted input. lim NULL means {UINT32_MAX, JSTRICT_DEFAULT_DEPTH}.
  * Returns 0 and fills doc, or -1 and fills err (if not NULL). In both cases doc must later be
- * released with json_doc_free (after an error it holds nothing, but freeing it is always safe).
+ * released with jstrict_doc_free (after an error it holds nothing, but freeing it is always safe).
  */
-int json_parse(struct json_doc *doc, const uint8_t *in, size_t len, const struct json_limits *lim,
-               struct json_error *err);
-void json_doc_free(struct json_doc *doc);
+int jstrict_parse(struct jstrict_doc *doc, const uint8_t *in, size_t len,
+                  const struct jstrict_limits *lim, struct jstrict_error *err);
+void jstrict_doc_free(struct jstrict_doc *doc);
 
 /* The member value of an object with this exact key (bytes), or NULL (also if obj is no object). */
-const struct json_node *json_object_get(const struct json_node *obj, const void *key,
-                                        size_t key_len);
+const struct jstrict_node *jstrict_object_get(const struct jstrict_node *obj, const void *key,
+                                              size_t key_len);
 
 /* True if n is a string whose bytes are exactly the C string s. */
-bool json_string_is(const struct json_node *n, const char *s);
+bool jstrict_string_is(const struct jstrict_node *n, const char *s);
 
 /*
  * Append the canonical bytes of a value to out:
@@ -121,6 +122,6 @@ bool json_string_is(const struct json_node *n, const char *s);
  * canonical bytes; the canonical bytes parse again to the same canonical bytes, and are never
  * longer than the input they came from.
  */
-void json_canonical(const struct json_node *n, struct buf *out);
+void jstrict_canonical(const struct jstrict_node *n, struct buf *out);
 
 #endif

@@ -165,34 +165,34 @@ static const struct conf_case conformance[] = {
 START_TEST(conformance_table)
 {
     const struct conf_case *c = &conformance[_i];
-    struct json_doc d;
-    struct json_error e;
-    int rc = json_parse(&d, c->text, c->len, NULL, &e);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    int rc = jstrict_parse(&d, c->text, c->len, NULL, &e);
     ck_assert_msg((rc == 0) == c->valid, "case '%s': rc %d reason %s", c->name, rc,
                   e.reason ? e.reason : "-");
     if (c->valid)
         ck_assert_ptr_null(e.reason);
     else
         ck_assert_ptr_nonnull(e.reason);
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
 }
 END_TEST
 
-static void parse_ok(struct json_doc *d, const char *s)
+static void parse_ok(struct jstrict_doc *d, const char *s)
 {
-    struct json_error e;
-    int rc = json_parse(d, (const uint8_t *)s, strlen(s), NULL, &e);
+    struct jstrict_error e;
+    int rc = jstrict_parse(d, (const uint8_t *)s, strlen(s), NULL, &e);
     ck_assert_msg(rc == 0, "'%s': %s at %zu", s, e.reason, e.offset);
 }
 
 static void expect_error(const char *s, size_t len, const char *reason, size_t offset)
 {
-    struct json_doc d;
-    struct json_error e;
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)s, len, NULL, &e), -1);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)s, len, NULL, &e), -1);
     ck_assert_str_eq(e.reason, reason);
     ck_assert_uint_eq(e.offset, offset);
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
 }
 
 START_TEST(number_facts)
@@ -215,25 +215,25 @@ START_TEST(number_facts)
         {"1E3", false, false, 0},
     };
     for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
-        struct json_doc d;
+        struct jstrict_doc d;
         parse_ok(&d, rows[i].text);
-        ck_assert_int_eq(d.root.kind, JSON_NUMBER);
+        ck_assert_int_eq(d.root.kind, JSTRICT_NUMBER);
         ck_assert_str_eq(d.root.num, rows[i].text);
         ck_assert_uint_eq(d.root.len, strlen(rows[i].text));
         ck_assert_msg(d.root.is_uint == rows[i].is_uint, "%s is_uint", rows[i].text);
         ck_assert_msg(d.root.fits_u64 == rows[i].fits, "%s fits", rows[i].text);
         ck_assert(d.root.u64 == rows[i].v);
-        json_doc_free(&d);
+        jstrict_doc_free(&d);
     }
 }
 END_TEST
 
 START_TEST(tree_shape)
 {
-    struct json_doc d;
+    struct jstrict_doc d;
     parse_ok(&d, " {\"b\": [1, \"x\\u00e9\", true, null], \"a\": {\"k\\n\": false}} ");
-    const struct json_node *r = &d.root;
-    ck_assert_int_eq(r->kind, JSON_OBJECT);
+    const struct jstrict_node *r = &d.root;
+    ck_assert_int_eq(r->kind, JSTRICT_OBJECT);
     ck_assert_uint_eq(r->len, 2);
     ck_assert_uint_eq(r->offset, 1);
     /* members keep input order, sorted gives key order */
@@ -243,46 +243,46 @@ START_TEST(tree_shape)
     ck_assert_uint_eq(r->sorted[1], 0);
     ck_assert_uint_eq(r->members[0].key_offset, 2);
 
-    const struct json_node *b = json_object_get(r, "b", 1);
+    const struct jstrict_node *b = jstrict_object_get(r, "b", 1);
     ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(b->kind, JSON_ARRAY);
+    ck_assert_int_eq(b->kind, JSTRICT_ARRAY);
     ck_assert_uint_eq(b->len, 4);
-    ck_assert_int_eq(b->items[0].kind, JSON_NUMBER);
-    ck_assert_int_eq(b->items[1].kind, JSON_STRING);
+    ck_assert_int_eq(b->items[0].kind, JSTRICT_NUMBER);
+    ck_assert_int_eq(b->items[1].kind, JSTRICT_STRING);
     ck_assert_uint_eq(b->items[1].len, 3);
     ck_assert(memcmp(b->items[1].str, "x\xc3\xa9", 3) == 0);
-    ck_assert_int_eq(b->items[2].kind, JSON_BOOL);
+    ck_assert_int_eq(b->items[2].kind, JSTRICT_BOOL);
     ck_assert(b->items[2].boolean);
-    ck_assert_int_eq(b->items[3].kind, JSON_NULL);
+    ck_assert_int_eq(b->items[3].kind, JSTRICT_NULL);
 
-    const struct json_node *a = json_object_get(r, "a", 1);
+    const struct jstrict_node *a = jstrict_object_get(r, "a", 1);
     ck_assert_ptr_nonnull(a);
-    const struct json_node *k = json_object_get(a, "k\n", 2);
+    const struct jstrict_node *k = jstrict_object_get(a, "k\n", 2);
     ck_assert_ptr_nonnull(k);
-    ck_assert_int_eq(k->kind, JSON_BOOL);
+    ck_assert_int_eq(k->kind, JSTRICT_BOOL);
     ck_assert(!k->boolean);
-    ck_assert_ptr_null(json_object_get(r, "c", 1));
-    ck_assert_ptr_null(json_object_get(r, "", 0));
-    ck_assert_ptr_null(json_object_get(b, "b", 1)); /* not an object */
-    ck_assert(json_string_is(&b->items[1], "x\xc3\xa9"));
-    ck_assert(!json_string_is(&b->items[1], "x"));
-    ck_assert(!json_string_is(&b->items[0], "1"));
-    json_doc_free(&d);
-    json_doc_free(&d); /* idempotent */
+    ck_assert_ptr_null(jstrict_object_get(r, "c", 1));
+    ck_assert_ptr_null(jstrict_object_get(r, "", 0));
+    ck_assert_ptr_null(jstrict_object_get(b, "b", 1)); /* not an object */
+    ck_assert(jstrict_string_is(&b->items[1], "x\xc3\xa9"));
+    ck_assert(!jstrict_string_is(&b->items[1], "x"));
+    ck_assert(!jstrict_string_is(&b->items[0], "1"));
+    jstrict_doc_free(&d);
+    jstrict_doc_free(&d); /* idempotent */
 }
 END_TEST
 
 START_TEST(string_with_nul)
 {
-    struct json_doc d;
+    struct jstrict_doc d;
     parse_ok(&d, "{\"a\\u0000b\":\"\\u0000\"}");
     ck_assert_uint_eq(d.root.members[0].key_len, 3);
     ck_assert(memcmp(d.root.members[0].key, "a\0b", 3) == 0);
-    ck_assert_ptr_nonnull(json_object_get(&d.root, "a\0b", 3));
-    ck_assert_ptr_null(json_object_get(&d.root, "a", 1));
+    ck_assert_ptr_nonnull(jstrict_object_get(&d.root, "a\0b", 3));
+    ck_assert_ptr_null(jstrict_object_get(&d.root, "a", 1));
     ck_assert_uint_eq(d.root.members[0].value.len, 1);
     ck_assert_uint_eq(d.root.members[0].value.str[0], 0);
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
 }
 END_TEST
 
@@ -314,50 +314,50 @@ static char *nested(unsigned depth, char open, char close)
 
 START_TEST(depth_limit)
 {
-    struct json_doc d;
-    struct json_error e;
-    char *s = nested(JSON_DEFAULT_DEPTH, '[', ']');
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), 0);
-    json_doc_free(&d);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    char *s = nested(JSTRICT_DEFAULT_DEPTH, '[', ']');
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), 0);
+    jstrict_doc_free(&d);
     free(s);
 
-    s = nested(JSON_DEFAULT_DEPTH + 1, '[', ']');
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), -1);
+    s = nested(JSTRICT_DEFAULT_DEPTH + 1, '[', ']');
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), -1);
     ck_assert_str_eq(e.reason, "nesting too deep");
-    ck_assert_uint_eq(e.offset, JSON_DEFAULT_DEPTH);
+    ck_assert_uint_eq(e.offset, JSTRICT_DEFAULT_DEPTH);
     free(s);
 
     /* objects count too, and a custom limit applies */
     const char *o = "{\"a\":{\"b\":[]}}";
-    struct json_limits lim = {1024, 2};
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)o, strlen(o), &lim, &e), -1);
+    struct jstrict_limits lim = {1024, 2};
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)o, strlen(o), &lim, &e), -1);
     ck_assert_str_eq(e.reason, "nesting too deep");
     lim.max_depth = 3;
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)o, strlen(o), &lim, &e), 0);
-    json_doc_free(&d);
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)o, strlen(o), &lim, &e), 0);
+    jstrict_doc_free(&d);
 
     /* far beyond the cap: rejected at the cap, no stack exhaustion */
     size_t n = 1u << 20;
     char *deep = xmalloc(n);
     memset(deep, '[', n);
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)deep, n, NULL, &e), -1);
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)deep, n, NULL, &e), -1);
     ck_assert_str_eq(e.reason, "nesting too deep");
-    lim = (struct json_limits){SIZE_MAX, 100000};
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)deep, n, &lim, &e), -1);
+    lim = (struct jstrict_limits){SIZE_MAX, 100000};
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)deep, n, &lim, &e), -1);
     ck_assert_str_eq(e.reason, "nesting too deep");
-    ck_assert_uint_eq(e.offset, JSON_DEPTH_LIMIT); /* clamped */
+    ck_assert_uint_eq(e.offset, JSTRICT_DEPTH_LIMIT); /* clamped */
     free(deep);
 }
 END_TEST
 
 START_TEST(length_limit)
 {
-    struct json_doc d;
-    struct json_error e;
-    struct json_limits lim = {4, 8};
-    ck_assert_int_eq(json_parse(&d, T("[11]"), &lim, &e), 0);
-    json_doc_free(&d);
-    ck_assert_int_eq(json_parse(&d, T("[111]"), &lim, &e), -1);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    struct jstrict_limits lim = {4, 8};
+    ck_assert_int_eq(jstrict_parse(&d, T("[11]"), &lim, &e), 0);
+    jstrict_doc_free(&d);
+    ck_assert_int_eq(jstrict_parse(&d, T("[111]"), &lim, &e), -1);
     ck_assert_str_eq(e.reason, "input too large");
 }
 END_TEST
@@ -377,26 +377,26 @@ static char *many_keys(size_t n, bool dup)
 
 START_TEST(many_keys_and_duplicate)
 {
-    struct json_doc d;
-    struct json_error e;
+    struct jstrict_doc d;
+    struct jstrict_error e;
     char *s = many_keys(100000, false);
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), 0);
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), 0);
     ck_assert_uint_eq(d.root.len, 100000);
-    const struct json_node *v = json_object_get(&d.root, "k0", 2);
+    const struct jstrict_node *v = jstrict_object_get(&d.root, "k0", 2);
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(v->num, "0");
     for (uint32_t i = 1; i < d.root.len; i++) {
-        const struct json_member *p = &d.root.members[d.root.sorted[i - 1]];
-        const struct json_member *q = &d.root.members[d.root.sorted[i]];
+        const struct jstrict_member *p = &d.root.members[d.root.sorted[i - 1]];
+        const struct jstrict_member *q = &d.root.members[d.root.sorted[i]];
         size_t m = p->key_len < q->key_len ? p->key_len : q->key_len;
         int c = memcmp(p->key, q->key, m);
         ck_assert(c < 0 || (c == 0 && p->key_len < q->key_len));
     }
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
     free(s);
 
     s = many_keys(100000, true);
-    ck_assert_int_eq(json_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), -1);
+    ck_assert_int_eq(jstrict_parse(&d, (const uint8_t *)s, strlen(s), NULL, &e), -1);
     ck_assert_str_eq(e.reason, "duplicate key");
     ck_assert_uint_eq(e.offset, strrchr(s, ',') + 1 - s);
     free(s);
@@ -411,15 +411,15 @@ START_TEST(large_flat_array)
     for (size_t i = 0; i < n; i++)
         buf_append_str(&b, i ? ",0" : "0");
     buf_append_str(&b, "]");
-    struct json_doc d;
-    struct json_error e;
-    ck_assert_int_eq(json_parse(&d, b.data, b.len, NULL, &e), 0);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    ck_assert_int_eq(jstrict_parse(&d, b.data, b.len, NULL, &e), 0);
     ck_assert_uint_eq(d.root.len, n);
     struct buf c = BUF_INIT;
-    json_canonical(&d.root, &c);
+    jstrict_canonical(&d.root, &c);
     ck_assert_uint_eq(c.len, b.len);
     ck_assert(memcmp(c.data, b.data, b.len) == 0);
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
     buf_free(&b);
     buf_free(&c);
 }
@@ -427,21 +427,21 @@ END_TEST
 
 static char *canon(const char *s, size_t len)
 {
-    struct json_doc d;
-    struct json_error e;
-    int rc = json_parse(&d, (const uint8_t *)s, len, NULL, &e);
+    struct jstrict_doc d;
+    struct jstrict_error e;
+    int rc = jstrict_parse(&d, (const uint8_t *)s, len, NULL, &e);
     ck_assert_msg(rc == 0, "'%s': %s", s, e.reason);
     struct buf b = BUF_INIT;
-    json_canonical(&d.root, &b);
-    json_doc_free(&d);
+    jstrict_canonical(&d.root, &b);
+    jstrict_doc_free(&d);
     /* a fixed point, and never longer than its source */
     ck_assert_uint_le(b.len, len);
-    ck_assert_int_eq(json_parse(&d, b.data, b.len, NULL, &e), 0);
+    ck_assert_int_eq(jstrict_parse(&d, b.data, b.len, NULL, &e), 0);
     struct buf b2 = BUF_INIT;
-    json_canonical(&d.root, &b2);
+    jstrict_canonical(&d.root, &b2);
     ck_assert_uint_eq(b2.len, b.len);
     ck_assert(memcmp(b2.data, b.data, b.len) == 0);
-    json_doc_free(&d);
+    jstrict_doc_free(&d);
     buf_free(&b2);
     return buf_steal_str(&b);
 }

@@ -57,8 +57,8 @@ static const char *const body_keys[] = {"type", "height", "round", "payload"};
 struct duty_ctx {
     const uint8_t *body;
     size_t len;
-    struct json_doc doc;
-    const struct json_node *type, *height, *round, *payload;
+    struct jstrict_doc doc;
+    const struct jstrict_node *type, *height, *round, *payload;
     struct duty_req *out;
 };
 
@@ -80,22 +80,22 @@ static bool check_empty(struct duty_ctx *c)
 }
 
 /* A present height/round must be a non-negative integer literal (its size is checked later). */
-static bool integer_literal_or_absent(const struct json_node *n)
+static bool integer_literal_or_absent(const struct jstrict_node *n)
 {
-    return !n || (n->kind == JSON_NUMBER && n->is_uint);
+    return !n || (n->kind == JSTRICT_NUMBER && n->is_uint);
 }
 
 static bool check_json(struct duty_ctx *c)
 {
-    const struct json_limits lim = {DUTY_BODY_MAX, DUTY_JSON_DEPTH};
-    struct json_error err;
-    if (json_parse(&c->doc, c->body, c->len, &lim, &err) < 0)
+    const struct jstrict_limits lim = {DUTY_BODY_MAX, DUTY_JSON_DEPTH};
+    struct jstrict_error err;
+    if (jstrict_parse(&c->doc, c->body, c->len, &lim, &err) < 0)
         return fail_at(c, err.reason, err.offset);
-    const struct json_node *root = &c->doc.root;
-    if (root->kind != JSON_OBJECT)
+    const struct jstrict_node *root = &c->doc.root;
+    if (root->kind != JSTRICT_OBJECT)
         return fail_at(c, "not an object", root->offset);
     for (uint32_t i = 0; i < root->len; i++) {
-        const struct json_member *m = &root->members[i];
+        const struct jstrict_member *m = &root->members[i];
         bool known = false;
         for (size_t k = 0; k < ARRAY_LEN(body_keys) && !known; k++)
             known =
@@ -103,10 +103,10 @@ static bool check_json(struct duty_ctx *c)
         if (!known)
             return fail_at(c, "unknown key", m->key_offset);
     }
-    c->type = json_object_get(root, "type", 4);
-    c->height = json_object_get(root, "height", 6);
-    c->round = json_object_get(root, "round", 5);
-    c->payload = json_object_get(root, "payload", 7);
+    c->type = jstrict_object_get(root, "type", 4);
+    c->height = jstrict_object_get(root, "height", 6);
+    c->round = jstrict_object_get(root, "round", 5);
+    c->payload = jstrict_object_get(root, "payload", 7);
     if (!integer_literal_or_absent(c->height))
         return fail_at(c, "height not an integer literal", c->height->offset);
     if (!integer_literal_or_absent(c->round))
@@ -118,7 +118,7 @@ static bool check_type(struct duty_ctx *c)
 {
     if (!c->type)
         return fail_at(c, "type missing", 0);
-    if (c->type->kind != JSON_STRING ||
+    if (c->type->kind != JSTRICT_STRING ||
         duty_type_parse((const char *)c->type->str, c->type->len, &c->out->type) < 0)
         return fail_at(c, "unknown type", c->type->offset);
     return true;
@@ -164,14 +164,14 @@ enum duty_req_result duty_req_parse(const uint8_t *body, size_t len, struct duty
             r = duty_checks[i].fails_with;
     if (r == DUTY_REQ_OK) {
         if (c.payload)
-            json_canonical(c.payload, &out->payload);
+            jstrict_canonical(c.payload, &out->payload);
         else
             buf_append_str(&out->payload, "null");
     } else {
         out->type = DUTY_ATTESTER;
         out->height = out->round = 0;
     }
-    json_doc_free(&c.doc);
+    jstrict_doc_free(&c.doc);
     return r;
 }
 

@@ -61,7 +61,7 @@ struct duty_req {
     enum duty_type type;
     uint64_t height;
     uint64_t round;       /* 0 when absent */
-    struct buf payload;   /* canonical bytes of "payload" (json_canonical): the input value */
+    struct buf payload;   /* canonical bytes of "payload" (jstrict_canonical): the input value */
     const char *detail;   /* static text for logs on failure ("duplicate key", "unknown key") */
     size_t detail_offset; /* byte offset in the body the detail refers to */
 };
