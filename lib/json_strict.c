@@ -283,7 +283,6 @@ static int parse_number(struct parser *p, struct jstrict_node *out)
     }
     if (i >= p->len || !is_digit(in[i]))
         return fail(p, i, "invalid number");
-    size_t int_start = i;
     if (in[i] == '0') {
         i++;
         if (i < p->len && is_digit(in[i]))
@@ -292,7 +291,6 @@ static int parse_number(struct parser *p, struct jstrict_node *out)
         while (i < p->len && is_digit(in[i]))
             i++;
     }
-    size_t int_end = i;
     if (i < p->len && in[i] == '.') {
         frac = true;
         i++;
@@ -318,19 +316,6 @@ static int parse_number(struct parser *p, struct jstrict_node *out)
     t[out->len] = 0;
     out->num = t;
     out->is_uint = !neg && !frac && !exp;
-    if (out->is_uint) {
-        uint64_t v = 0;
-        bool fits = true;
-        for (size_t k = int_start; k < int_end && fits; k++) {
-            unsigned dgt = (unsigned)(in[k] - '0');
-            if (v > (UINT64_MAX - dgt) / 10)
-                fits = false;
-            else
-                v = v * 10 + dgt;
-        }
-        out->fits_u64 = fits;
-        out->u64 = fits ? v : 0;
-    }
     p->pos = i;
     return 0;
 }
@@ -456,10 +441,11 @@ static int parse_object(struct parser *p, unsigned depth, struct jstrict_node *o
     out->kind = JSTRICT_OBJECT;
     out->len = (uint32_t)k;
     if (k) {
-        struct jstrict_member *m =
-            arena_alloc(p->doc, k * sizeof(*m), alignof(struct jstrict_member));
+        /* members, then their key order: one allocation (see sorted_of) */
+        struct jstrict_member *m = arena_alloc(p->doc, k * (sizeof(*m) + sizeof(uint32_t)),
+                                               alignof(struct jstrict_member));
         memcpy(m, p->mems + base, k * sizeof(*m));
-        uint32_t *idx = arena_alloc(p->doc, k * sizeof(*idx), alignof(uint32_t));
+        uint32_t *idx = (uint32_t *)(m + k);
         for (size_t i = 0; i < k; i++)
             idx[i] = (uint32_t)i;
         sort_members(p, m, idx, k);
@@ -470,7 +456,6 @@ static int parse_object(struct parser *p, unsigned depth, struct jstrict_node *o
             }
         }
         out->members = m;
-        out->sorted = idx;
     }
     p->nmems = base;
     return 0;
@@ -556,6 +541,32 @@ int jstrict_parse(struct jstrict_doc *doc, const uint8_t *in, size_t len,
 
 /* ---- access ---- */
 
+/* An object's key order is stored right after its members (parse_object). */
+static const uint32_t *sorted_of(const struct jstrict_node *obj)
+{
+    return (const uint32_t *)(obj->members + obj->len);
+}
+
+const struct jstrict_member *jstrict_member_in_key_order(const struct jstrict_node *obj, uint32_t i)
+{
+    return &obj->members[sorted_of(obj)[i]];
+}
+
+bool jstrict_uint64(const struct jstrict_node *n, uint64_t *out)
+{
+    if (n->kind != JSTRICT_NUMBER || !n->is_uint)
+        return false;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < n->len; i++) {
+        unsigned d = (unsigned)(n->num[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
 const struct jstrict_node *jstrict_object_get(const struct jstrict_node *obj, const void *key,
                                               size_t key_len)
 {
@@ -565,7 +576,7 @@ const struct jstrict_node *jstrict_object_get(const struct jstrict_node *obj, co
     size_t lo = 0, hi = obj->len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct jstrict_member *m = &obj->members[obj->sorted[mid]];
+        const struct jstrict_member *m = &obj->members[sorted_of(obj)[mid]];
         int c = key_cmp(m, &want);
         if (c == 0)
             return &m->value;
@@ -659,7 +670,7 @@ void jstrict_canonical(const struct jstrict_node *n, struct buf *out)
     case JSTRICT_OBJECT:
         buf_append(out, "{", 1);
         for (uint32_t i = 0; i < n->len; i++) {
-            const struct jstrict_member *m = &n->members[n->sorted[i]];
+            const struct jstrict_member *m = &n->members[sorted_of(n)[i]];
             if (i)
                 buf_append(out, ",", 1);
             canon_string(m->key, m->key_len, out);

@@ -128,9 +128,8 @@ static bool check_height(struct duty_ctx *c)
 {
     if (!c->height)
         return fail_at(c, "height missing", 0);
-    if (!c->height->fits_u64 || c->height->u64 > DUTY_HEIGHT_MAX)
+    if (!jstrict_uint64(c->height, &c->out->height) || c->out->height > DUTY_HEIGHT_MAX)
         return fail_at(c, "height above 2^62", c->height->offset);
-    c->out->height = c->height->u64;
     return true;
 }
 
@@ -138,9 +137,8 @@ static bool check_round(struct duty_ctx *c)
 {
     if (!c->round)
         return true;
-    if (!c->round->fits_u64 || c->round->u64 > DUTY_ROUND_MAX)
+    if (!jstrict_uint64(c->round, &c->out->round) || c->out->round > DUTY_ROUND_MAX)
         return fail_at(c, "round above 2^40", c->round->offset);
-    c->out->round = c->round->u64;
     return true;
 }
 
