@@ -84,7 +84,7 @@ size_t duty_id_format(enum duty_type t, uint64_t height, char out[DUTY_ID_MAX]);
 
 /*
  * Parse a GET path "/v1/duty/{type}/{height}" (the whole path, no query string): a known type,
- * then a decimal height without sign or leading zeros (except "0 itself") and at most
+ * then a decimal height without sign or leading zeros (except "0" itself) and at most
  * DUTY_HEIGHT_MAX, then the end. Returns 0, or -1 for anything else (answer 404).
  */
 int duty_path_parse(const char *path, enum duty_type *type, uint64_t *height);
