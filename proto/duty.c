@@ -10,14 +10,6 @@ const char *duty_type_name(unsigned type)
     return type < DUTY_TYPES ? type_names[type] : NULL;
 }
 
-int duty_type_index(const char *name, size_t len)
-{
-    for (unsigned i = 0; i < DUTY_TYPES; i++)
-        if (strlen(type_names[i]) == len && memcmp(type_names[i], name, len) == 0)
-            return (int)i;
-    return -1;
-}
-
 void duty_submit_encode(struct buf *b, const struct duty_submit *d)
 {
     mp_w_array(b, 4);

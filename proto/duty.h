@@ -26,15 +26,20 @@ enum duty_result {
     DUTY_NOT_FOUND = 3,   /* GET of an unknown instance: 404 */
 };
 
+/* Duty types and their indices (SPEC §7.1); the index enters the leader formula. */
+enum duty_type {
+    DUTY_ATTESTER = 0,
+    DUTY_PROPOSER = 1,
+    DUTY_SYNC = 2,
+};
 #define DUTY_TYPES       3
 #define DUTY_MAX_NODES   64
 #define DUTY_PAYLOAD_MAX (1u << 20)
-#define DUTY_HEIGHT_MAX  (1ull << 62)
-#define DUTY_ROUND_MAX   (1ull << 40)
+#define DUTY_HEIGHT_MAX  (UINT64_C(1) << 62) /* inclusive */
+#define DUTY_ROUND_MAX   (UINT64_C(1) << 40) /* inclusive */
 
-/* "attester", "proposer", "sync" (index = SPEC type index); NULL / -1 when unknown. */
+/* "attester", "proposer", "sync"; NULL when unknown. */
 const char *duty_type_name(unsigned type);
-int duty_type_index(const char *name, size_t len);
 
 struct duty_submit {
     uint8_t type;

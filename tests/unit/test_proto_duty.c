@@ -11,9 +11,6 @@ START_TEST(type_names)
     ck_assert_str_eq(duty_type_name(0), "attester");
     ck_assert_str_eq(duty_type_name(2), "sync");
     ck_assert_ptr_null(duty_type_name(3));
-    ck_assert_int_eq(duty_type_index("proposer", 8), 1);
-    ck_assert_int_eq(duty_type_index("Proposer", 8), -1);
-    ck_assert_int_eq(duty_type_index("sync", 3), -1);
 }
 END_TEST
 
