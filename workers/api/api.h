@@ -31,7 +31,8 @@ struct http_reply {
     int status;
     const char *ctype;
     struct buf body;
-    char headers[256]; /* extra header lines, each ending in \r\n */
+    char headers[256];  /* extra header lines, each ending in \r\n */
+    const char *detail; /* why, for the log line of an error answer (static text) */
 };
 
 struct route {
@@ -48,6 +49,13 @@ extern const size_t api_routes_len;
 
 /* Find the route for a path on a listener, or NULL. */
 const struct route *api_route_find(unsigned listener, const char *path);
+
+/* Route handlers (one row each in routes.c). */
+struct api;
+void route_duty_post(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                     struct http_reply *out);
+void route_duty_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                    struct http_reply *out);
 
 /* Fill out as a text/plain body "text\n". */
 void reply_text(struct http_reply *out, int status, const char *text);

@@ -75,10 +75,10 @@ static int on_request(struct mg_connection *c, void *cbdata)
     snprintf(code, sizeof(code), "%d", out.status);
     metric_inc(metric("api_requests_total", label, code));
     metric_observe(metric("api_latency_seconds", label), secs);
-    log_at(out.status >= 500 ? LOG_WARN : LOG_DEBUG, "api_request", LS("route", label),
+    log_at(out.status >= 500 ? LOG_WARN : LOG_INFO, "api_request", LS("route", label),
            LS("method", ri->request_method), LS("path", path), LI("code", out.status),
            LS("result", out.status < 400 ? "ok" : "error"), LF("latency_ms", secs * 1000.0),
-           LOG_END);
+           LS("err", out.detail ? out.detail : ""), LOG_END);
     buf_free(&out.body);
     log_set_trace(NULL);
     return out.status;
@@ -176,7 +176,7 @@ static void api_stop(struct worker *w)
 static const struct worker_ops ops = {
     .name = "api",
     .id = W_API,
-    .does_not_yet = "duty and transaction routes (/v1/...) are not served yet",
+    .does_not_yet = "transaction and block routes (/v1/tx, /v1/block) are not served yet",
     .seccomp = &api_profile,
     .init = api_init,
     .stop = api_stop,

@@ -189,6 +189,8 @@ const struct route api_routes[] = {
     {L_API | L_MON, "/ready", false, "ready", route_ready},
     {L_MON, "/metrics", false, "metrics", route_metrics},
     {L_MON, "/status", false, "status", route_status},
+    {L_API, "/v1/duty", false, "duty", route_duty_post},
+    {L_API, "/v1/duty/", true, "duty_get", route_duty_get},
 };
 
 const size_t api_routes_len = ARRAY_LEN(api_routes);
