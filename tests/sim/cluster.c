@@ -725,7 +725,7 @@ bool cl_advance(struct cluster *c, uint64_t until, cl_filter_fn filter, void *ct
 bool cl_all_decided(const struct cluster *c, const struct qbft_id *id)
 {
     for (unsigned i = 0; i < c->n; i++)
-        if (c->nodes[i].honest && c->nodes[i].alive && !cl_decision(c, i, id))
+        if (c->nodes[i].honest && !cl_decision(c, i, id))
             return false;
     return true;
 }

@@ -177,7 +177,7 @@ void cl_drain(struct cluster *c);
 /* Advance time to the earliest deadline among live nodes (at most `until`), tick, run. Returns
  * false when no node has a deadline before `until`. */
 bool cl_advance(struct cluster *c, uint64_t until, cl_filter_fn filter, void *ctx);
-/* Do all live honest nodes hold a decision for id? */
+/* Do all honest nodes (crashed ones included) hold a decision for id? */
 bool cl_all_decided(const struct cluster *c, const struct qbft_id *id);
 
 /* Build, sign and encode a message as node i (tests and Byzantine nodes). */

@@ -178,6 +178,7 @@ static void inst_free(struct qbft_engine *e, struct qinst *in)
     val_free(&in->input);
     val_free(&in->dvalue);
     free(in->pjust);
+    free(in->far_rc);
     free(in->dcert);
     buf_free(&in->cert);
     buf_free(&in->dmsg);

@@ -74,6 +74,8 @@ struct qinst {
     struct qsig *pjust; /* the PREPARE quorum for (pr, ph) */
     uint16_t npjust;
 
+    uint64_t *far_rc; /* per sender: highest ROUND-CHANGE round seen beyond the window */
+
     struct qround *rounds; /* ascending by round */
     size_t nrounds, caprounds;
 

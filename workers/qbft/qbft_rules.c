@@ -244,22 +244,34 @@ static int rule_quorum_commits(struct qbft_engine *e, struct qinst *in, uint64_t
  * distinct senders have reached (the smallest round of the f+1 highest). */
 static int rule_round_change_jump(struct qbft_engine *e, struct qinst *in, uint64_t now)
 {
-    uint64_t seen = 0;
+    uint64_t hi[QBFT_MAX_NODES] = {0};
     unsigned k = 0;
     (void)now;
     for (size_t r = in->nrounds; r-- > 0 && in->rounds[r].round > in->round;) {
         const struct qround *qr = &in->rounds[r];
-        for (unsigned s = 0; s < e->cfg.n; s++) {
-            if (!*qslot(e, qr, QBFT_ROUND_CHANGE, s) || (seen & (1ull << s)))
-                continue;
-            seen |= 1ull << s;
-            if (++k == e->f + 1) {
-                qinst_enter_round(e, in, qr->round, true, "jump");
-                return 1;
-            }
-        }
+        for (unsigned s = 0; s < e->cfg.n; s++)
+            if (!hi[s] && *qslot(e, qr, QBFT_ROUND_CHANGE, s))
+                hi[s] = qr->round;
     }
-    return 0;
+    for (unsigned s = 0; in->far_rc && s < e->cfg.n; s++)
+        if (in->far_rc[s] > hi[s])
+            hi[s] = in->far_rc[s];
+    uint64_t ahead[QBFT_MAX_NODES];
+    for (unsigned s = 0; s < e->cfg.n; s++)
+        if (hi[s] > in->round)
+            ahead[k++] = hi[s];
+    if (k < e->f + 1)
+        return 0;
+    /* The (f+1)-th highest: partial selection, n is small. */
+    for (unsigned i = 0; i <= e->f; i++)
+        for (unsigned j = i + 1; j < k; j++)
+            if (ahead[j] > ahead[i]) {
+                uint64_t t = ahead[i];
+                ahead[i] = ahead[j];
+                ahead[j] = t;
+            }
+    qinst_enter_round(e, in, ahead[e->f], true, "jump");
+    return 1;
 }
 
 /* Alg. 2:1 for a higher round — a justified PRE-PREPARE (checked on receipt) moves us there. */

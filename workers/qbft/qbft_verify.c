@@ -11,7 +11,9 @@
  *    1 + w (or its restored round + w) and heights up to the highest started height + the
  *    height window, and a full buffer also answers round_oob. DECIDED messages are exempt from
  *    the round window (a quorum certificate is worth taking from any round), and a decided
- *    instance takes ROUND-CHANGEs from any round, to answer laggards.
+ *    instance takes ROUND-CHANGEs from any round, to answer laggards. A ROUND-CHANGE above the
+ *    window is dropped (round_oob) but its signed round is remembered, one number per sender:
+ *    f+1 of them still make a node that is far behind (it started late) jump ahead.
  *  - the type label of a message that does not decode is "unknown".
  */
 #include "workers/qbft/qbft_int.h"
@@ -33,6 +35,7 @@ struct vctx {
     uint8_t digest[SHA256_LEN];
     struct qinst *in;
     struct qmsg *existing; /* the message in this (round, type, sender) slot */
+    bool far_rc;           /* a ROUND-CHANGE above the window was noted */
 };
 
 static bool same_instance(const struct qbft_body *a, const struct qbft_body *b)
@@ -120,9 +123,20 @@ static enum vstep rule_round_window(struct vctx *c)
         return hold(c);
     if (c->in->status == QBFT_DECIDED_STATUS || c->b->type == QBFT_DECIDED)
         return V_PASS;
-    uint64_t w = c->e->cfg.round_window, cur = c->in->round;
+    struct qinst *in = c->in;
+    const struct qbft_body *b = c->b;
+    uint64_t w = c->e->cfg.round_window, cur = in->round;
     uint64_t low = cur > w ? cur - w : 1;
-    return c->b->round >= low && c->b->round <= cur + w ? V_PASS : V_FAIL;
+    if (b->round >= low && b->round <= cur + w)
+        return V_PASS;
+    if (b->type == QBFT_ROUND_CHANGE && b->round > cur + w) {
+        if (!in->far_rc)
+            in->far_rc = xcalloc(c->e->cfg.n, sizeof(*in->far_rc));
+        if (b->round > in->far_rc[b->sender])
+            in->far_rc[b->sender] = b->round;
+        c->far_rc = true;
+    }
+    return V_FAIL;
 }
 
 static enum vstep rule_not_replay(struct vctx *c)
@@ -358,6 +372,8 @@ enum qbft_verdict qverify_accept(struct qbft_engine *e, const uint8_t *msg, size
         if (s == V_FAIL) {
             if (e->host.verified)
                 e->host.verified(e->host.ctx, type, vrules[i].result);
+            if (c.far_rc)
+                qinst_step(e, c.in, now);
             return vrules[i].verdict;
         }
     }
