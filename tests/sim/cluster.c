@@ -289,6 +289,17 @@ static int h_intent_put(void *ctx, const struct qbft_id *id, uint64_t round, uin
         violation(nd->c, "node %u put a second intent for one key", nd->index);
         return -1;
     }
+    cl_intent_put(nd, id, round, type, bytes, len);
+    if (nd->crash_after_put == type) {
+        nd->crash_after_put = 0;
+        nd->crash_before_send = true;
+    }
+    return 0;
+}
+
+void cl_intent_put(struct cl_node *nd, const struct qbft_id *id, uint64_t round, uint8_t type,
+                   const uint8_t *bytes, size_t len)
+{
     struct cl_intent *x = xcalloc(1, sizeof(*x));
     x->id = *id;
     x->round = round;
@@ -297,7 +308,6 @@ static int h_intent_put(void *ctx, const struct qbft_id *id, uint64_t round, uin
     x->bytes = xmalloc(len);
     memcpy(x->bytes, bytes, len);
     intent_insert(nd, x);
-    return 0;
 }
 
 static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len,
@@ -338,7 +348,8 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
 static void h_verified(void *ctx, const char *type, const char *result)
 {
     struct cl_node *nd = ctx;
-    (void)type;
+    snprintf(nd->last_type, sizeof(nd->last_type), "%s", type);
+    snprintf(nd->last_result, sizeof(nd->last_result), "%s", result);
     for (unsigned v = 0; v < CL_LABELS; v++)
         if (strcmp(qbft_verdict_name((enum qbft_verdict)v), result) == 0)
             nd->verdicts[v]++;
@@ -413,6 +424,12 @@ static void engine_up(struct cluster *c, struct cl_node *nd)
     cfg.decided_resends = c->o.decided_resends;
     cfg.round_window = c->o.round_window;
     cfg.sig_cache = c->o.sig_cache;
+    if (c->o.retention)
+        cfg.retention = c->o.retention;
+    if (c->o.height_window)
+        cfg.height_window = c->o.height_window;
+    if (c->o.buffer_msgs_per_peer)
+        cfg.buffer_msgs_per_peer = c->o.buffer_msgs_per_peer;
     nd->eng = qbft_engine_new(&cfg, &host, err, sizeof(err));
     if (!nd->eng)
         fatalx("cluster: %s", err);

@@ -40,6 +40,10 @@ struct cl_opts {
     unsigned decided_resends;
     uint64_t round_window;
     size_t sig_cache;
+    /* 0: the engine's default */
+    uint64_t retention;
+    uint64_t height_window;
+    size_t buffer_msgs_per_peer;
 };
 void cl_opts_default(struct cl_opts *o, unsigned n);
 
@@ -94,11 +98,13 @@ struct cl_node {
     /* volatile */
     struct cl_out *outbox;
     size_t nout, capout;
-    bool crash_before_send; /* crash at the next flush: put done, messages lost */
-    bool store_down;        /* intent store unavailable */
-    bool abstain_restored;  /* pessimistic recovery on restart */
+    bool crash_before_send;  /* crash at the next flush: put done, messages lost */
+    bool store_down;         /* intent store unavailable */
+    bool abstain_restored;   /* pessimistic recovery on restart */
+    uint8_t crash_after_put; /* a type: crash between the put of such an intent and its send */
     /* observations */
     uint64_t verdicts[CL_LABELS];
+    char last_type[16], last_result[16];
     uint64_t equivocations;
     uint8_t evidence[2][SHA256_LEN];
     uint64_t abstains;
@@ -167,6 +173,9 @@ const struct cl_decision *cl_decision(const struct cluster *c, unsigned i,
                                       const struct qbft_id *id);
 const struct cl_intent *cl_intent_find(const struct cl_node *nd, const struct qbft_id *id,
                                        uint64_t round, uint8_t type);
+/* Store an intent directly (tests: an intent the engine must honour). */
+void cl_intent_put(struct cl_node *nd, const struct qbft_id *id, uint64_t round, uint8_t type,
+                   const uint8_t *bytes, size_t len);
 
 /* FIFO delivery: deliver queued messages in order until the queue is empty or max messages
  * were handled; filter (may be NULL) returns false to drop one. Returns messages handled. */

@@ -183,6 +183,7 @@ static void inst_free(struct qbft_engine *e, struct qinst *in)
     buf_free(&in->cert);
     buf_free(&in->dmsg);
     free(in->dseen);
+    free(in->rcseen);
     free(in->answers);
     free(in->answer_ms);
     free(in);

@@ -94,6 +94,8 @@ struct qinst {
     struct buf dmsg;              /* this node's DECIDED, built on first use */
     uint8_t (*dseen)[SHA256_LEN]; /* per sender: last DECIDED digest accepted */
     uint64_t dseen_mask;
+    uint8_t (*rcseen)[SHA256_LEN]; /* decided: per sender, last ROUND-CHANGE digest */
+    uint64_t rcseen_mask;
     uint32_t *answers;   /* per peer: DECIDED answers sent */
     uint64_t *answer_ms; /* per peer: time of the last one */
 };

@@ -148,6 +148,12 @@ static enum vstep rule_not_replay(struct vctx *c)
                        memcmp(in->dseen[b->sender], c->digest, SHA256_LEN) == 0
                    ? V_FAIL
                    : V_PASS;
+    /* A decided instance stores nothing more; it remembers each sender's last ROUND-CHANGE so a
+     * replayed one does not draw another DECIDED. */
+    if (in->status == QBFT_DECIDED_STATUS && b->type == QBFT_ROUND_CHANGE &&
+        (in->rcseen_mask & (1ull << b->sender)) &&
+        memcmp(in->rcseen[b->sender], c->digest, SHA256_LEN) == 0)
+        return V_FAIL;
     const struct qround *qr = qround_find(in, b->round);
     c->existing = qr ? *qslot(c->e, qr, b->type, b->sender) : NULL;
     return c->existing && memcmp(c->existing->digest, c->digest, SHA256_LEN) == 0 ? V_FAIL : V_PASS;
@@ -346,8 +352,13 @@ static void accept(struct vctx *c)
     if (type == QBFT_DECIDED)
         seen_decided(e, in, c);
     if (in->status == QBFT_DECIDED_STATUS) {
-        if (type == QBFT_ROUND_CHANGE)
+        if (type == QBFT_ROUND_CHANGE) {
+            if (!in->rcseen)
+                in->rcseen = xcalloc(e->cfg.n, sizeof(*in->rcseen));
+            memcpy(in->rcseen[c->b->sender], c->digest, SHA256_LEN);
+            in->rcseen_mask |= 1ull << c->b->sender;
             qanswer_decided(e, in, c->b->sender, c->now);
+        }
         return;
     }
     if (type == QBFT_DECIDED) {
