@@ -34,6 +34,7 @@ struct cl_opts {
     unsigned n;
     uint64_t seed;
     bool stub_crypto; /* sign/verify replaced by a digest copy (benchmark) */
+    bool no_checks;   /* skip the property checks (benchmark) */
     uint64_t round_timeout_ms;
     uint64_t round_timeout_max_ms;
     enum qbft_timer_kind timer;
