@@ -85,7 +85,7 @@ static const struct key_def keys[] = {
     U("supervisor", "backoff_min_ms", backoff_min_ms, "100", 1, 600000),
     U("supervisor", "backoff_max_ms", backoff_max_ms, "30000", 1, 3600000),
     U("supervisor", "backoff_stable_s", backoff_stable_s, "60", 1, 86400),
-    U("supervisor", "give_up_deaths", give_up_deaths, "20", 1, 100000),
+    U("supervisor", "give_up_deaths", give_up_deaths, "20", 1, 60),
     U("supervisor", "give_up_window_s", give_up_window_s, "60", 1, 86400),
 
     {"tss", "enabled", T_BOOL, F(tss_enabled), "false", 0, 0},
@@ -317,12 +317,19 @@ toolong:
 
 void config_dump(const struct config *cfg, struct buf *out)
 {
+    config_dump_section(cfg, NULL, out);
+}
+
+void config_dump_section(const struct config *cfg, const char *only, struct buf *out)
+{
     const char *section = "";
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         const struct key_def *k = &keys[i];
         const void *field = (const char *)cfg + k->off;
+        if (only && strcmp(only, k->section) != 0)
+            continue;
         if (strcmp(section, k->section) != 0) {
-            buf_printf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+            buf_printf(out, "%s[%s]\n", out->len ? "\n" : "", k->section);
             section = k->section;
         }
         switch (k->type) {

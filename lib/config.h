@@ -105,6 +105,8 @@ int config_finish(struct config *cfg, char *err, size_t errsz);
 
 /* Write the effective configuration as INI. */
 void config_dump(const struct config *cfg, struct buf *out);
+/* One section (header and keys), or every section when only is NULL. */
+void config_dump_section(const struct config *cfg, const char *only, struct buf *out);
 
 /* The user a worker runs as ([supervisor] user_<name>, else user). */
 const char *config_worker_user(const struct config *cfg, const char *worker);

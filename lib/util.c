@@ -194,7 +194,7 @@ int mkdir_p(const char *path, unsigned mode)
         if (*p != '/')
             continue;
         *p = 0;
-        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }

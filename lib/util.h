@@ -43,7 +43,7 @@ int parse_hostport(const char *s, char *host, size_t hostsz, uint16_t *port);
 /* Strict unsigned decimal parse of the whole string, with an inclusive maximum. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
 
-/* mkdir -p with the given mode for created components. */
+/* mkdir -p: the last component is created with mode, missing parents with 0755. */
 int mkdir_p(const char *path, unsigned mode);
 
 /* Write a whole file atomically (tmp + fsync + rename + fsync dir). */

@@ -1,0 +1,363 @@
+#include "ipc/mailbox.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proto/workers.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEST        16
+#define PENDING_BUCKETS 1024
+#define DRAIN_MAX       4096 /* messages per wakeup, so timers still run under flood */
+#define PUSH_SENDBUF    1024 /* messages queued per destination before -EAGAIN */
+#define URL_MAX         160
+#define CFG_RTDIR_MAX   128
+
+struct pending {
+    uint64_t id;
+    unsigned dest;
+    uint16_t reply_type;
+    mailbox_reply_cb cb;
+    void *arg;
+    ev_timer timer;
+    struct mailbox *mb;
+    struct pending *next;
+};
+
+struct mailbox {
+    struct ev_loop *loop;
+    struct mailbox_opts o;
+    char rtdir[CFG_RTDIR_MAX];
+    nng_socket pull;
+    ev_io rx;
+    nng_socket push[MAX_DEST];
+    bool push_open[MAX_DEST];
+    struct pending *buckets[PENDING_BUCKETS];
+    size_t npending;
+    size_t violations;
+    uint64_t next_id;
+    struct buf scratch;
+};
+
+static const char *dest_name(unsigned id)
+{
+    const char *n = worker_name(id);
+    return n ? n : "unknown";
+}
+
+static int mailbox_url(char *out, size_t n, const char *rtdir, unsigned id)
+{
+    const char *name = worker_name(id);
+    if (!name)
+        return -1;
+    int w = snprintf(out, n, "ipc://%s/%s.ipc", rtdir, name);
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/* ---- dispatch ---- */
+
+const struct dispatch_entry *dispatch_find(const struct dispatch_table *tables, size_t ntables,
+                                           uint16_t type)
+{
+    for (size_t t = 0; t < ntables; t++)
+        for (size_t i = 0; i < tables[t].n; i++)
+            if (tables[t].rows[i].type == type)
+                return &tables[t].rows[i];
+    return NULL;
+}
+
+const char *dispatch_check(const struct dispatch_entry *row, const struct envelope *e)
+{
+    if (e->source >= 32 || !(row->senders & WBIT(e->source)))
+        return "sender not allowed for this type";
+    if (e->body_len < row->min_size)
+        return "body too small";
+    if (e->body_len > row->max_size)
+        return "body too large";
+    return NULL;
+}
+
+void mailbox_violation(struct mailbox *mb, const struct envelope *e, const char *why)
+{
+    log_error("ipc_violation", LS("from", e ? dest_name(e->source) : "?"),
+              LU("type", e ? e->type : 0), LU("size", e ? e->body_len : 0), LS("err", why));
+    mb->violations++;
+    if (!(mb->o.flags & MAILBOX_DROP_VIOLATIONS))
+        exit(1);
+}
+
+/* ---- pending requests ---- */
+
+static struct pending **pending_slot(struct mailbox *mb, uint64_t id)
+{
+    struct pending **pp = &mb->buckets[id & (PENDING_BUCKETS - 1)];
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static struct pending *pending_take(struct mailbox *mb, uint64_t id)
+{
+    struct pending **pp = pending_slot(mb, id);
+    struct pending *p = *pp;
+    if (p) {
+        *pp = p->next;
+        mb->npending--;
+        ev_timer_stop(mb->loop, &p->timer);
+    }
+    return p;
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct pending *p = t->data;
+    struct mailbox *mb = p->mb;
+    p = pending_take(mb, p->id);
+    if (!p)
+        return;
+    log_debug("ipc_timeout", LS("dest", dest_name(p->dest)), LU("req_id", p->id));
+    p->cb(mb, -ETIMEDOUT, NULL, p->arg);
+    free(p);
+}
+
+/* ---- receive ---- */
+
+static void handle(struct mailbox *mb, const void *data, size_t len)
+{
+    struct envelope e;
+    if (envelope_decode(&e, data, len) < 0) {
+        mailbox_violation(mb, NULL, "undecodable envelope");
+        return;
+    }
+    log_set_trace(e.trace_id[0] ? e.trace_id : NULL);
+    if (e.flags & ENVELOPE_FLAG_REPLY) {
+        struct pending *p = pending_take(mb, e.req_id);
+        if (!p) {
+            log_debug("ipc_late_reply", LS("from", dest_name(e.source)), LU("req_id", e.req_id));
+        } else if (p->dest != e.source || p->reply_type != e.type) {
+            p->cb(mb, -EPROTO, NULL, p->arg);
+            free(p);
+            mailbox_violation(mb, &e, "reply of the wrong type or from the wrong sender");
+        } else {
+            p->cb(mb, 0, &e, p->arg);
+            free(p);
+        }
+    } else {
+        const struct dispatch_entry *row = dispatch_find(mb->o.tables, mb->o.ntables, e.type);
+        const char *why = row ? dispatch_check(row, &e) : "unknown message type";
+        if (why)
+            mailbox_violation(mb, &e, why);
+        else
+            row->handler(mb, &e, mb->o.ctx);
+    }
+    log_set_trace(NULL);
+}
+
+static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct mailbox *mb = w->data;
+    for (int i = 0; i < DRAIN_MAX; i++) {
+        nng_msg *m;
+        int rv = nng_recvmsg(mb->pull, &m, NNG_FLAG_NONBLOCK);
+        if (rv == NNG_EAGAIN)
+            break;
+        if (rv != 0) {
+            log_warn("ipc_recv", LS("err", nng_strerror(rv)));
+            break;
+        }
+        handle(mb, nng_msg_body(m), nng_msg_len(m));
+        nng_msg_free(m);
+    }
+    if (mb->o.on_drained)
+        mb->o.on_drained(mb, mb->o.ctx);
+}
+
+/* ---- open/close ---- */
+
+struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o, char *err,
+                             size_t errsz)
+{
+    char url[URL_MAX];
+    int rv, fd;
+    nng_listener l;
+    if (strlen(o->runtime_dir) >= CFG_RTDIR_MAX ||
+        mailbox_url(url, sizeof(url), o->runtime_dir, o->self) < 0 || strlen(url) > 107 + 6) {
+        snprintf(err, errsz, "runtime dir path too long for an ipc:// endpoint");
+        return NULL;
+    }
+    struct mailbox *mb = xcalloc(1, sizeof(*mb));
+    mb->loop = loop;
+    mb->o = *o;
+    snprintf(mb->rtdir, sizeof(mb->rtdir), "%s", o->runtime_dir);
+    mb->o.runtime_dir = mb->rtdir;
+    /* A random first id: a late reply meant for an earlier incarnation never matches. */
+    random_bytes(&mb->next_id, sizeof(mb->next_id));
+
+    if ((rv = nng_pull0_open(&mb->pull)) != 0 ||
+        (rv = nng_socket_set_size(mb->pull, NNG_OPT_RECVMAXSZ, IPC_MAX_MSG)) != 0 ||
+        (rv = nng_listener_create(&l, mb->pull, url)) != 0) {
+        snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
+        goto fail;
+    }
+    /* Access is decided by the runtime dir (0770, root and the workers' group, SPEC §4): the
+     * supervisor's socket is root's, the workers' are their users', and all must connect. */
+    nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0666);
+    if ((rv = nng_listener_start(l, 0)) != 0 ||
+        (rv = nng_socket_get_int(mb->pull, NNG_OPT_RECVFD, &fd)) != 0) {
+        snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
+        goto fail;
+    }
+    ev_io_init(&mb->rx, on_rx, fd, EV_READ);
+    mb->rx.data = mb;
+    ev_io_start(loop, &mb->rx);
+    return mb;
+fail:
+    nng_close(mb->pull);
+    free(mb);
+    return NULL;
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+    if (!mb)
+        return;
+    ev_io_stop(mb->loop, &mb->rx);
+    for (size_t b = 0; b < PENDING_BUCKETS; b++) {
+        while (mb->buckets[b]) {
+            struct pending *p = pending_take(mb, mb->buckets[b]->id);
+            p->cb(mb, -ECANCELED, NULL, p->arg);
+            free(p);
+        }
+    }
+    nng_close(mb->pull);
+    for (unsigned d = 0; d < MAX_DEST; d++)
+        if (mb->push_open[d])
+            nng_close(mb->push[d]);
+    buf_free(&mb->scratch);
+    free(mb);
+}
+
+/* ---- send ---- */
+
+static int ensure_push(struct mailbox *mb, unsigned dest)
+{
+    char url[URL_MAX];
+    int rv;
+    if (dest >= MAX_DEST || mailbox_url(url, sizeof(url), mb->rtdir, dest) < 0)
+        return -EINVAL;
+    if (mb->push_open[dest])
+        return 0;
+    nng_socket s;
+    if ((rv = nng_push0_open(&s)) != 0) {
+        log_error("ipc_open", LS("dest", dest_name(dest)), LS("err", nng_strerror(rv)));
+        return -EIO;
+    }
+    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 10);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 250);
+    nng_socket_set_int(s, NNG_OPT_SENDBUF, PUSH_SENDBUF);
+    /* Non-blocking dial: the peer may not be up yet; nng keeps retrying. */
+    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        log_error("ipc_dial", LS("url", url), LS("err", nng_strerror(rv)));
+        nng_close(s);
+        return -EIO;
+    }
+    mb->push[dest] = s;
+    mb->push_open[dest] = true;
+    return 0;
+}
+
+static int send_envelope(struct mailbox *mb, unsigned dest, uint16_t type, uint8_t flags,
+                         uint64_t req_id, const void *body, size_t len)
+{
+    int rv = ensure_push(mb, dest);
+    if (rv < 0)
+        return rv;
+    if (len > IPC_MAX_MSG - 256)
+        return -EMSGSIZE;
+    buf_reset(&mb->scratch);
+    envelope_encode(&mb->scratch, type, flags, (uint8_t)mb->o.self, req_id, log_get_trace(), body,
+                    len);
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, mb->scratch.data, mb->scratch.len) != 0)
+        fatalx("ipc: out of memory");
+    rv = nng_sendmsg(mb->push[dest], m, NNG_FLAG_NONBLOCK);
+    if (rv != 0) {
+        nng_msg_free(m);
+        return rv == NNG_EAGAIN ? -EAGAIN : -EIO;
+    }
+    return 0;
+}
+
+int mailbox_send(struct mailbox *mb, unsigned dest, uint16_t type, const void *body, size_t len)
+{
+    return send_envelope(mb, dest, type, 0, 0, body, len);
+}
+
+int mailbox_request(struct mailbox *mb, unsigned dest, uint16_t type, uint16_t reply_type,
+                    const void *body, size_t len, unsigned timeout_ms, mailbox_reply_cb cb,
+                    void *arg)
+{
+    uint64_t id = mb->next_id++;
+    if (id == 0)
+        id = mb->next_id++;
+    int rv = send_envelope(mb, dest, type, 0, id, body, len);
+    if (rv < 0)
+        return rv;
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->id = id;
+    p->dest = dest;
+    p->reply_type = reply_type;
+    p->cb = cb;
+    p->arg = arg;
+    p->mb = mb;
+    ev_timer_init(&p->timer, on_deadline, (double)timeout_ms / 1000.0, 0);
+    p->timer.data = p;
+    ev_timer_start(mb->loop, &p->timer);
+    struct pending **slot = &mb->buckets[id & (PENDING_BUCKETS - 1)];
+    p->next = *slot;
+    *slot = p;
+    mb->npending++;
+    return 0;
+}
+
+int mailbox_reply(struct mailbox *mb, const struct envelope *req, uint16_t type, const void *body,
+                  size_t len)
+{
+    return send_envelope(mb, req->source, type, ENVELOPE_FLAG_REPLY, req->req_id, body, len);
+}
+
+void *mailbox_ctx(struct mailbox *mb)
+{
+    return mb->o.ctx;
+}
+
+struct ev_loop *mailbox_loop(struct mailbox *mb)
+{
+    return mb->loop;
+}
+
+unsigned mailbox_self(struct mailbox *mb)
+{
+    return mb->o.self;
+}
+
+size_t mailbox_pending(struct mailbox *mb)
+{
+    return mb->npending;
+}
+
+size_t mailbox_violations(struct mailbox *mb)
+{
+    return mb->violations;
+}

@@ -1,0 +1,102 @@
+/*
+ * mailbox: a process's IPC endpoint (SPEC §4).
+ *
+ * Each process of a node listens on one nng PULL socket at ipc://<runtime-dir>/<name>.ipc (its
+ * mailbox) and sends through one PUSH socket per destination, dialled lazily and non-blocking.
+ * Every message is an envelope (proto/envelope.h). The receive fd (NNG_OPT_RECVFD) is watched
+ * with a libev ev_io and drained without blocking; after each drain the owner's on_drained hook
+ * runs (StateDB turns one drain into one group commit).
+ *
+ * Request/reply: a request carries a fresh request id; the reply is a message with the REPLY flag
+ * and the same id, sent back to the requester's mailbox. Each request has a deadline (ev_timer):
+ * the callback runs exactly once, with the reply or with a timeout. A destination that is down or
+ * full makes the send fail at once (-EAGAIN) rather than hang.
+ *
+ * Dispatch: each incoming envelope is looked up in the owner's dispatch tables by type; sender
+ * and body size are checked against the row before the handler decodes anything. What fails
+ * these checks (or does not decode) is a protocol violation: by default the process logs it and
+ * exits 1 so the supervisor restarts it; the supervisor opens its mailbox with
+ * MAILBOX_DROP_VIOLATIONS because it never dies for a child's mistake.
+ *
+ * Single-threaded: every function must be called from the loop's thread.
+ */
+#ifndef AEQUA_IPC_MAILBOX_H
+#define AEQUA_IPC_MAILBOX_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/envelope.h"
+
+struct mailbox;
+
+typedef void (*mailbox_handler)(struct mailbox *mb, const struct envelope *e, void *ctx);
+
+struct dispatch_entry {
+    uint16_t type;
+    uint32_t senders;  /* WBIT(W_x) mask of allowed sources */
+    uint32_t min_size; /* body bytes, inclusive */
+    uint32_t max_size;
+    mailbox_handler handler;
+};
+
+struct dispatch_table {
+    const struct dispatch_entry *rows;
+    size_t n;
+};
+
+/* status: 0 with the reply envelope, or -ETIMEDOUT (deadline passed) / -ECANCELED (closing). */
+typedef void (*mailbox_reply_cb)(struct mailbox *mb, int status, const struct envelope *reply,
+                                 void *arg);
+
+enum mailbox_flags {
+    MAILBOX_DROP_VIOLATIONS = 1, /* log and drop malformed messages instead of exiting */
+};
+
+struct mailbox_opts {
+    const char *runtime_dir;
+    unsigned self; /* worker id (proto/workers.h) */
+    const struct dispatch_table *tables;
+    size_t ntables;
+    void *ctx;                                         /* handed to handlers and on_drained */
+    void (*on_drained)(struct mailbox *mb, void *ctx); /* optional */
+    unsigned flags;
+};
+
+/* Listen on this process's mailbox. Returns NULL with a reason in err. */
+struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o, char *err,
+                             size_t errsz);
+/* Cancels pending requests (callbacks get -ECANCELED), closes sockets. */
+void mailbox_close(struct mailbox *mb);
+
+/* One-way message. The trace id is the calling thread's current one (log_set_trace).
+ * 0, or -EAGAIN (destination not connected or its queue is full), -EMSGSIZE, -EINVAL. */
+int mailbox_send(struct mailbox *mb, unsigned dest, uint16_t type, const void *body, size_t len);
+
+/* Request with a deadline; cb runs exactly once unless this returns an error. */
+int mailbox_request(struct mailbox *mb, unsigned dest, uint16_t type, uint16_t reply_type,
+                    const void *body, size_t len, unsigned timeout_ms, mailbox_reply_cb cb,
+                    void *arg);
+
+/* Answer a request envelope. */
+int mailbox_reply(struct mailbox *mb, const struct envelope *req, uint16_t type, const void *body,
+                  size_t len);
+
+/* Report a protocol violation found while decoding a body: exits, or logs and returns. */
+void mailbox_violation(struct mailbox *mb, const struct envelope *e, const char *why);
+
+void *mailbox_ctx(struct mailbox *mb);
+struct ev_loop *mailbox_loop(struct mailbox *mb);
+unsigned mailbox_self(struct mailbox *mb);
+size_t mailbox_pending(struct mailbox *mb);
+/* Protocol violations seen (dropped or, by default, fatal). */
+size_t mailbox_violations(struct mailbox *mb);
+
+/* Pure check used before decoding: 0 if the envelope may be handled by row, else a reason. */
+const char *dispatch_check(const struct dispatch_entry *row, const struct envelope *e);
+/* Find the row for type in tables, or NULL. */
+const struct dispatch_entry *dispatch_find(const struct dispatch_table *tables, size_t ntables,
+                                           uint16_t type);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * duty family (0x05xx): the validator API asks the QBFT worker to accept a duty and to show an
+ * instance (SPEC §7.6, §11.2). QBFT owns the duty lifecycle: it persists the duty in StateDB
+ * before answering ACCEPTED, and starts or joins the instance.
+ */
+#ifndef AEQUA_PROTO_DUTY_H
+#define AEQUA_PROTO_DUTY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+enum duty_msg_type {
+    DUTY_SUBMIT = 0x0501,     /* api -> qbft (request): struct duty_submit */
+    DUTY_SUBMIT_REP = 0x0502, /* qbft -> api (reply): enum duty_result */
+    DUTY_GET = 0x0503,        /* api -> qbft (request): type, height */
+    DUTY_GET_REP = 0x0504,    /* qbft -> api (reply): struct duty_view */
+};
+
+enum duty_result {
+    DUTY_ACCEPTED = 0,    /* persisted (or identical re-post) and the instance runs: 202 */
+    DUTY_CONFLICT = 1,    /* same (type, height) already accepted with another payload: 409 */
+    DUTY_UNAVAILABLE = 2, /* cannot persist now, or too many open instances: 503 */
+    DUTY_NOT_FOUND = 3,   /* GET of an unknown instance: 404 */
+};
+
+#define DUTY_TYPES       3
+#define DUTY_MAX_NODES   64
+#define DUTY_PAYLOAD_MAX (1u << 20)
+#define DUTY_HEIGHT_MAX  (1ull << 62)
+#define DUTY_ROUND_MAX   (1ull << 40)
+
+/* "attester", "proposer", "sync" (index = SPEC type index); NULL / -1 when unknown. */
+const char *duty_type_name(unsigned type);
+int duty_type_index(const char *name, size_t len);
+
+struct duty_submit {
+    uint8_t type;
+    uint64_t height;
+    uint64_t round;
+    const uint8_t *payload; /* canonical JSON bytes; points into the decoded message */
+    uint32_t payload_len;
+};
+
+void duty_submit_encode(struct buf *b, const struct duty_submit *d);
+int duty_submit_decode(struct duty_submit *d, const void *p, size_t n);
+
+void duty_result_encode(struct buf *b, enum duty_result r);
+int duty_result_decode(enum duty_result *r, const void *p, size_t n);
+
+struct duty_key {
+    uint8_t type;
+    uint64_t height;
+};
+
+void duty_key_encode(struct buf *b, const struct duty_key *k);
+int duty_key_decode(struct duty_key *k, const void *p, size_t n);
+
+struct duty_cert_entry {
+    uint32_t index;
+    uint64_t round;
+    uint8_t sig[64];
+};
+
+struct duty_seal {
+    uint32_t index;
+    uint8_t sig[64];
+};
+
+struct duty_view {
+    enum duty_result result; /* ACCEPTED (found) or NOT_FOUND */
+    uint8_t type;
+    uint64_t height;
+    bool decided;
+    uint64_t round;
+    bool has_value; /* value and value_hash known */
+    uint8_t value_hash[32];
+    const uint8_t *value; /* canonical JSON bytes; points into the decoded message */
+    uint32_t value_len;
+    uint32_t ncert;
+    struct duty_cert_entry cert[DUTY_MAX_NODES];
+    uint32_t nseals;
+    struct duty_seal seals[DUTY_MAX_NODES];
+};
+
+void duty_view_encode(struct buf *b, const struct duty_view *v);
+int duty_view_decode(struct duty_view *v, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,263 @@
+/* Unit tests for ipc/mailbox: dispatch checks, request/reply, deadlines, queued sends, over real
+ * nng ipc:// sockets in a temporary runtime dir, two mailboxes on one libev loop. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc/mailbox.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "proto/workers.h"
+
+#define T_PING   0x7001
+#define T_PONG   0x7002
+#define T_SILENT 0x7003
+
+static char rtdir[64];
+static struct ev_loop *loop;
+
+struct state {
+    int pings;
+    int silent;
+    int replies;
+    int timeouts;
+    int drained;
+    char last_body[64];
+    char last_trace[72];
+};
+
+static void on_ping(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    struct state *s = ctx;
+    s->pings++;
+    snprintf(s->last_trace, sizeof(s->last_trace), "%s", e->trace_id);
+    mailbox_reply(mb, e, T_PONG, e->body, e->body_len);
+}
+
+static void on_silent(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)mb;
+    (void)e;
+    ((struct state *)ctx)->silent++;
+}
+
+static const struct dispatch_entry rows[] = {
+    {T_PING, WBIT(W_API), 1, 16, on_ping},
+    {T_SILENT, WBIT(W_API) | WBIT(W_P2P), 0, 1024, on_silent},
+};
+static const struct dispatch_table table = {rows, 2};
+
+static void on_drained(struct mailbox *mb, void *ctx)
+{
+    (void)mb;
+    ((struct state *)ctx)->drained++;
+}
+
+static void on_reply(struct mailbox *mb, int status, const struct envelope *e, void *arg)
+{
+    (void)mb;
+    struct state *s = arg;
+    if (status == 0) {
+        s->replies++;
+        snprintf(s->last_body, sizeof(s->last_body), "%.*s", (int)e->body_len, e->body);
+    } else if (status == -ETIMEDOUT) {
+        s->timeouts++;
+    }
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static struct mailbox *open_mb(unsigned self, struct state *s, unsigned flags)
+{
+    char err[256];
+    struct mailbox_opts o = {.runtime_dir = rtdir,
+                             .self = self,
+                             .tables = &table,
+                             .ntables = 1,
+                             .ctx = s,
+                             .on_drained = on_drained,
+                             .flags = flags};
+    struct mailbox *mb = mailbox_open(loop, &o, err, sizeof(err));
+    ck_assert_msg(mb != NULL, "%s", err);
+    return mb;
+}
+
+/* Run the loop until cond or a generous safety limit (the test fails on the limit). */
+static void run_until(int *counter, int target)
+{
+    for (int i = 0; i < 5000 && *counter < target; i++)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static void setup(void)
+{
+    snprintf(rtdir, sizeof(rtdir), "/tmp/aequa-mbtest-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rtdir));
+    loop = ev_loop_new(EVFLAG_AUTO);
+}
+
+static void teardown(void)
+{
+    ev_loop_destroy(loop);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", rtdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(dispatch_checks)
+{
+    struct envelope e = {.type = T_PING, .source = W_API, .body_len = 4};
+    const struct dispatch_entry *r = dispatch_find(&table, 1, T_PING);
+    ck_assert_ptr_eq(r, &rows[0]);
+    ck_assert_ptr_null(dispatch_find(&table, 1, 0x7fff));
+    ck_assert_ptr_null(dispatch_check(r, &e));
+    e.source = W_QBFT;
+    ck_assert_str_eq(dispatch_check(r, &e), "sender not allowed for this type");
+    e.source = W_API;
+    e.body_len = 0;
+    ck_assert_str_eq(dispatch_check(r, &e), "body too small");
+    e.body_len = 17;
+    ck_assert_str_eq(dispatch_check(r, &e), "body too large");
+    e.body_len = 16;
+    ck_assert_ptr_null(dispatch_check(r, &e));
+    e.source = 200;
+    ck_assert_ptr_nonnull(dispatch_check(r, &e));
+}
+END_TEST
+
+START_TEST(request_reply_with_trace)
+{
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    log_set_trace("trace-xyz");
+    ck_assert_int_eq(mailbox_request(ma, W_QBFT, T_PING, T_PONG, "hello", 5, 5000, on_reply, &a),
+                     0);
+    log_set_trace(NULL);
+    ck_assert_uint_eq(mailbox_pending(ma), 1);
+    run_until(&a.replies, 1);
+    ck_assert_int_eq(a.replies, 1);
+    ck_assert_int_eq(b.pings, 1);
+    ck_assert_str_eq(a.last_body, "hello");
+    ck_assert_str_eq(b.last_trace, "trace-xyz");
+    ck_assert_uint_eq(mailbox_pending(ma), 0);
+    ck_assert_int_ge(b.drained, 1);
+    mailbox_close(ma);
+    mailbox_close(mb);
+}
+END_TEST
+
+START_TEST(deadline_fires_once)
+{
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    ck_assert_int_eq(mailbox_request(ma, W_QBFT, T_SILENT, T_PONG, "x", 1, 50, on_reply, &a), 0);
+    run_until(&a.timeouts, 1);
+    ck_assert_int_eq(a.timeouts, 1);
+    ck_assert_int_eq(a.replies, 0);
+    ck_assert_uint_eq(mailbox_pending(ma), 0);
+    mailbox_close(ma);
+    mailbox_close(mb);
+}
+END_TEST
+
+START_TEST(queued_until_destination_listens)
+{
+    /* The destination starts after the message was sent: the send is queued, not lost. */
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_SILENT, "early", 5), 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(ma);
+    mailbox_close(mb);
+}
+END_TEST
+
+START_TEST(disallowed_sender_dropped)
+{
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_BUILDER, &a, 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, MAILBOX_DROP_VIOLATIONS);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_PING, "x", 1), 0); /* builder may not ping */
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, 0x7777, "x", 1), 0); /* unknown type */
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_PING, "toolongforthisrow", 17), 0);
+    int seen = 0;
+    for (int i = 0; i < 5000 && seen < 3; i++) {
+        ev_run(loop, EVRUN_ONCE);
+        seen = (int)mailbox_violations(mb);
+    }
+    ck_assert_int_eq(seen, 3);
+    ck_assert_int_eq(b.pings, 0);
+    /* The receiver is still alive and serving an allowed sender. */
+    struct state c = {0};
+    struct mailbox *mc = open_mb(W_API, &c, 0);
+    ck_assert_int_eq(mailbox_send(mc, W_QBFT, T_SILENT, "ok", 2), 0);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(ma);
+    mailbox_close(mb);
+    mailbox_close(mc);
+}
+END_TEST
+
+START_TEST(violation_is_fatal_by_default)
+{
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_BUILDER, &a, 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_PING, "x", 1), 0);
+    for (int i = 0; i < 5000; i++)
+        ev_run(loop, EVRUN_ONCE); /* exits(1) on receipt */
+    (void)mb;
+}
+END_TEST
+
+START_TEST(oversize_body_refused)
+{
+    struct state a = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    size_t n = IPC_MAX_MSG;
+    char *big = calloc(1, n);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_SILENT, big, n), -EMSGSIZE);
+    free(big);
+    mailbox_close(ma);
+}
+END_TEST
+
+START_TEST(close_cancels_pending)
+{
+    struct state a = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    ck_assert_int_eq(mailbox_request(ma, W_QBFT, T_PING, T_PONG, "x", 1, 5000, on_reply, &a), 0);
+    mailbox_close(ma);
+    ck_assert_int_eq(a.replies, 0);
+    ck_assert_int_eq(a.timeouts, 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("mailbox");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, dispatch_checks);
+    tcase_add_test(tc, request_reply_with_trace);
+    tcase_add_test(tc, deadline_fires_once);
+    tcase_add_test(tc, queued_until_destination_listens);
+    tcase_add_test(tc, disallowed_sender_dropped);
+    tcase_add_exit_test(tc, violation_is_fatal_by_default, 1);
+    tcase_add_test(tc, oversize_body_refused);
+    tcase_add_test(tc, close_cancels_pending);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
