@@ -945,6 +945,35 @@ START_TEST(timer_schedule)
 }
 END_TEST
 
+/* Values: the one referred to longest ago makes room, never the prepared value. */
+START_TEST(values_evict_oldest_reference_not_prepared)
+{
+    struct qinst *in = calloc(1, sizeof(*in));
+    uint8_t h[QBFT_VALUES + 2][SHA256_LEN];
+    char v[16];
+    for (unsigned i = 0; i < QBFT_VALUES + 2; i++) {
+        snprintf(v, sizeof(v), "v%u", i);
+        hash_of(h[i], v);
+    }
+    for (unsigned i = 0; i < QBFT_VALUES; i++)
+        qval_add(in, h[i], (const uint8_t *)"x", 1, i + 1);
+    in->pr = 1;
+    memcpy(in->ph, h[0], SHA256_LEN);                /* prepared: round 1's value */
+    qval_add(in, h[1], (const uint8_t *)"x", 1, 50); /* referred to again */
+    qval_add(in, h[QBFT_VALUES], (const uint8_t *)"x", 1, 60);
+    ck_assert_ptr_nonnull(qval_find(in, h[0]));
+    ck_assert_ptr_nonnull(qval_find(in, h[1]));
+    ck_assert_ptr_null(qval_find(in, h[2])); /* round 3: the oldest reference left */
+    ck_assert_ptr_nonnull(qval_find(in, h[QBFT_VALUES]));
+    qval_add(in, h[QBFT_VALUES + 1], (const uint8_t *)"x", 1, 61);
+    ck_assert_ptr_null(qval_find(in, h[3]));
+    ck_assert_ptr_nonnull(qval_find(in, h[0]));
+    for (unsigned i = 0; i < in->nvals; i++)
+        free(in->vals[i].data);
+    free(in);
+}
+END_TEST
+
 /* ================= named scenarios (FIFO network) ================= */
 
 static bool drop_node(void *ctx, const struct cl_msg *m)
@@ -1181,6 +1210,7 @@ int main(void)
     tcase_add_test(i, abstain_emits_nothing_but_decides);
     tcase_add_test(i, info_prune_and_restore_decided);
     tcase_add_test(i, timer_schedule);
+    tcase_add_test(i, values_evict_oldest_reference_not_prepared);
     suite_add_tcase(s, i);
     TCase *sc = tcase_create("scenarios");
     tcase_set_timeout(sc, 30);

@@ -373,26 +373,33 @@ static void val_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uin
     v->len = (uint32_t)len;
 }
 
-/* Remember a value (its hash was checked by the caller). When full, the oldest value that is
- * not the prepared one makes room: values come only from leaders' proposals and from prepared
- * round changes, so a handful covers every round in the window that matters. */
-void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len)
+/*
+ * Remember a value (its hash was checked by the caller), with the latest round that referred to
+ * it. When full, the value referred to longest ago makes room, never the prepared one: values
+ * come only from leaders' proposals (one per round) and prepared ROUND-CHANGEs, so what the
+ * current round needs (its proposal, the values its ROUND-CHANGEs carry) is never evicted.
+ */
+void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
+              uint64_t round)
 {
-    if (qval_find(in, hash))
-        return;
-    if (in->nvals < QBFT_VALUES) {
-        val_set(&in->vals[in->nvals++], hash, data, len);
-        return;
+    struct qval *victim = NULL;
+    for (unsigned i = 0; i < in->nvals; i++) {
+        struct qval *v = &in->vals[i];
+        if (memcmp(v->hash, hash, QBFT_HASH_LEN) == 0) {
+            if (round > v->round)
+                v->round = round;
+            return;
+        }
+        if ((!in->pr || memcmp(v->hash, in->ph, QBFT_HASH_LEN) != 0) &&
+            (!victim || v->round < victim->round))
+            victim = v;
     }
-    for (unsigned k = 0; k < QBFT_VALUES; k++) {
-        struct qval *v = &in->vals[in->val_next];
-        in->val_next = (in->val_next + 1) % QBFT_VALUES;
-        if (in->pr && memcmp(v->hash, in->ph, QBFT_HASH_LEN) == 0)
-            continue;
-        val_free(v);
-        val_set(v, hash, data, len);
-        return;
-    }
+    if (in->nvals < QBFT_VALUES)
+        victim = &in->vals[in->nvals++];
+    else
+        val_free(victim);
+    val_set(victim, hash, data, len);
+    victim->round = round;
 }
 
 void qsig_set(struct qsig *s, const uint8_t *body, size_t body_len, const uint8_t *sig)
@@ -421,7 +428,7 @@ void qinst_stop(struct qbft_engine *e, struct qinst *in)
     in->blocked = false;
     for (unsigned i = 0; i < in->nvals; i++)
         val_free(&in->vals[i]);
-    in->nvals = in->val_next = 0;
+    in->nvals = 0;
 }
 
 /* ---- signatures ---- */

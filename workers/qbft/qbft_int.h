@@ -44,6 +44,7 @@ struct qval {
     uint8_t hash[QBFT_HASH_LEN];
     uint8_t *data;
     uint32_t len;
+    uint64_t round; /* latest round that referred to it */
 };
 
 /* A message held for an instance that has not started. */
@@ -80,7 +81,7 @@ struct qinst {
     size_t nrounds, caprounds;
 
     struct qval vals[QBFT_VALUES];
-    unsigned nvals, val_next;
+    unsigned nvals;
 
     struct qpend *pend, **pend_tail;
 
@@ -148,7 +149,8 @@ struct qround *qround_get(struct qbft_engine *e, struct qinst *in, uint64_t roun
 struct qmsg **qslot(const struct qbft_engine *e, const struct qround *qr, uint8_t type,
                     unsigned sender);
 const struct qval *qval_find(const struct qinst *in, const uint8_t hash[QBFT_HASH_LEN]);
-void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len);
+void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
+              uint64_t round);
 void qsig_set(struct qsig *s, const uint8_t *body, size_t body_len, const uint8_t *sig);
 bool qsig_check(struct qbft_engine *e, unsigned signer, const uint8_t digest[SHA256_LEN],
                 const uint8_t sig[SIG_LEN]);

@@ -62,7 +62,7 @@ void qown_accept(struct qbft_engine *e, struct qinst *in, const struct qbft_msg 
     const uint8_t *ph = NULL;
     uint64_t pr = 0;
     if (b->type == QBFT_PRE_PREPARE)
-        qval_add(in, b->value_hash, m->value, m->value_len);
+        qval_add(in, b->value_hash, m->value, m->value_len, b->round);
     else if (b->type == QBFT_COMMIT && m->has_value)
         pr = b->round, ph = b->value_hash;
     else if (b->type == QBFT_ROUND_CHANGE) {
@@ -75,7 +75,7 @@ void qown_accept(struct qbft_engine *e, struct qinst *in, const struct qbft_msg 
             qsig_set(&prep[i], m->just[i].body, m->just[i].body_len, m->just[i].sig);
         qinst_set_prepared(in, pr, ph, prep, m->njust);
         free(prep);
-        qval_add(in, ph, m->value, m->value_len);
+        qval_add(in, ph, m->value, m->value_len, b->round);
     }
 }
 

@@ -335,10 +335,10 @@ static void store(struct qbft_engine *e, struct qinst *in, const struct vctx *c)
         for (uint32_t i = 0; i < c->m->njust; i++)
             qsig_set(&q->just[i], c->m->just[i].body, c->m->just[i].body_len, c->m->just[i].sig);
         q->njust = (uint16_t)c->m->njust;
-        qval_add(in, b->prepared_hash, c->m->value, c->m->value_len);
+        qval_add(in, b->prepared_hash, c->m->value, c->m->value_len, b->round);
     }
     if (b->type == QBFT_PRE_PREPARE)
-        qval_add(in, b->value_hash, c->m->value, c->m->value_len);
+        qval_add(in, b->value_hash, c->m->value, c->m->value_len, b->round);
     if (b->type == QBFT_COMMIT)
         qr->ncommit++;
     *qslot(e, qr, b->type, b->sender) = q;
