@@ -678,8 +678,6 @@ void cl_restart(struct cluster *c, unsigned i)
         if (nits && qbft_restore(nd->eng, &d->id, its, nits) < 0)
             violation(c, "node %u could not restore its intents", i);
         free(its);
-        if (nd->abstain_restored && nits)
-            qbft_abstain(nd->eng, &d->id);
         if (qbft_start(nd->eng, &d->id, d->value, d->len, d->start_ms, c->now) < 0)
             violation(c, "node %u could not restart an instance", i);
         flush(c, nd);

@@ -24,12 +24,10 @@
 #include "tests/sim/cluster.h"
 #include "lib/util.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---- deterministic randomness ---- */
 
@@ -58,7 +56,7 @@ static bool rng_chance(struct rng *r, double p)
 
 /* ---- events ---- */
 
-enum ev_kind { EV_DELIVER, EV_TICK, EV_START, EV_CRASH, EV_RESTART, EV_BYZ };
+enum ev_kind { EV_DELIVER, EV_TICK, EV_START, EV_CRASH, EV_RESTART };
 
 struct event {
     uint64_t time;
@@ -399,7 +397,7 @@ static bool trace;
 
 static void trace_event(const struct sched *s, const struct event *e, int verdict)
 {
-    static const char *const kinds[] = {"deliver", "tick", "start", "crash", "restart", "byz"};
+    static const char *const kinds[] = {"deliver", "tick", "start", "crash", "restart"};
     const struct cluster *c = s->c;
     printf("t=%llu %s node=%u%s", (unsigned long long)e->time, kinds[e->kind], e->node,
            c->nodes[e->node].honest ? "" : "(byz)");
@@ -471,8 +469,6 @@ static void handle(struct sched *s, struct event *e)
             cl_restart(c, i);
             s->tick_at[i] = UINT64_MAX;
         }
-        break;
-    case EV_BYZ:
         break;
     }
     if (trace)
