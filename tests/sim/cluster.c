@@ -382,10 +382,11 @@ static void h_event(void *ctx, const struct qbft_id *id, enum qbft_event ev, con
 {
     struct cl_node *nd = ctx;
     (void)id;
-    (void)label;
     (void)round;
     if (ev == QBFT_EV_WAL_GUARD)
         nd->wal_guards++;
+    nd->events[ev]++;
+    snprintf(nd->event_labels[ev], sizeof(nd->event_labels[ev]), "%s", label);
 }
 
 static bool h_validate(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len)

@@ -112,6 +112,8 @@ struct cl_node {
     uint64_t signs;
     uint64_t restarts;
     uint64_t wal_guards;
+    uint64_t events[QBFT_EV_BUFFER_DROP + 1];
+    char event_labels[QBFT_EV_BUFFER_DROP + 1][16]; /* the last label of each kind */
 };
 
 typedef void (*cl_send_fn)(void *ctx, struct cluster *c, unsigned from, unsigned to, uint8_t type,

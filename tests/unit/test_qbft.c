@@ -711,6 +711,37 @@ START_TEST(upon_decided_answers_round_changes_capped)
 }
 END_TEST
 
+/* Reports for metrics: timeouts by phase, round changes, quorum certificates, states, intents. */
+START_TEST(events_reported)
+{
+    struct cluster *c = mk(4);
+    start(c, 1);
+    struct cl_node *nd = &c->nodes[1];
+    c->now = cl_next_deadline(c, 1);
+    cl_tick(c, 1);
+    ck_assert_uint_eq(nd->events[QBFT_EV_TIMEOUT], 1);
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_TIMEOUT], "pre_prepare");
+    ck_assert_uint_eq(nd->events[QBFT_EV_ROUND_CHANGE], 1);
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_ROUND_CHANGE], "timeout");
+    ck_assert_uint_eq(nd->events[QBFT_EV_INTENT], 1); /* its ROUND-CHANGE */
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_INTENT], "round_change");
+    ck_assert_int_eq(send_rc(c, 0, 1, 2, 0, NULL), QBFT_OK);
+    ck_assert_int_eq(send_rc(c, 2, 1, 2, 0, NULL), QBFT_OK); /* quorum: it proposes */
+    ck_assert_uint_eq(nd->events[QBFT_EV_QC], 1);
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_QC], "round_change");
+    vote(c, QBFT_PREPARE, 0, 1, 2, "in1");
+    vote(c, QBFT_PREPARE, 2, 1, 2, "in1");
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_QC], "prepare");
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_STATE], "prepared");
+    vote(c, QBFT_COMMIT, 0, 1, 2, "in1");
+    vote(c, QBFT_COMMIT, 2, 1, 2, "in1");
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_QC], "commit");
+    ck_assert_str_eq(nd->event_labels[QBFT_EV_STATE], "decided");
+    ck_assert_uint_eq(nd->events[QBFT_EV_INTENT], nd->signs); /* every signed vote was put */
+    cl_free(c);
+}
+END_TEST
+
 /* ================= intent discipline, restore ================= */
 
 START_TEST(intent_reemitted_never_resigned)
@@ -1199,6 +1230,7 @@ int main(void)
     tcase_add_test(u, upon_jump_beyond_window);
     tcase_add_test(u, upon_leader_reproposes_prepared_value);
     tcase_add_test(u, upon_decided_answers_round_changes_capped);
+    tcase_add_test(u, events_reported);
     suite_add_tcase(s, u);
     TCase *i = tcase_create("intents");
     tcase_add_test(i, intent_reemitted_never_resigned);
