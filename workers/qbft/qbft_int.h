@@ -1,0 +1,184 @@
+/*
+ * qbft_int: the engine's internal state, shared by its files (not part of the API).
+ *
+ *   qbft_engine.c  engine, instance table, rounds, values, buffers, signature cache, entry points
+ *   qbft_verify.c  the verifier: SPEC §7.4 rules in order, one table row each
+ *   qbft_rules.c   the upon rules of one instance, emission under the intent discipline, decision
+ *   qbft_timer.c   the round schedule
+ */
+#ifndef AEQUA_WORKERS_QBFT_INT_H
+#define AEQUA_WORKERS_QBFT_INT_H
+
+#include "workers/qbft/qbft.h"
+
+#define QBFT_VALUES   8   /* values remembered per instance (proposals, prepared, input) */
+#define QBFT_RETRY_MS 100 /* retry delay for votes withheld because the intent store failed */
+#define QSLOT_TYPES   4   /* PRE-PREPARE, PREPARE, COMMIT, ROUND-CHANGE have per-round slots */
+#define TYPE_BIT(t)   (1u << (t))
+
+/* A signed body, copied. */
+struct qsig {
+    uint8_t body[QBFT_BODY_MAX];
+    uint8_t body_len;
+    uint8_t sig[SIG_LEN];
+};
+
+/* An accepted message in its (round, type, sender) slot. */
+struct qmsg {
+    struct qbft_body b;
+    uint8_t digest[SHA256_LEN];
+    struct qsig s;
+    struct qsig *just; /* ROUND-CHANGE: the PREPARE quorum justifying its prepared round */
+    uint16_t njust;
+};
+
+struct qround {
+    uint64_t round;
+    struct qmsg **m; /* [QSLOT_TYPES * n]: index (type - 1) * n + sender */
+    uint8_t sent;    /* TYPE_BIT(type): this node's message of that type is out (or abstained) */
+    bool want_rc;    /* entered by timeout or jump: a ROUND-CHANGE is due */
+    uint16_t ncommit;
+};
+
+struct qval {
+    uint8_t hash[QBFT_HASH_LEN];
+    uint8_t *data;
+    uint32_t len;
+    uint64_t round; /* latest round that referred to it */
+};
+
+/* A message held for an instance that has not started. */
+struct qpend {
+    struct qpend *next;
+    unsigned from;
+    size_t len;
+    uint8_t bytes[];
+};
+
+struct qinst {
+    struct qbft_id id;
+    struct qinst *hnext;         /* hash chain */
+    struct qinst *anext, *aprev; /* running list (timers) */
+    enum qbft_status status;
+    bool abstain;
+    bool restored;
+    bool blocked; /* a vote was withheld: the intent store did not answer */
+    uint64_t start_ms;
+    uint64_t round;
+    uint64_t deadline;
+
+    struct qval input;
+    bool has_input;
+
+    uint64_t pr; /* prepared round, 0 = none */
+    uint8_t ph[QBFT_HASH_LEN];
+    struct qsig *pjust; /* the PREPARE quorum for (pr, ph) */
+    uint16_t npjust;
+
+    uint64_t *far_rc; /* per sender: highest ROUND-CHANGE round seen beyond the window */
+
+    struct qround *rounds; /* ascending by round */
+    size_t nrounds, caprounds;
+
+    struct qval vals[QBFT_VALUES];
+    unsigned nvals;
+
+    struct qpend *pend, **pend_tail;
+
+    /* decided */
+    uint8_t dhash[QBFT_HASH_LEN];
+    uint64_t dround;
+    struct qval dvalue;
+    struct qsig *dcert;
+    uint16_t ndcert;
+    struct buf cert;
+    struct buf dmsg;              /* this node's DECIDED, built on first use */
+    uint8_t (*dseen)[SHA256_LEN]; /* per sender: last DECIDED digest accepted */
+    uint64_t dseen_mask;
+    uint8_t (*rcseen)[SHA256_LEN]; /* decided: per sender, last ROUND-CHANGE digest */
+    uint64_t rcseen_mask;
+    uint32_t *answers;   /* per peer: DECIDED answers sent */
+    uint64_t *answer_ms; /* per peer: time of the last one */
+};
+
+struct sigc_entry {
+    uint8_t digest[SHA256_LEN];
+    uint8_t sig[SIG_LEN];
+    bool used;
+};
+
+struct qbft_engine {
+    struct qbft_config cfg;
+    struct qbft_host host;
+    uint8_t (*pubkeys)[PUBKEY_LEN];
+    void *parsed; /* secp256k1_pubkey[n] */
+    unsigned q, f;
+
+    struct qinst **buckets;
+    size_t nbuckets, ninst;
+    struct qinst *active; /* running instances */
+
+    bool has_max[QBFT_DUTY_TYPES];
+    uint64_t max_height[QBFT_DUTY_TYPES];
+    uint64_t pruned_below[QBFT_DUTY_TYPES];
+
+    size_t *pend_msgs, *pend_bytes; /* per peer (index n: anything else) */
+
+    struct sigc_entry *cache;
+    size_t cache_mask;
+
+    struct qbft_msg *rx; /* decode scratch: received messages */
+    struct qbft_msg *tx; /* decode scratch: this node's intents */
+    struct buf out, out2;
+    uint64_t last_now;
+    struct qbft_stats stats;
+};
+
+/* qbft_timer.c */
+uint64_t qbft_round_timeout(const struct qbft_config *c, uint64_t round);
+uint64_t qbft_round_end(const struct qbft_config *c, uint64_t start, uint64_t round);
+uint64_t qbft_round_at(const struct qbft_config *c, uint64_t start, uint64_t now);
+
+/* qbft_engine.c */
+struct qinst *qinst_find(const struct qbft_engine *e, const struct qbft_id *id);
+struct qinst *qinst_get(struct qbft_engine *e, const struct qbft_id *id);
+void qinst_remove(struct qbft_engine *e, struct qinst *in);
+bool qid_stale(const struct qbft_engine *e, const struct qbft_id *id);
+struct qround *qround_find(const struct qinst *in, uint64_t round);
+struct qround *qround_get(struct qbft_engine *e, struct qinst *in, uint64_t round);
+struct qmsg **qslot(const struct qbft_engine *e, const struct qround *qr, uint8_t type,
+                    unsigned sender);
+const struct qval *qval_find(const struct qinst *in, const uint8_t hash[QBFT_HASH_LEN]);
+void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
+              uint64_t round);
+void qsig_set(struct qsig *s, const uint8_t *body, size_t body_len, const uint8_t *sig);
+bool qsig_check(struct qbft_engine *e, unsigned signer, const uint8_t digest[SHA256_LEN],
+                const uint8_t sig[SIG_LEN]);
+void qsig_remember(struct qbft_engine *e, const uint8_t digest[SHA256_LEN],
+                   const uint8_t sig[SIG_LEN]);
+int qpend_add(struct qbft_engine *e, struct qinst *in, const uint8_t *msg, size_t len,
+              unsigned from);
+void qinst_enter_round(struct qbft_engine *e, struct qinst *in, uint64_t round, bool want_rc,
+                       const char *cause);
+void qinst_set_prepared(struct qinst *in, uint64_t round, const uint8_t hash[QBFT_HASH_LEN],
+                        const struct qsig *prepares, size_t n);
+void qinst_stop(struct qbft_engine *e, struct qinst *in);
+void qevent(struct qbft_engine *e, const struct qinst *in, enum qbft_event ev, const char *label,
+            uint64_t round);
+
+/* qbft_verify.c */
+enum qbft_verdict qverify_accept(struct qbft_engine *e, const uint8_t *msg, size_t len,
+                                 unsigned from, uint64_t now);
+
+/* qbft_rules.c */
+void qinst_step(struct qbft_engine *e, struct qinst *in, uint64_t now);
+/* Store one of this node's own messages (built now or read back from an intent). */
+void qown_accept(struct qbft_engine *e, struct qinst *in, const struct qbft_msg *m,
+                 const uint8_t digest[SHA256_LEN]);
+void qinst_decide(struct qbft_engine *e, struct qinst *in, const uint8_t hash[QBFT_HASH_LEN],
+                  uint64_t round, const uint8_t *value, size_t len, const struct qsig *cert,
+                  size_t ncert, bool report);
+void qanswer_decided(struct qbft_engine *e, struct qinst *in, unsigned peer, uint64_t now);
+void qresend_round(struct qbft_engine *e, struct qinst *in);
+
+#endif
