@@ -16,6 +16,8 @@ static const struct command commands[] = {
     {"cluster", cmd_cluster,
      "cluster create --nodes N [--threshold T] --out DIR [--base-port P] [--hosts h1,...] "
      "[--name NAME]\n  aequactl cluster verify LOCK [--key FILE [--index I]]"},
+    {"duty", cmd_duty,
+     "duty verify --lock LOCK [FILE]   check a GET /v1/duty answer against the lock"},
     {"wal", cmd_wal,
      "wal dump (--data-dir DIR | --db PATH) [--hex]   print intents, duties, decided"},
 };

@@ -6,6 +6,7 @@
 #define AEQUA_CLI_AEQUACTL_H
 
 int cmd_status(int argc, char **argv);
+int cmd_duty(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_wal(int argc, char **argv);
 

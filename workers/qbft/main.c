@@ -54,11 +54,18 @@ struct inst {
     bool open;          /* counted in Q.nopen */
     uint64_t seal_mask; /* operators whose seal we hold (verified) */
     uint8_t seals[QBFT_MAX_NODES][SIG_LEN];
+    struct early_seal *early;   /* verified seals that arrived before this node decided */
     struct inst *next;          /* hash chain */
     struct inst *older, *newer; /* decided list, oldest first */
 };
 
-#define INST_BUCKETS 4096
+#define INST_BUCKETS    4096
+#define EARLY_SEALS_MAX 65536 /* seals held for instances not decided here yet, in all */
+
+struct early_seal {
+    struct seal s;
+    struct early_seal *next;
+};
 
 static struct {
     struct worker *w;
@@ -69,7 +76,7 @@ static struct {
     struct icache *intents;
     struct inst *inst[INST_BUCKETS];
     struct inst *decided_head, *decided_tail;
-    size_t ndecided, nopen;
+    size_t ndecided, nopen, nearly;
     ev_timer timer, retry, sweep;
     /* start-up */
     bool loaded;   /* every duty and intent reloaded: READY */
@@ -137,6 +144,12 @@ static void inst_remove(struct inst *x)
         else
             Q.decided_tail = x->older;
         Q.ndecided--;
+    }
+    while (x->early) {
+        struct early_seal *e = x->early;
+        x->early = e->next;
+        free(e);
+        Q.nearly--;
     }
     buf_free(&x->value);
     buf_free(&x->cert);
@@ -434,6 +447,16 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
     ecdsa_sign(&Q.key, d, in->seals[Q.w->cfg.index]);
     in->seal_mask |= 1ull << Q.w->cfg.index;
     metric_inc(metric("block_sign_total", "ok"));
+    while (in->early) {
+        struct early_seal *e = in->early;
+        in->early = e->next;
+        Q.nearly--;
+        if (memcmp(e->s.value_hash, value_hash, SHA256_LEN) == 0) {
+            memcpy(in->seals[e->s.index], e->s.sig, SIG_LEN);
+            in->seal_mask |= 1ull << e->s.index;
+        }
+        free(e);
+    }
     /* the decided list, for GET and pruning */
     in->older = Q.decided_tail;
     if (Q.decided_tail)
@@ -841,9 +864,25 @@ static void on_seal(unsigned from, const uint8_t *bytes, size_t len)
     }
     struct qbft_id id = {s.duty, s.height};
     struct inst *in = inst_find(&id);
-    if (!in || !in->decided || memcmp(in->value_hash, s.value_hash, SHA256_LEN) != 0 ||
+    if (!in || !in->decided) {
+        /* It decided first: hold the seal until this node decides (bounded, one per operator). */
+        if (Q.nearly >= EARLY_SEALS_MAX ||
+            s.height + Q.w->cfg.qbft_height_window < Q.max_height[s.duty])
+            return;
+        in = inst_get(&id);
+        for (struct early_seal *e = in->early; e; e = e->next)
+            if (e->s.index == s.index)
+                return;
+        struct early_seal *e = xmalloc(sizeof(*e));
+        e->s = s;
+        e->next = in->early;
+        in->early = e;
+        Q.nearly++;
+        return;
+    }
+    if (memcmp(in->value_hash, s.value_hash, SHA256_LEN) != 0 ||
         (in->seal_mask & (1ull << s.index)))
-        return; /* not decided here (yet), another value, or already held */
+        return; /* a seal of another value, or one already held */
     memcpy(in->seals[s.index], s.sig, SIG_LEN);
     in->seal_mask |= 1ull << s.index;
     if (in->persisted)
