@@ -678,7 +678,16 @@ static void on_duty_submit(struct mailbox *mb, const struct envelope *e, void *c
     struct pending_reply *p = pending_new(e);
     p->id = (struct qbft_id){d.type, d.height};
     struct inst *in = inst_find(&p->id);
-    if (!Q.loaded || !Q.sdb_up || (!in && Q.nopen >= Q.w->cfg.api_max_open_duties)) {
+    const char *why = NULL;
+    if (!Q.loaded || !Q.sdb_up)
+        why = "statedb unavailable or reload in progress";
+    else if (!in && Q.nopen >= Q.w->cfg.api_max_open_duties)
+        why = "too many open instances";
+    else if (!in && d.height + Q.w->cfg.qbft_retention < Q.max_height[d.type])
+        why = "height below the retention window of this duty type";
+    if (why) {
+        log_info("consensus_recv", LS("kind", "duty"), LS("duty", qbft_duty_name(d.type)),
+                 LU("height", d.height), LS("result", "unavailable"), LS("err", why));
         answer_submit(p, DUTY_UNAVAILABLE);
         pending_free(p);
         return;
