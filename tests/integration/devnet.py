@@ -1,0 +1,129 @@
+"""A devnet for tests: scripts/devnet on a free port range, with helpers to post and read duties."""
+import importlib.machinery
+import importlib.util
+import random
+import threading
+
+from harness import *
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+_loader = importlib.machinery.SourceFileLoader("devnet_script", os.path.join(ROOT, "scripts",
+                                                                             "devnet"))
+_spec = importlib.util.spec_from_loader("devnet_script", _loader)
+script = importlib.util.module_from_spec(_spec)
+_loader.exec_module(script)
+
+
+def port_free(p):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", p))
+            return True
+        except OSError:
+            return False
+
+
+def free_base():
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 64)
+        if all(port_free(base + i) for i in range(64)):
+            return base
+    fail("no free port range")
+
+
+class Devnet:
+    def __init__(self, n, env=None):
+        self.n = n
+        self.dir = tempdir("aequa-devnet-")
+        self.base = free_base()
+        self.env = env
+        r = subprocess.run([os.path.join(ROOT, "scripts", "devnet"), "up", str(n), "--dir",
+                            self.dir, "--base-port", str(self.base)],
+                           env=dict(os.environ, AEQUA_BUILD=BUILD), capture_output=True)
+        if r.returncode != 0:
+            self.dump_logs()
+            fail("devnet up failed: %s" % r.stderr.decode())
+        self.nodes = script.load_nodes(self.dir)
+        for nd in self.nodes:
+            nd["dir"] = os.path.join(self.dir, "node%d" % nd["index"])
+        self.lock = os.path.join(self.dir, "cluster-lock.json")
+
+    def api(self, i):
+        return self.nodes[i]["api"]
+
+    def post(self, i, typ, height, payload, headers=None):
+        body = json.dumps({"type": typ, "height": height, "payload": payload}).encode()
+        return request(self.api(i), "POST", "/v1/duty", body=body, headers=headers)[0]
+
+    def get(self, i, typ, height):
+        code, body, _ = request(self.api(i), "GET", "/v1/duty/%s/%d" % (typ, height))
+        return json.loads(body) if code == 200 else None
+
+    def decided(self, i, typ, height):
+        try:
+            d = self.get(i, typ, height)
+        except OSError:
+            return None
+        return d if d and d["status"] == "decided" else None
+
+    def post_all(self, typ, heights, nodes=None, payload=lambda i, h: {"node": i, "h": h}):
+        """Post every height to every node (one thread per node); returns the status codes."""
+        nodes = range(self.n) if nodes is None else nodes
+        codes = {}
+
+        def run(i):
+            for h in heights:
+                codes[(i, h)] = self.post(i, typ, h, payload(i, h))
+        threads = [threading.Thread(target=run, args=(i,)) for i in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return codes
+
+    def metrics(self, i):
+        code, body, _ = request(self.nodes[i]["monitoring"], "GET", "/metrics")
+        return parse_metrics(body.decode())
+
+    def workers(self, i):
+        code, body, _ = request(self.nodes[i]["monitoring"], "GET", "/status")
+        return {w["name"]: w for w in json.loads(body)["workers"]}
+
+    def stop_node(self, i):
+        script.stop_pid(self.nodes[i]["pid"])
+
+    def start_node(self, i):
+        self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=self.env)
+        wait_for(lambda: script.ready(self.nodes[i]["api"]), "node %d ready" % i, timeout=60)
+
+    def verify(self, d):
+        r = subprocess.run([AEQUACTL, "duty", "verify", "--lock", self.lock],
+                           input=json.dumps(d).encode(), capture_output=True)
+        return r.returncode == 0, r.stdout.decode().strip()
+
+    def log(self, i):
+        with open(os.path.join(self.nodes[i]["dir"], "supervisor.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def dump_logs(self, lines=40):
+        for i in range(self.n):
+            p = os.path.join(self.dir, "node%d" % i, "supervisor.log")
+            if os.path.exists(p):
+                sys.stdout.write("---- node %d log (last %d lines) ----\n" % (i, lines))
+                with open(p, "rb") as f:
+                    sys.stdout.write("\n".join(f.read().decode(errors="replace")
+                                               .splitlines()[-lines:]) + "\n")
+
+    def down(self):
+        for nd in getattr(self, "nodes", []):
+            script.stop_pid(nd["pid"])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            self.dump_logs()
+        self.down()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
