@@ -4,6 +4,7 @@
  * holds a quorum of distinct operators' COMMITs for that value (signatures checked over the
  * re-encoded COMMIT bodies), and every seal verifies. Exit 0 when all hold, 1 otherwise (with the
  * reason), 2 for usage errors. Used by the chaos drill and the tests; handy for operators.
+ * The input may hold several answers, one JSON object per line: each gets its own result line.
  */
 #include "cli/aequactl.h"
 #include "lib/json_strict.h"
@@ -154,19 +155,31 @@ int cmd_duty(int argc, char **argv)
         free(l);
         return 1;
     }
-    struct jstrict_doc doc;
-    struct jstrict_error jerr;
-    int rc = 1;
-    if (jstrict_parse(&doc, (const uint8_t *)text, len, NULL, &jerr) < 0) {
-        fprintf(stderr, "aequactl duty verify: invalid JSON: %s at %zu\n", jerr.reason,
-                jerr.offset);
-    } else if (verify(l, &doc.root, err, sizeof(err)) < 0) {
-        printf("FAIL %s\n", err);
-    } else {
-        printf("%s\n", err);
-        rc = 0;
+    int rc = 0, docs = 0;
+    for (char *line = text, *end; line < text + len; line = end + 1) {
+        end = memchr(line, '\n', (size_t)(text + len - line));
+        if (!end)
+            end = text + len;
+        if (end == line)
+            continue;
+        struct jstrict_doc doc;
+        struct jstrict_error jerr;
+        docs++;
+        if (jstrict_parse(&doc, (const uint8_t *)line, (size_t)(end - line), NULL, &jerr) < 0) {
+            printf("FAIL invalid JSON: %s at %zu\n", jerr.reason, jerr.offset);
+            rc = 1;
+        } else if (verify(l, &doc.root, err, sizeof(err)) < 0) {
+            printf("FAIL %s\n", err);
+            rc = 1;
+        } else {
+            printf("%s\n", err);
+        }
+        jstrict_doc_free(&doc);
     }
-    jstrict_doc_free(&doc);
+    if (docs == 0) {
+        printf("FAIL no input\n");
+        rc = 1;
+    }
     free(text);
     free(l);
     return rc;

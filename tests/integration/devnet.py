@@ -101,6 +101,16 @@ class Devnet:
                            input=json.dumps(d).encode(), capture_output=True)
         return r.returncode == 0, r.stdout.decode().strip()
 
+    def verify_many(self, docs):
+        """One aequactl run for many answers: the list of failure lines (empty when all hold)."""
+        text = "".join(json.dumps(d) + "\n" for d in docs)
+        r = subprocess.run([AEQUACTL, "duty", "verify", "--lock", self.lock],
+                           input=text.encode(), capture_output=True)
+        lines = r.stdout.decode().splitlines()
+        if len(lines) != len(docs):
+            return ["verify printed %d lines for %d answers" % (len(lines), len(docs))]
+        return [l for l in lines if not l.startswith("ok ")]
+
     def log(self, i):
         with open(os.path.join(self.nodes[i]["dir"], "supervisor.log"), "rb") as f:
             return f.read().decode(errors="replace")
