@@ -32,8 +32,18 @@ struct pending {
     struct pending *next;
 };
 
+/* Envelopes for one destination, sent as one nng message when the loop is about to sleep. */
+struct outq {
+    struct buf frame;
+    unsigned count;
+};
+
+#define FRAME_FLUSH_BYTES (256u << 10) /* send at once beyond this */
+
 struct mailbox {
     struct ev_loop *loop;
+    ev_prepare flush;
+    struct outq out[MAX_DEST];
     struct mailbox_opts o;
     char rtdir[CFG_RTDIR_MAX];
     nng_socket pull;
@@ -44,7 +54,6 @@ struct mailbox {
     size_t npending;
     size_t violations;
     uint64_t next_id;
-    struct buf scratch;
 };
 
 static const char *dest_name(unsigned id)
@@ -132,13 +141,9 @@ static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- receive ---- */
 
-static void handle(struct mailbox *mb, const void *data, size_t len)
+static void handle_one(struct mailbox *mb, const struct envelope *ep)
 {
-    struct envelope e;
-    if (envelope_decode(&e, data, len) < 0) {
-        mailbox_violation(mb, NULL, "undecodable envelope");
-        return;
-    }
+    struct envelope e = *ep;
     log_set_trace(e.trace_id[0] ? e.trace_id : NULL);
     if (e.flags & ENVELOPE_FLAG_REPLY) {
         struct pending *p = pending_take(mb, e.req_id);
@@ -163,6 +168,23 @@ static void handle(struct mailbox *mb, const void *data, size_t len)
     log_set_trace(NULL);
 }
 
+/* One nng message: one or more envelopes back to back. */
+static void handle(struct mailbox *mb, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    size_t left = len;
+    struct envelope e;
+    int rc;
+    if (len == 0) {
+        mailbox_violation(mb, NULL, "empty frame");
+        return;
+    }
+    while ((rc = envelope_next(&e, &p, &left)) == 1)
+        handle_one(mb, &e);
+    if (rc < 0)
+        mailbox_violation(mb, NULL, "undecodable envelope");
+}
+
 static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -182,6 +204,47 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (mb->o.on_drained)
         mb->o.on_drained(mb, mb->o.ctx);
+}
+
+/* ---- sending: gather per destination, flush before the loop sleeps ---- */
+
+static int ensure_push(struct mailbox *mb, unsigned dest);
+
+static int flush_dest(struct mailbox *mb, unsigned dest)
+{
+    struct outq *q = &mb->out[dest];
+    if (q->count == 0)
+        return 0;
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, q->frame.data, q->frame.len) != 0)
+        fatalx("ipc: out of memory");
+    int rv = nng_sendmsg(mb->push[dest], m, NNG_FLAG_NONBLOCK);
+    unsigned n = q->count;
+    buf_reset(&q->frame);
+    q->count = 0;
+    if (rv != 0) {
+        nng_msg_free(m);
+        /* Requests among them fail by their deadline; one-way messages are lost, as they would
+         * be if the destination had died a moment later. */
+        log_warn("ipc_send", LS("dest", dest_name(dest)), LU("envelopes", n),
+                 LS("err", nng_strerror(rv)));
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct mailbox *mb = w->data;
+    for (unsigned d = 0; d < MAX_DEST; d++)
+        flush_dest(mb, d);
+}
+
+void mailbox_flush(struct mailbox *mb)
+{
+    on_prepare(mb->loop, &mb->flush, 0);
 }
 
 /* ---- open/close ---- */
@@ -225,6 +288,9 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
     ev_io_init(&mb->rx, on_rx, fd, EV_READ);
     mb->rx.data = mb;
     ev_io_start(loop, &mb->rx);
+    ev_prepare_init(&mb->flush, on_prepare);
+    mb->flush.data = mb;
+    ev_prepare_start(loop, &mb->flush);
     return mb;
 fail:
     nng_close(mb->pull);
@@ -236,6 +302,8 @@ void mailbox_close(struct mailbox *mb)
 {
     if (!mb)
         return;
+    mailbox_flush(mb);
+    ev_prepare_stop(mb->loop, &mb->flush);
     ev_io_stop(mb->loop, &mb->rx);
     for (size_t b = 0; b < PENDING_BUCKETS; b++) {
         while (mb->buckets[b]) {
@@ -248,7 +316,8 @@ void mailbox_close(struct mailbox *mb)
     for (unsigned d = 0; d < MAX_DEST; d++)
         if (mb->push_open[d])
             nng_close(mb->push[d]);
-    buf_free(&mb->scratch);
+    for (unsigned d = 0; d < MAX_DEST; d++)
+        buf_free(&mb->out[d].frame);
     free(mb);
 }
 
@@ -289,17 +358,15 @@ static int send_envelope(struct mailbox *mb, unsigned dest, uint16_t type, uint8
         return rv;
     if (len > IPC_MAX_MSG - 256)
         return -EMSGSIZE;
-    buf_reset(&mb->scratch);
-    envelope_encode(&mb->scratch, type, flags, (uint8_t)mb->o.self, req_id, log_get_trace(), body,
+    struct outq *q = &mb->out[dest];
+    /* A frame never exceeds the receiver's limit: send what is gathered first if needed. */
+    if (q->count && q->frame.len + len + 256 > IPC_MAX_MSG && flush_dest(mb, dest) < 0)
+        return -EAGAIN;
+    envelope_encode(&q->frame, type, flags, (uint8_t)mb->o.self, req_id, log_get_trace(), body,
                     len);
-    nng_msg *m;
-    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, mb->scratch.data, mb->scratch.len) != 0)
-        fatalx("ipc: out of memory");
-    rv = nng_sendmsg(mb->push[dest], m, NNG_FLAG_NONBLOCK);
-    if (rv != 0) {
-        nng_msg_free(m);
-        return rv == NNG_EAGAIN ? -EAGAIN : -EIO;
-    }
+    q->count++;
+    if (q->frame.len >= FRAME_FLUSH_BYTES)
+        return flush_dest(mb, dest);
     return 0;
 }
 

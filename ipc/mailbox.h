@@ -3,6 +3,10 @@
  *
  * Each process of a node listens on one nng PULL socket at ipc://<runtime-dir>/<name>.ipc (its
  * mailbox) and sends through one PUSH socket per destination, dialled lazily and non-blocking.
+ * What a process sends to one destination during one turn of its loop travels as one nng message
+ * (a frame of envelopes), flushed just before the loop sleeps (ev_prepare): each nng message
+ * costs several thread hand-offs, so under load this is what lets StateDB see a whole batch of
+ * requests in one drain. Send errors of a frame are logged; requests in it time out.
  * Every message is an envelope (proto/envelope.h). The receive fd (NNG_OPT_RECVFD) is watched
  * with a libev ev_io and drained without blocking; after each drain the owner's on_drained hook
  * runs (StateDB turns one drain into one group commit).
@@ -82,6 +86,9 @@ int mailbox_request(struct mailbox *mb, unsigned dest, uint16_t type, uint16_t r
 /* Answer a request envelope. */
 int mailbox_reply(struct mailbox *mb, const struct envelope *req, uint16_t type, const void *body,
                   size_t len);
+
+/* Send everything gathered now (mailbox_close does it too). */
+void mailbox_flush(struct mailbox *mb);
 
 /* Report a protocol violation found while decoding a body: exits, or logs and returns. */
 void mailbox_violation(struct mailbox *mb, const struct envelope *e, const char *why);

@@ -35,7 +35,7 @@ static const struct key_def keys[] = {
     U("api", "threads", api_threads, "16", 1, 256),
     U("api", "request_timeout_ms", api_request_timeout_ms, "10000", 100, 600000),
     U("api", "max_connections", api_max_connections, "256", 1, 65536),
-    U("api", "max_open_duties", api_max_open_duties, "10000", 1, 10000000),
+    U("api", "max_open_duties", api_max_open_duties, "512", 1, 10000000),
     {"api", "upstream", T_STR, F(api_upstream), NULL, 0, 0},
 
     {"monitoring", "listen", T_HOSTPORT, F(monitoring_listen), "127.0.0.1:4620", 0, 0},

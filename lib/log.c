@@ -116,9 +116,9 @@ void log_at(enum log_level level, const char *event, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t len =
-        append(line, 0, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+        append(line, 0, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\"",
                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               ts.tv_nsec / 1000000, level_names[level]);
+               ts.tv_nsec / 1000, level_names[level]);
     len = append_str(line, len, "msg", event);
     len = append_str(line, len, "worker", log_worker);
     len = append(line, len, ",\"pid\":%d", (int)getpid());

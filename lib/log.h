@@ -4,7 +4,7 @@
  *
  *   log_info("worker_exit", LS("worker", "qbft"), LI("pid", pid), LF("uptime_s", 1.5));
  *
- * Keys: ts (RFC 3339 UTC, milliseconds), level, msg (the event name), worker, pid, trace_id (when
+ * Keys: ts (RFC 3339 UTC, microseconds), level, msg (the event name), worker, pid, trace_id (when
  * the calling thread handles a traced request, see log_set_trace) and the event's fields.
  * Safe to call from any thread; never allocates.
  */

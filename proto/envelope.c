@@ -17,7 +17,8 @@ void envelope_encode(struct buf *out, uint16_t type, uint8_t flags, uint8_t sour
     mp_w_bin(out, body, body_len);
 }
 
-int envelope_decode(struct envelope *e, const void *data, size_t len)
+/* Decode one envelope at the start of data; *used is its length. */
+static int decode_one(struct envelope *e, const void *data, size_t len, size_t *used)
 {
     struct mp_reader r;
     const uint8_t *body;
@@ -34,7 +35,7 @@ int envelope_decode(struct envelope *e, const void *data, size_t len)
     mp_read_uint(&r, &e->req_id);
     mp_read_str_copy(&r, e->trace_id, sizeof(e->trace_id));
     mp_read_bin(&r, &body, &blen, IPC_MAX_MSG);
-    if (!mp_reader_done(&r) || e->version != ENVELOPE_VERSION || (e->flags & ~ENVELOPE_FLAG_REPLY))
+    if (r.err || e->version != ENVELOPE_VERSION || (e->flags & ~ENVELOPE_FLAG_REPLY))
         return -1;
     /* Trace ids are printable ASCII: they end up in every log line. */
     for (const char *p = e->trace_id; *p; p++)
@@ -42,5 +43,26 @@ int envelope_decode(struct envelope *e, const void *data, size_t len)
             return -1;
     e->body = body;
     e->body_len = blen;
+    *used = len - mp_reader_remaining(&r);
     return 0;
+}
+
+int envelope_decode(struct envelope *e, const void *data, size_t len)
+{
+    size_t used;
+    if (decode_one(e, data, len, &used) < 0 || used != len)
+        return -1;
+    return 0;
+}
+
+int envelope_next(struct envelope *e, const uint8_t **p, size_t *remaining)
+{
+    size_t used;
+    if (*remaining == 0)
+        return 0;
+    if (decode_one(e, *p, *remaining, &used) < 0)
+        return -1;
+    *p += used;
+    *remaining -= used;
+    return 1;
 }

@@ -4,6 +4,10 @@
  * msgpack array of 7: [version, type, flags, source, request id, trace id, body]. The body is
  * itself msgpack (bin), decoded by the family that owns the type only after the dispatch table
  * has checked sender and size. Decoding is bounded and strict (no trailing bytes).
+ *
+ * One nng message (a "frame") carries one or more envelopes back to back: a mailbox gathers what
+ * it sends to one destination during one turn of its loop, because every nng message costs
+ * several thread hand-offs; envelope_next walks a frame.
  */
 #ifndef AEQUA_PROTO_ENVELOPE_H
 #define AEQUA_PROTO_ENVELOPE_H
@@ -33,7 +37,10 @@ struct envelope {
 void envelope_encode(struct buf *out, uint16_t type, uint8_t flags, uint8_t source, uint64_t req_id,
                      const char *trace_id, const void *body, size_t body_len);
 
-/* 0 on success; -1 if the bytes are not a well-formed envelope of this version. */
+/* 0 on success; -1 if the bytes are not exactly one well-formed envelope of this version. */
 int envelope_decode(struct envelope *e, const void *data, size_t len);
+
+/* The next envelope of a frame: 1 and advances *p, 0 at the end, -1 if malformed. */
+int envelope_next(struct envelope *e, const uint8_t **p, size_t *remaining);
 
 #endif
