@@ -58,6 +58,7 @@ struct config {
     uint64_t qbft_height_window;
     uint64_t qbft_retention;
     uint64_t qbft_decided_resends;
+    uint64_t qbft_instance_expire_s; /* an undecided instance stops counting as open after this */
     /* [statedb] */
     char statedb_path[CFG_PATH];
     bool statedb_sync;

@@ -1205,6 +1205,21 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
      * engine (their messages become "old") with their intents; StateDB keeps its own records
      * for [statedb] retention. Decided instances beyond DECIDED_KEEP leave memory; GET then
      * answers from StateDB. */
+    /* An instance that cannot decide (too few nodes ever got its duty) must not hold an
+     * admission slot forever: after [qbft] instance_expire_s it stops counting as open. The
+     * engine keeps it until the retention window passes, so a late quorum still decides it. */
+    uint64_t now = mono_ms(), expire = Q.w->cfg.qbft_instance_expire_s * 1000;
+    for (size_t b = 0; b < INST_BUCKETS && Q.nopen > 0; b++) {
+        for (struct inst *in = Q.inst[b]; in; in = in->next) {
+            if (in->open && now - in->start_mono_ms > expire) {
+                in->open = false;
+                Q.nopen--;
+                metric_inc(metric("qbft_timeouts_total", "expired"));
+                log_warn("qbft_state", LS("event", "expired"),
+                         LS("duty", qbft_duty_name(in->id.duty)), LU("height", in->id.height));
+            }
+        }
+    }
     uint64_t keep = Q.w->cfg.qbft_retention;
     for (unsigned d = 0; d < QBFT_DUTY_TYPES; d++) {
         if (Q.max_height[d] <= keep)
