@@ -19,6 +19,9 @@ with Node() as n:
     check(code == 405, "/ready refuses POST")
     code, _, _ = request(n.api, "GET", "/nope")
     check(code == 404, "unknown path is 404")
+    code, body, _ = request(n.api, "POST", "/v1/tx/plain", body=b"{}")
+    check(code == 501 and body == b"not implemented\n",
+          "a route whose work is not built yet says so (501)")
 
     st = n.status()
     names = [w["name"] for w in st["workers"]]

@@ -66,7 +66,11 @@ static int on_request(struct mg_connection *c, void *cbdata)
         reply_text(&out, 503, "unavailable");
     else if (rt)
         rt->handler(&A, c, ri, &out);
-    else
+    else if (listener == L_API && A.w->cfg.api_upstream[0]) {
+        label = "proxy";
+        reply_text(&out, 501, "not implemented");
+        out.detail = "reverse proxying to --upstream is not built yet";
+    } else
         reply_text(&out, 404, "not found");
     send_reply(c, &out, trace);
 
@@ -176,7 +180,8 @@ static void api_stop(struct worker *w)
 static const struct worker_ops ops = {
     .name = "api",
     .id = W_API,
-    .does_not_yet = "transaction and block routes (/v1/tx, /v1/block) are not served yet",
+    .does_not_yet = "transaction and block routes (/v1/tx, /v1/block) and --upstream proxying "
+                    "answer 501",
     .seccomp = &api_profile,
     .init = api_init,
     .stop = api_stop,

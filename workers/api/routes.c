@@ -184,6 +184,17 @@ static void route_metrics(struct api *a, struct mg_connection *c, const struct m
     metrics_text_free(&mt);
 }
 
+/* Routes of the spec whose work does not exist yet answer so, instead of a misleading 404. */
+static void route_not_implemented(struct api *a, struct mg_connection *c,
+                                  const struct mg_request_info *ri, struct http_reply *out)
+{
+    (void)a;
+    (void)c;
+    (void)ri;
+    reply_text(out, 501, "not implemented");
+    out->detail = "the builder and mempool are not built yet";
+}
+
 const struct route api_routes[] = {
     {L_API | L_MON, "/health", false, "health", route_health},
     {L_API | L_MON, "/ready", false, "ready", route_ready},
@@ -191,6 +202,8 @@ const struct route api_routes[] = {
     {L_MON, "/status", false, "status", route_status},
     {L_API, "/v1/duty", false, "duty", route_duty_post},
     {L_API, "/v1/duty/", true, "duty_get", route_duty_get},
+    {L_API, "/v1/tx/plain", false, "tx", route_not_implemented},
+    {L_API, "/v1/block/", true, "block", route_not_implemented},
 };
 
 const size_t api_routes_len = ARRAY_LEN(api_routes);
