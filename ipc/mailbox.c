@@ -40,9 +40,14 @@ struct outq {
 
 #define FRAME_FLUSH_BYTES (256u << 10) /* send at once beyond this */
 
+#define REDIAL_CHECK_S  0.5
+#define REDIAL_AFTER_MS 2000 /* a sending socket without a connection this long is rebuilt */
+
 struct mailbox {
     struct ev_loop *loop;
     ev_prepare flush;
+    ev_timer redial;
+    uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
     struct outq out[MAX_DEST];
     struct mailbox_opts o;
     char rtdir[CFG_RTDIR_MAX];
@@ -125,6 +130,55 @@ static struct pending *pending_take(struct mailbox *mb, uint64_t id)
     return p;
 }
 
+void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
+{
+    if (dest >= MAX_DEST || !mb->push_open[dest])
+        return;
+    buf_reset(&mb->out[dest].frame);
+    mb->out[dest].count = 0;
+    nng_close(mb->push[dest]);
+    mb->push_open[dest] = false;
+    mb->nopipe_since[dest] = 0;
+}
+
+/* Connections of a socket, from nng's statistics (-1 if they are not available). */
+static int64_t socket_pipes(nng_stat *all, nng_socket s)
+{
+    nng_stat *sock = nng_stat_find_socket(all, s);
+    nng_stat *p = sock ? nng_stat_find(sock, "pipes") : NULL;
+    return p ? (int64_t)nng_stat_value(p) : -1;
+}
+
+/* nng 1.5.2's dialer can stop redialling when its peer dies during the connection handshake
+ * (seen here when a worker is SIGKILLed and restarted; nanomsg/nng#970 describes the same for
+ * TCP). A sending socket that has had no connection for REDIAL_AFTER_MS is rebuilt. */
+static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct mailbox *mb = t->data;
+    uint64_t now = now_ms();
+    nng_stat *all = NULL;
+    for (unsigned d = 0; d < MAX_DEST; d++) {
+        if (!mb->push_open[d])
+            continue;
+        if (!all && nng_stats_get(&all) != 0)
+            return;
+        if (socket_pipes(all, mb->push[d]) != 0) {
+            mb->nopipe_since[d] = 0;
+            continue;
+        }
+        if (!mb->nopipe_since[d])
+            mb->nopipe_since[d] = now;
+        else if (now - mb->nopipe_since[d] >= REDIAL_AFTER_MS) {
+            log_debug("ipc_redial", LS("dest", dest_name(d)));
+            mailbox_reset_dest(mb, d);
+        }
+    }
+    if (all)
+        nng_stats_free(all);
+}
+
 static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)loop;
@@ -135,6 +189,9 @@ static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
     if (!p)
         return;
     log_debug("ipc_timeout", LS("dest", dest_name(p->dest)), LU("req_id", p->id));
+    /* Seen here with nng 1.5.2: after the peer process is killed, the dialer does not always
+     * redial the new incarnation's socket. A fresh socket on the next send always does. */
+    mailbox_reset_dest(mb, p->dest);
     p->cb(mb, -ETIMEDOUT, NULL, p->arg);
     free(p);
 }
@@ -291,6 +348,9 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
     ev_prepare_init(&mb->flush, on_prepare);
     mb->flush.data = mb;
     ev_prepare_start(loop, &mb->flush);
+    ev_timer_init(&mb->redial, on_redial_check, REDIAL_CHECK_S, REDIAL_CHECK_S);
+    mb->redial.data = mb;
+    ev_timer_start(loop, &mb->redial);
     return mb;
 fail:
     nng_close(mb->pull);
@@ -304,6 +364,7 @@ void mailbox_close(struct mailbox *mb)
         return;
     mailbox_flush(mb);
     ev_prepare_stop(mb->loop, &mb->flush);
+    ev_timer_stop(mb->loop, &mb->redial);
     ev_io_stop(mb->loop, &mb->rx);
     for (size_t b = 0; b < PENDING_BUCKETS; b++) {
         while (mb->buckets[b]) {

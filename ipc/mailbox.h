@@ -87,6 +87,10 @@ int mailbox_request(struct mailbox *mb, unsigned dest, uint16_t type, uint16_t r
 int mailbox_reply(struct mailbox *mb, const struct envelope *req, uint16_t type, const void *body,
                   size_t len);
 
+/* Drop the sending socket to dest (and what is gathered for it); the next send dials afresh.
+ * Done on every request timeout, and by the supervisor when it spawns a worker. */
+void mailbox_reset_dest(struct mailbox *mb, unsigned dest);
+
 /* Send everything gathered now (mailbox_close does it too). */
 void mailbox_flush(struct mailbox *mb);
 

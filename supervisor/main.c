@@ -322,6 +322,7 @@ static void spawn(struct wslot *w)
     }
     w->pid = pid;
     w->state = WS_STARTING;
+    mailbox_reset_dest(S.mb, w->def->id); /* talk to the new incarnation on a fresh socket */
     w->ready = false;
     w->watchdog_killed = false;
     w->health[0] = 0;

@@ -240,6 +240,29 @@ START_TEST(close_cancels_pending)
 }
 END_TEST
 
+START_TEST(destination_restarts)
+{
+    /* The receiving process goes away and a new incarnation listens on the same path: messages
+     * reach the new one (the sender rebuilds a socket that lost its connection). */
+    struct state a = {0}, b = {0}, c = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_SILENT, "1", 1), 0);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(mb);
+    struct mailbox *mc = open_mb(W_QBFT, &c, 0);
+    for (int i = 0; i < 20000 && c.silent == 0; i++) {
+        if (i % 500 == 0)
+            mailbox_send(ma, W_QBFT, T_SILENT, "2", 1);
+        ev_run(loop, EVRUN_ONCE);
+    }
+    ck_assert_int_ge(c.silent, 1);
+    mailbox_close(ma);
+    mailbox_close(mc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mailbox");
@@ -254,6 +277,7 @@ int main(void)
     tcase_add_exit_test(tc, violation_is_fatal_by_default, 1);
     tcase_add_test(tc, oversize_body_refused);
     tcase_add_test(tc, close_cancels_pending);
+    tcase_add_test(tc, destination_restarts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
