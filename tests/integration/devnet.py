@@ -94,6 +94,7 @@ class Devnet:
 
     def start_node(self, i):
         self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=self.env)
+        script.write_nodes(self.dir, self.nodes)  # `scripts/devnet down` must see the new pid
         wait_for(lambda: script.ready(self.nodes[i]["api"]), "node %d ready" % i, timeout=60)
 
     def verify(self, d):
