@@ -112,23 +112,12 @@ static int parse_value(struct parser *p, unsigned depth, struct jstrict_node *ou
 
 /* ---- strings ---- */
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at in[at..at+4) (bounds already checked by the caller's end). */
 static int read_hex4(const uint8_t *s, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(s[i]);
+        int h = hex_digit(s[i]);
         if (h < 0)
             return -1;
         v = (v << 4) | (unsigned)h;

@@ -114,7 +114,7 @@ void hex_encode(char *out, const void *in, size_t n)
     out[2 * n] = 0;
 }
 
-static int hexval(char c)
+int hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -131,7 +131,7 @@ int hex_decode(void *out, size_t n, const char *in, size_t inlen)
     if (inlen != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = hex_digit((unsigned char)in[2 * i]), lo = hex_digit((unsigned char)in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         o[i] = (uint8_t)(hi << 4 | lo);

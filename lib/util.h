@@ -34,6 +34,8 @@ uint64_t wall_ms(void);
 
 /* Lower-case hex. hex_encode writes 2n+1 bytes (NUL-terminated). */
 void hex_encode(char *out, const void *in, size_t n);
+/* Value of one hex digit (either case), or -1. */
+int hex_digit(int c);
 /* Decodes exactly n bytes from a 2n-character string; returns 0 or -1. */
 int hex_decode(void *out, size_t n, const char *in, size_t inlen);
 
