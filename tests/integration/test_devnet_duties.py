@@ -3,12 +3,19 @@
  - every node ready with P2P links to all peers;
  - 100 duties posted to all four nodes, each node with its own payload: decided on all four with
    one value_hash per duty, certificates and seals verified against the lock;
- - the round-1 leader's node stopped: duties still decide (round change); restarted, it catches up;
+ - the round-1 leader's node stopped: duties still decide (round change); restarted (after the
+   others restarted their QBFT workers, so the decision is only in their StateDB), it catches up;
  - the QBFT worker SIGKILLed mid-instance resumes from its WAL without a new vote for any
    (instance, round, type) it had already voted on."""
 import subprocess
 
 from devnet import *
+
+
+def restarted(net, i, name, old_pid):
+    """The worker's new incarnation is READY (one /status snapshot, so state and pid agree)."""
+    w = net.workers(i)[name]
+    return w["state"] == "ready" and w["pid"] not in (0, old_pid)
 
 
 def wal_intents(dump):
@@ -66,6 +73,12 @@ with Devnet(4) as net:
     check(d["round"] >= 2, "decided after a round change (round %d)" % d["round"])
     check(all(net.decided(i, "attester", h)["value_hash"] == d["value_hash"] for i in others),
           "the three live nodes agree")
+    # The three restart their QBFT workers: the decision now lives only in their StateDB, and
+    # must still reach the laggard (restored on demand when it asks with ROUND-CHANGEs).
+    for i in others:
+        q = net.workers(i)["qbft"]
+        os.kill(q["pid"], signal.SIGKILL)
+        wait_for(lambda: restarted(net, i, "qbft", q["pid"]), "qbft of node %d back" % i)
     net.start_node(leader)
     check(net.post(leader, "attester", h, {"node": leader, "h": h}) == 202,
           "the restarted leader accepts the duty its validator re-posts")
@@ -89,8 +102,7 @@ with Devnet(4) as net:
     old = {k: v for k, v in wal_intents(before).items() if k.startswith("attester/%d " % h)}
     q = net.workers(victim)["qbft"]
     os.kill(q["pid"], signal.SIGKILL)
-    wait_for(lambda: net.workers(victim)["qbft"]["state"] == "ready" and
-             net.workers(victim)["qbft"]["pid"] != q["pid"], "qbft restarted")
+    wait_for(lambda: restarted(net, victim, "qbft", q["pid"]), "qbft restarted")
     check(metric(vm(), "qbft_wal_recover_total", result="ok") >= 1,
           "the instance was rebuilt from the WAL")
     for i in range(4):

@@ -898,6 +898,57 @@ static void on_seal(unsigned from, const uint8_t *bytes, size_t len)
         persist_decided(in); /* StateDB merges the new seal into the record */
 }
 
+/* A peer still working on an instance this node decided but no longer holds in its engine (it
+ * restarted since, for instance): bring the decision back from StateDB so the engine answers the
+ * laggard with DECIDED. Looked up once per instance (the set is forgotten when it fills up). */
+#define LOOKUPS_MAX 16384
+static struct qbft_id lookups[LOOKUPS_MAX];
+static size_t nlookups;
+
+static void on_lookup_decided(struct mailbox *mb, int status, const struct envelope *env, void *arg)
+{
+    (void)mb;
+    struct qbft_id *id = arg;
+    struct sdb_reply r;
+    if (status == 0 && sdb_reply_decode(&r, SDB_GET_DECIDED_REP, env->body, env->body_len) == 0) {
+        if (r.status == SDB_OK && r.u.decided.present && r.u.decided.d.ncert > 0) {
+            const struct sdb_decided *d = &r.u.decided.d;
+            if (qbft_restore_decided(Q.eng, id, d->value.p, d->value.len, d->cert[0].p,
+                                     d->cert[0].len) == 0)
+                log_debug("qbft_state", LS("event", "decision_restored"),
+                          LS("duty", qbft_duty_name(id->duty)), LU("height", id->height));
+        }
+        sdb_reply_free(&r);
+    }
+    free(id);
+}
+
+static void lookup_decided(const uint8_t *msg, size_t len)
+{
+    struct qbft_msg *m = xmalloc(sizeof(*m));
+    /* Only a peer changing rounds is stuck; fresh instances' messages often arrive first. */
+    if (qbft_msg_decode(m, msg, len, QBFT_DECODE_WIRE) == 0 && m->m.b.type == QBFT_ROUND_CHANGE) {
+        struct qbft_id id = {m->m.b.duty, m->m.b.height};
+        bool seen = false;
+        for (size_t i = 0; i < nlookups && !seen; i++)
+            seen = lookups[i].duty == id.duty && lookups[i].height == id.height;
+        struct inst *in = inst_find(&id);
+        if (!seen && !(in && in->open)) {
+            if (nlookups == LOOKUPS_MAX)
+                nlookups = 0;
+            lookups[nlookups++] = id;
+            struct sdb_req q = {.type = SDB_GET_DECIDED};
+            q.u.get.dtype = id.duty;
+            q.u.get.height = id.height;
+            struct qbft_id *arg = xmalloc(sizeof(*arg));
+            *arg = id;
+            if (sdb_request(SDB_GET_DECIDED, &q, on_lookup_decided, arg) < 0)
+                free(arg);
+        }
+    }
+    free(m);
+}
+
 static void on_deliver(struct mailbox *mb, const struct envelope *e, void *ctx)
 {
     (void)ctx;
@@ -923,6 +974,8 @@ static void on_deliver(struct mailbox *mb, const struct envelope *e, void *ctx)
     enum qbft_verdict v = qbft_receive(Q.eng, bytes, len, m.peer, mono_ms());
     if (v == QBFT_SIG_INVALID)
         report_peer(m.peer, P2P_REPORT_INVALID_SIG);
+    else if (v == QBFT_BUFFERED)
+        lookup_decided(bytes, len);
     metric_inc(metric("consensus_events_total", "consensus"));
     metric_observe(metric("consensus_proc_seconds", "consensus"), (double)(now_ns() - t0) / 1e9);
     arm_timer();
