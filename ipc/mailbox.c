@@ -48,6 +48,8 @@ struct mailbox {
     ev_prepare flush;
     ev_timer redial;
     uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
+    uint32_t peer_pipe[MAX_DEST];    /* the connection a source's last frame came on */
+    int peer_pid[MAX_DEST];          /* and the process at its other end */
     struct outq out[MAX_DEST];
     struct mailbox_opts o;
     char rtdir[CFG_RTDIR_MAX];
@@ -225,8 +227,27 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
     log_set_trace(NULL);
 }
 
+/* A frame from a new process at a source's address (the peer restarted): what we send to that
+ * source must go to the new incarnation, on a fresh socket (the old one may still point at the
+ * dead process; see on_redial_check). */
+static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
+{
+    int pid = 0;
+    uint32_t id = nng_pipe_id(pipe);
+    if (source >= MAX_DEST || id == mb->peer_pipe[source])
+        return;
+    mb->peer_pipe[source] = id;
+    if (nng_pipe_get_int(pipe, NNG_OPT_IPC_PEER_PID, &pid) != 0)
+        return;
+    if (mb->peer_pid[source] && pid != mb->peer_pid[source]) {
+        log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LI("pid", pid));
+        mailbox_reset_dest(mb, source);
+    }
+    mb->peer_pid[source] = pid;
+}
+
 /* One nng message: one or more envelopes back to back. */
-static void handle(struct mailbox *mb, const void *data, size_t len)
+static void handle(struct mailbox *mb, const void *data, size_t len, nng_pipe pipe)
 {
     const uint8_t *p = data;
     size_t left = len;
@@ -236,8 +257,13 @@ static void handle(struct mailbox *mb, const void *data, size_t len)
         mailbox_violation(mb, NULL, "empty frame");
         return;
     }
-    while ((rc = envelope_next(&e, &p, &left)) == 1)
+    bool first = true;
+    while ((rc = envelope_next(&e, &p, &left)) == 1) {
+        if (first)
+            note_peer(mb, e.source, pipe);
+        first = false;
         handle_one(mb, &e);
+    }
     if (rc < 0)
         mailbox_violation(mb, NULL, "undecodable envelope");
 }
@@ -256,7 +282,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
             log_warn("ipc_recv", LS("err", nng_strerror(rv)));
             break;
         }
-        handle(mb, nng_msg_body(m), nng_msg_len(m));
+        handle(mb, nng_msg_body(m), nng_msg_len(m), nng_msg_get_pipe(m));
         nng_msg_free(m);
     }
     if (mb->o.on_drained)
