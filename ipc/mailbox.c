@@ -40,14 +40,15 @@ struct outq {
 
 #define FRAME_FLUSH_BYTES (256u << 10) /* send at once beyond this */
 
-#define REDIAL_CHECK_S  0.5
-#define REDIAL_AFTER_MS 2000 /* a sending socket without a connection this long is rebuilt */
+#define REDIAL_CHECK_S  0.1
+#define REDIAL_AFTER_MS 300 /* a sending socket unconnected this long gets a new dialer */
 
 struct mailbox {
     struct ev_loop *loop;
     ev_prepare flush;
     ev_timer redial;
     uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
+    uint64_t dialed_at[MAX_DEST];    /* when its current dialer started */
     uint32_t peer_pipe[MAX_DEST];    /* the connection a source's last frame came on */
     int peer_pid[MAX_DEST];          /* and the process at its other end */
     struct outq out[MAX_DEST];
@@ -56,6 +57,7 @@ struct mailbox {
     nng_socket pull;
     ev_io rx;
     nng_socket push[MAX_DEST];
+    nng_dialer dialer[MAX_DEST];
     bool push_open[MAX_DEST];
     struct pending *buckets[PENDING_BUCKETS];
     size_t npending;
@@ -151,18 +153,43 @@ static int64_t socket_pipes(nng_stat *all, nng_socket s)
     return p ? (int64_t)nng_stat_value(p) : -1;
 }
 
-/* nng 1.5.2's dialer can stop redialling when its peer dies during the connection handshake
- * (seen here when a worker is SIGKILLed and restarted; nanomsg/nng#970 describes the same for
- * TCP). A sending socket that has had no connection for REDIAL_AFTER_MS is rebuilt. */
-static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
+static int start_dialer(struct mailbox *mb, unsigned dest)
 {
-    (void)loop;
-    (void)revents;
-    struct mailbox *mb = t->data;
+    char url[URL_MAX];
+    int rv;
+    if (mailbox_url(url, sizeof(url), mb->rtdir, dest) < 0)
+        return -EINVAL;
+    /* Non-blocking dial: the peer may not be up yet; nng keeps retrying. */
+    if ((rv = nng_dial(mb->push[dest], url, &mb->dialer[dest], NNG_FLAG_NONBLOCK)) != 0) {
+        log_error("ipc_dial", LS("url", url), LS("err", nng_strerror(rv)));
+        return -EIO;
+    }
+    mb->dialed_at[dest] = now_ms();
+    return 0;
+}
+
+/* nng 1.5.2's dialer can stop redialling for good when its peer dies during the connection
+ * handshake (seen here when a worker is SIGKILLed at start-up; nanomsg/nng#970 describes the
+ * same for TCP). The cure is a new dialer on the same socket: what is queued in the socket stays
+ * queued and goes to the new incarnation. Closing the socket instead would throw that away, and
+ * doing it on every request timeout made one wave of timeouts destroy the retries of the next. */
+static void redial(struct mailbox *mb, unsigned dest, const char *why)
+{
+    log_debug("ipc_redial", LS("dest", dest_name(dest)), LS("why", why));
+    nng_dialer_close(mb->dialer[dest]);
+    if (start_dialer(mb, dest) < 0)
+        mailbox_reset_dest(mb, dest); /* the next send opens a new socket */
+}
+
+/* Redial each sending socket in dests (a bit mask) that has been without a connection, and with
+ * the same dialer, for at least after_ms. */
+static void redial_unconnected(struct mailbox *mb, uint32_t dests, uint64_t after_ms,
+                               const char *why)
+{
     uint64_t now = now_ms();
     nng_stat *all = NULL;
     for (unsigned d = 0; d < MAX_DEST; d++) {
-        if (!mb->push_open[d])
+        if (!mb->push_open[d] || !(dests & (1u << d)))
             continue;
         if (!all && nng_stats_get(&all) != 0)
             return;
@@ -172,13 +199,18 @@ static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
         }
         if (!mb->nopipe_since[d])
             mb->nopipe_since[d] = now;
-        else if (now - mb->nopipe_since[d] >= REDIAL_AFTER_MS) {
-            log_debug("ipc_redial", LS("dest", dest_name(d)));
-            mailbox_reset_dest(mb, d);
-        }
+        if (now - mb->nopipe_since[d] >= after_ms && now - mb->dialed_at[d] >= after_ms)
+            redial(mb, d, why);
     }
     if (all)
         nng_stats_free(all);
+}
+
+static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    redial_unconnected(t->data, ~0u, REDIAL_AFTER_MS, "no connection");
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
@@ -191,9 +223,6 @@ static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
     if (!p)
         return;
     log_debug("ipc_timeout", LS("dest", dest_name(p->dest)), LU("req_id", p->id));
-    /* Seen here with nng 1.5.2: after the peer process is killed, the dialer does not always
-     * redial the new incarnation's socket. A fresh socket on the next send always does. */
-    mailbox_reset_dest(mb, p->dest);
     p->cb(mb, -ETIMEDOUT, NULL, p->arg);
     free(p);
 }
@@ -228,8 +257,8 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
 }
 
 /* A frame from a new process at a source's address (the peer restarted): what we send to that
- * source must go to the new incarnation, on a fresh socket (the old one may still point at the
- * dead process; see on_redial_check). */
+ * source must reach the new incarnation at once, so a sending socket that is not connected is
+ * redialled now rather than at the next check (see redial()). */
 static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
 {
     int pid = 0;
@@ -241,7 +270,7 @@ static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
         return;
     if (mb->peer_pid[source] && pid != mb->peer_pid[source]) {
         log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LI("pid", pid));
-        mailbox_reset_dest(mb, source);
+        redial_unconnected(mb, 1u << source, 0, "peer restarted");
     }
     mb->peer_pid[source] = pid;
 }
@@ -412,9 +441,8 @@ void mailbox_close(struct mailbox *mb)
 
 static int ensure_push(struct mailbox *mb, unsigned dest)
 {
-    char url[URL_MAX];
     int rv;
-    if (dest >= MAX_DEST || mailbox_url(url, sizeof(url), mb->rtdir, dest) < 0)
+    if (dest >= MAX_DEST || !worker_name(dest))
         return -EINVAL;
     if (mb->push_open[dest])
         return 0;
@@ -426,14 +454,13 @@ static int ensure_push(struct mailbox *mb, unsigned dest)
     nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 10);
     nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 250);
     nng_socket_set_int(s, NNG_OPT_SENDBUF, PUSH_SENDBUF);
-    /* Non-blocking dial: the peer may not be up yet; nng keeps retrying. */
-    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-        log_error("ipc_dial", LS("url", url), LS("err", nng_strerror(rv)));
+    mb->push[dest] = s;
+    if (start_dialer(mb, dest) < 0) {
         nng_close(s);
         return -EIO;
     }
-    mb->push[dest] = s;
     mb->push_open[dest] = true;
+    mb->nopipe_since[dest] = 0;
     return 0;
 }
 

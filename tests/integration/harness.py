@@ -167,7 +167,29 @@ class Node:
             return False
 
     def wait_ready(self, timeout=30):
-        wait_for(self.ready, "node ready on " + self.api, timeout)
+        """Wait for /ready 200; on timeout the failure names the last reason and worker table."""
+        last = [None]
+
+        def probe():
+            try:
+                code, body, _ = request(self.api, "GET", "/ready")
+            except OSError as e:
+                last[0] = repr(e)
+                return False
+            last[0] = body.decode(errors="replace").strip()
+            return code == 200
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if probe():
+                return
+            time.sleep(0.05)
+        try:
+            table = json.dumps(self.status()["workers"])
+        except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
+            table = repr(e)
+        fail("timed out waiting for node ready on %s (last /ready: %s; workers: %s)" %
+             (self.api, last[0], table))
 
     def wait_exit(self, timeout=30):
         try:

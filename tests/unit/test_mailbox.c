@@ -243,7 +243,7 @@ END_TEST
 START_TEST(destination_restarts)
 {
     /* The receiving process goes away and a new incarnation listens on the same path: messages
-     * reach the new one (the sender rebuilds a socket that lost its connection). */
+     * reach the new one (the sender redials a socket that lost its connection). */
     struct state a = {0}, b = {0}, c = {0};
     struct mailbox *ma = open_mb(W_API, &a, 0);
     struct mailbox *mb = open_mb(W_QBFT, &b, 0);
@@ -263,6 +263,25 @@ START_TEST(destination_restarts)
 }
 END_TEST
 
+START_TEST(timeouts_keep_queued_sends)
+{
+    /* Requests to a destination that is down time out; what was queued for it after them must
+     * still reach it when it comes up (a timeout is no reason to throw a socket away). */
+    struct state a = {0}, b = {0};
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(mailbox_request(ma, W_QBFT, T_PING, T_PONG, "x", 1, 20, on_reply, &a), 0);
+    ck_assert_int_eq(mailbox_send(ma, W_QBFT, T_SILENT, "kept", 4), 0);
+    run_until(&a.timeouts, 4);
+    ck_assert_int_eq(a.timeouts, 4);
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(ma);
+    mailbox_close(mb);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mailbox");
@@ -278,6 +297,7 @@ int main(void)
     tcase_add_test(tc, oversize_body_refused);
     tcase_add_test(tc, close_cancels_pending);
     tcase_add_test(tc, destination_restarts);
+    tcase_add_test(tc, timeouts_keep_queued_sends);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
