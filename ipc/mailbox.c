@@ -50,7 +50,7 @@ struct mailbox {
     uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
     uint64_t dialed_at[MAX_DEST];    /* when its current dialer started */
     uint32_t peer_pipe[MAX_DEST];    /* the connection a source's last frame came on */
-    int peer_pid[MAX_DEST];          /* and the process at its other end */
+    uint64_t peer_pid[MAX_DEST];     /* and the process at its other end */
     struct outq out[MAX_DEST];
     struct mailbox_opts o;
     char rtdir[CFG_RTDIR_MAX];
@@ -261,15 +261,16 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
  * redialled now rather than at the next check (see redial()). */
 static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
 {
-    int pid = 0;
+    uint64_t pid = 0;
     uint32_t id = nng_pipe_id(pipe);
     if (source >= MAX_DEST || id == mb->peer_pipe[source])
         return;
     mb->peer_pipe[source] = id;
-    if (nng_pipe_get_int(pipe, NNG_OPT_IPC_PEER_PID, &pid) != 0)
+    /* The option is a uint64 (nng_pipe_get_int fails with NNG_EBADTYPE). */
+    if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &pid) != 0)
         return;
     if (mb->peer_pid[source] && pid != mb->peer_pid[source]) {
-        log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LI("pid", pid));
+        log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LU("pid", pid));
         redial_unconnected(mb, 1u << source, 0, "peer restarted");
     }
     mb->peer_pid[source] = pid;
@@ -451,8 +452,10 @@ static int ensure_push(struct mailbox *mb, unsigned dest)
         log_error("ipc_open", LS("dest", dest_name(dest)), LS("err", nng_strerror(rv)));
         return -EIO;
     }
-    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 10);
-    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 250);
+    /* Redial a peer that is down every few milliseconds (a refused ipc connect costs
+     * microseconds), so a restarted worker is reached as soon as it listens. */
+    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 5);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 20);
     nng_socket_set_int(s, NNG_OPT_SENDBUF, PUSH_SENDBUF);
     mb->push[dest] = s;
     if (start_dialer(mb, dest) < 0) {

@@ -143,6 +143,7 @@ static int dbh_open(struct dbh *h, const char *path, bool create, bool read_only
     rocksdb_options_set_create_if_missing(h->opts, create);
     rocksdb_options_set_create_missing_column_families(h->opts, !read_only);
     rocksdb_options_set_paranoid_checks(h->opts, 1);
+    rocksdb_options_set_max_file_opening_threads(h->opts, 1);
     rocksdb_options_set_wal_recovery_mode(h->opts, WAL_TOLERATE_CORRUPTED_TAIL);
     rocksdb_options_set_info_log_level(h->opts, INFO_LOG_WARN);
     rocksdb_options_set_keep_log_file_num(h->opts, 3);
