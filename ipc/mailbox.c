@@ -62,6 +62,7 @@ struct mailbox {
     struct pending *buckets[PENDING_BUCKETS];
     size_t npending;
     size_t violations;
+    size_t peer_restarts;
     uint64_t next_id;
 };
 
@@ -271,6 +272,7 @@ static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
         return;
     if (mb->peer_pid[source] && pid != mb->peer_pid[source]) {
         log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LU("pid", pid));
+        mb->peer_restarts++;
         redial_unconnected(mb, 1u << source, 0, "peer restarted");
     }
     mb->peer_pid[source] = pid;
@@ -548,4 +550,9 @@ size_t mailbox_pending(struct mailbox *mb)
 size_t mailbox_violations(struct mailbox *mb)
 {
     return mb->violations;
+}
+
+size_t mailbox_peer_restarts(struct mailbox *mb)
+{
+    return mb->peer_restarts;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ipc/mailbox.h"
@@ -282,6 +283,55 @@ START_TEST(timeouts_keep_queued_sends)
 }
 END_TEST
 
+/* A child process that, once told to through fd, opens the API's mailbox, pings the QBFT
+ * mailbox and exits 0 when the answer came back (1 if not). Forked before this test touches nng:
+ * nng is not fork-safe. */
+static pid_t ping_child(int *go)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char c;
+        close(fds[1]);
+        if (read(fds[0], &c, 1) != 1)
+            _exit(2);
+        loop = ev_loop_new(EVFLAG_AUTO);
+        struct state s = {0};
+        struct mailbox *m = open_mb(W_API, &s, 0);
+        mailbox_request(m, W_QBFT, T_PING, T_PONG, "hi", 2, 3000, on_reply, &s);
+        ev_run(loop, 0); /* on_reply breaks, with the answer or at the deadline */
+        _exit(s.replies == 1 ? 0 : 1);
+    }
+    close(fds[0]);
+    *go = fds[1];
+    return pid;
+}
+
+START_TEST(restarted_peer_gets_replies)
+{
+    /* The API "process" restarts between two requests: the second incarnation is noticed (new
+     * pid at the same address) and its reply reaches it. */
+    int go1, go2, status;
+    pid_t c1 = ping_child(&go1), c2 = ping_child(&go2);
+    struct state q = {0};
+    struct mailbox *mq = open_mb(W_QBFT, &q, 0);
+    ck_assert_int_eq(write(go1, "x", 1), 1);
+    run_until(&q.pings, 1);
+    mailbox_flush(mq);
+    ck_assert_int_eq(waitpid(c1, &status, 0), c1);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first child got no reply");
+    ck_assert_int_eq(write(go2, "x", 1), 1);
+    run_until(&q.pings, 2);
+    mailbox_flush(mq);
+    ck_assert_int_eq(waitpid(c2, &status, 0), c2);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "second child got no reply");
+    ck_assert_uint_eq(mailbox_peer_restarts(mq), 1);
+    mailbox_close(mq);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mailbox");
@@ -298,6 +348,7 @@ int main(void)
     tcase_add_test(tc, close_cancels_pending);
     tcase_add_test(tc, destination_restarts);
     tcase_add_test(tc, timeouts_keep_queued_sends);
+    tcase_add_test(tc, restarted_peer_gets_replies);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
