@@ -2,12 +2,14 @@
 #include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/control.h"
 #include "proto/workers.h"
 
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,17 +42,26 @@ struct outq {
 
 #define FRAME_FLUSH_BYTES (256u << 10) /* send at once beyond this */
 
-#define REDIAL_CHECK_S  0.1
-#define REDIAL_AFTER_MS 300 /* a sending socket unconnected this long gets a new dialer */
+#define RECONNECT_MS     10
+#define REDIAL_CHECK_S   0.1
+#define PROBE_PERIOD_S   1.0
+#define PROBE_TIMEOUT_MS 1000 /* a probe not back by then: the listener stopped accepting */
+#define REDIAL_AFTER_MS  300  /* a sending socket unconnected this long gets a new dialer */
 
 struct mailbox {
     struct ev_loop *loop;
     ev_prepare flush;
     ev_timer redial;
+    ev_timer probe_timer;
+    nng_listener listener;
+    nng_socket probe; /* dials this process's own mailbox: see on_probe_timer */
+    nng_dialer probe_dialer;
+    bool probe_open, probe_dialing, probe_pending;
+    uint64_t probe_nonce, probe_sent_ms;
+    atomic_uint_fast64_t accepts; /* connections accepted, ever */
+    uint64_t probe_accepts;       /* the count when the probe was sent */
     uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
     uint64_t dialed_at[MAX_DEST];    /* when its current dialer started */
-    uint32_t peer_pipe[MAX_DEST];    /* the connection a source's last frame came on */
-    uint64_t peer_pid[MAX_DEST];     /* and the process at its other end */
     struct outq out[MAX_DEST];
     struct mailbox_opts o;
     char rtdir[CFG_RTDIR_MAX];
@@ -58,11 +69,11 @@ struct mailbox {
     ev_io rx;
     nng_socket push[MAX_DEST];
     nng_dialer dialer[MAX_DEST];
+    atomic_int push_pipes[MAX_DEST]; /* connections of each sending socket */
     bool push_open[MAX_DEST];
     struct pending *buckets[PENDING_BUCKETS];
     size_t npending;
     size_t violations;
-    size_t peer_restarts;
     uint64_t next_id;
 };
 
@@ -146,12 +157,27 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
     mb->nopipe_since[dest] = 0;
 }
 
-/* Connections of a socket, from nng's statistics (-1 if they are not available). */
-static int64_t socket_pipes(nng_stat *all, nng_socket s)
+/* Connections are counted from nng's pipe events, on nng's threads: one up at ADD_PRE, one
+ * down at REM_POST (nng runs REM_POST only for pipes that went through ADD_PRE). */
+static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    nng_stat *sock = nng_stat_find_socket(all, s);
-    nng_stat *p = sock ? nng_stat_find(sock, "pipes") : NULL;
-    return p ? (int64_t)nng_stat_value(p) : -1;
+    (void)p;
+    (void)ev;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)ev;
+    atomic_fetch_sub((atomic_int *)arg, 1);
+}
+
+static void count_pipes(nng_socket s, atomic_int *counter)
+{
+    atomic_store(counter, 0);
+    nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_added, counter);
+    nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_removed, counter);
 }
 
 static int start_dialer(struct mailbox *mb, unsigned dest)
@@ -174,44 +200,36 @@ static int start_dialer(struct mailbox *mb, unsigned dest)
  * same for TCP). The cure is a new dialer on the same socket: what is queued in the socket stays
  * queued and goes to the new incarnation. Closing the socket instead would throw that away, and
  * doing it on every request timeout made one wave of timeouts destroy the retries of the next. */
-static void redial(struct mailbox *mb, unsigned dest, const char *why)
+static void redial(struct mailbox *mb, unsigned dest)
 {
-    log_debug("ipc_redial", LS("dest", dest_name(dest)), LS("why", why));
+    log_debug("ipc_redial", LS("dest", dest_name(dest)));
     nng_dialer_close(mb->dialer[dest]);
     if (start_dialer(mb, dest) < 0)
         mailbox_reset_dest(mb, dest); /* the next send opens a new socket */
 }
 
-/* Redial each sending socket in dests (a bit mask) that has been without a connection, and with
- * the same dialer, for at least after_ms. */
-static void redial_unconnected(struct mailbox *mb, uint32_t dests, uint64_t after_ms,
-                               const char *why)
+/* Redial each sending socket that has been without a connection, and with the same dialer, for
+ * REDIAL_AFTER_MS. Closing a dialer in the middle of a handshake would break the peer's listener
+ * (see on_probe_timer), so this is done only when the peer has been unreachable that long. */
+static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
 {
+    (void)loop;
+    (void)revents;
+    struct mailbox *mb = t->data;
     uint64_t now = now_ms();
-    nng_stat *all = NULL;
     for (unsigned d = 0; d < MAX_DEST; d++) {
-        if (!mb->push_open[d] || !(dests & (1u << d)))
+        if (!mb->push_open[d])
             continue;
-        if (!all && nng_stats_get(&all) != 0)
-            return;
-        if (socket_pipes(all, mb->push[d]) != 0) {
+        if (atomic_load(&mb->push_pipes[d]) > 0) {
             mb->nopipe_since[d] = 0;
             continue;
         }
         if (!mb->nopipe_since[d])
             mb->nopipe_since[d] = now;
-        if (now - mb->nopipe_since[d] >= after_ms && now - mb->dialed_at[d] >= after_ms)
-            redial(mb, d, why);
+        if (now - mb->nopipe_since[d] >= REDIAL_AFTER_MS &&
+            now - mb->dialed_at[d] >= REDIAL_AFTER_MS)
+            redial(mb, d);
     }
-    if (all)
-        nng_stats_free(all);
-}
-
-static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    (void)loop;
-    (void)revents;
-    redial_unconnected(t->data, ~0u, REDIAL_AFTER_MS, "no connection");
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
@@ -226,6 +244,139 @@ static void on_deadline(struct ev_loop *loop, ev_timer *t, int revents)
     log_debug("ipc_timeout", LS("dest", dest_name(p->dest)), LU("req_id", p->id));
     p->cb(mb, -ETIMEDOUT, NULL, p->arg);
     free(p);
+}
+
+/* ---- listener health ---- */
+
+static int listener_start(struct mailbox *mb, char *err, size_t errsz)
+{
+    char url[URL_MAX];
+    int rv;
+    mailbox_url(url, sizeof(url), mb->rtdir, mb->o.self);
+    if ((rv = nng_listener_create(&mb->listener, mb->pull, url)) != 0) {
+        snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
+        return -1;
+    }
+    /* Access is decided by the runtime dir (0770, root and the workers' group, SPEC §4): the
+     * supervisor's socket is root's, the workers' are their users', and all must connect. */
+    nng_listener_set_int(mb->listener, NNG_OPT_IPC_PERMISSIONS, 0666);
+    if ((rv = nng_listener_start(mb->listener, 0)) != 0) {
+        snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
+        nng_listener_close(mb->listener);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * nng 1.5.2 stops accepting on an ipc listener for good when a connection closes during the
+ * SP handshake (nanomsg/nng#1518, fixed in 1.6): a peer killed just after connect(), or nng's
+ * own stale-socket check run by a second process trying to listen on the same path. Nothing
+ * reports it; every new peer then hangs, connected but never read. So each mailbox checks its
+ * own listener: once a period it dials itself on a new connection and sends a probe. A probe
+ * that is not back in time while the listener has accepted nothing since it was sent (a busy
+ * loop may just not have read it; nng's threads accept regardless) means the listener is dead:
+ * it is closed, which also disconnects the peers stuck on it so they redial, and started again
+ * on the same path.
+ */
+/* Connections the mailbox's listener has handed to the socket (counted on nng's threads). */
+static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)p;
+    (void)ev;
+    atomic_fetch_add((atomic_uint_fast64_t *)arg, 1);
+}
+
+static void probe_send(struct mailbox *mb)
+{
+    struct buf b = BUF_INIT;
+    nng_msg *m;
+    random_bytes(&mb->probe_nonce, sizeof(mb->probe_nonce));
+    envelope_encode(&b, CTL_LISTEN_PROBE, 0, (uint8_t)mb->o.self, 0, NULL, &mb->probe_nonce,
+                    sizeof(mb->probe_nonce));
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, b.data, b.len) != 0)
+        fatalx("ipc: out of memory");
+    if (nng_sendmsg(mb->probe, m, NNG_FLAG_NONBLOCK) != 0)
+        nng_msg_free(m);
+    buf_free(&b);
+    mb->probe_pending = true;
+    mb->probe_sent_ms = now_ms();
+    mb->probe_accepts = atomic_load(&mb->accepts);
+}
+
+static void probe_start(struct mailbox *mb)
+{
+    char url[URL_MAX];
+    if (!mb->probe_open) {
+        if (nng_push0_open(&mb->probe) != 0)
+            return;
+        nng_socket_set_ms(mb->probe, NNG_OPT_RECONNMINT, RECONNECT_MS);
+        nng_socket_set_ms(mb->probe, NNG_OPT_RECONNMAXT, RECONNECT_MS);
+        nng_socket_set_int(mb->probe, NNG_OPT_SENDBUF, 4);
+        mb->probe_open = true;
+    }
+    mailbox_url(url, sizeof(url), mb->rtdir, mb->o.self);
+    if (nng_dial(mb->probe, url, &mb->probe_dialer, NNG_FLAG_NONBLOCK) != 0)
+        return;
+    mb->probe_dialing = true;
+    probe_send(mb);
+}
+
+static void on_rx(struct ev_loop *loop, ev_io *w, int revents);
+
+static void heal_listener(struct mailbox *mb)
+{
+    char err[256];
+    log_warn("ipc_listener_restart", LS("mailbox", dest_name(mb->o.self)),
+             LS("err", "own probe not received: the listener stopped accepting"));
+    /* The probe's connection is stuck on the dead listener, past its handshake: closing it is
+     * safe now, and the next period probes the new listener on a new one. */
+    if (mb->probe_dialing)
+        nng_dialer_close(mb->probe_dialer);
+    mb->probe_dialing = mb->probe_pending = false;
+    nng_listener_close(mb->listener); /* unlinks the path and closes its connections */
+    if (listener_start(mb, err, sizeof(err)) < 0)
+        log_error("ipc_listen", LS("err", err)); /* tried again at the next period */
+}
+
+static void on_probe_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)revents;
+    struct mailbox *mb = t->data;
+    if (!mb->probe_pending) {
+        probe_start(mb);
+        return;
+    }
+    on_rx(loop, &mb->rx, 0); /* a busy loop may simply not have read it yet */
+    if (!mb->probe_pending || now_ms() - mb->probe_sent_ms < PROBE_TIMEOUT_MS)
+        return;
+    uint64_t accepts = atomic_load(&mb->accepts);
+    if (accepts != mb->probe_accepts) {
+        /* It accepted since: the probe is on its way. Give it another period from here. */
+        mb->probe_accepts = accepts;
+        mb->probe_sent_ms = now_ms();
+        return;
+    }
+    heal_listener(mb);
+}
+
+/* A probe arrived: the listener accepted a new connection. Only now may the probe's connection
+ * close (closing it during the handshake is what breaks a listener). */
+static void probe_seen(struct mailbox *mb, const struct envelope *e)
+{
+    uint64_t nonce;
+    if (e->source != mb->o.self || e->body_len != sizeof(nonce)) {
+        mailbox_violation(mb, e, "listener probe from another process");
+        return;
+    }
+    memcpy(&nonce, e->body, sizeof(nonce));
+    if (!mb->probe_pending || nonce != mb->probe_nonce)
+        return; /* an earlier probe, late */
+    mb->probe_pending = false;
+    if (mb->probe_dialing) {
+        nng_dialer_close(mb->probe_dialer);
+        mb->probe_dialing = false;
+    }
 }
 
 /* ---- receive ---- */
@@ -246,6 +397,8 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
             p->cb(mb, 0, &e, p->arg);
             free(p);
         }
+    } else if (e.type == CTL_LISTEN_PROBE) {
+        probe_seen(mb, &e);
     } else {
         const struct dispatch_entry *row = dispatch_find(mb->o.tables, mb->o.ntables, e.type);
         const char *why = row ? dispatch_check(row, &e) : "unknown message type";
@@ -257,29 +410,8 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
     log_set_trace(NULL);
 }
 
-/* A frame from a new process at a source's address (the peer restarted): what we send to that
- * source must reach the new incarnation at once, so a sending socket that is not connected is
- * redialled now rather than at the next check (see redial()). */
-static void note_peer(struct mailbox *mb, unsigned source, nng_pipe pipe)
-{
-    uint64_t pid = 0;
-    uint32_t id = nng_pipe_id(pipe);
-    if (source >= MAX_DEST || id == mb->peer_pipe[source])
-        return;
-    mb->peer_pipe[source] = id;
-    /* The option is a uint64 (nng_pipe_get_int fails with NNG_EBADTYPE). */
-    if (nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &pid) != 0)
-        return;
-    if (mb->peer_pid[source] && pid != mb->peer_pid[source]) {
-        log_debug("ipc_peer_restarted", LS("peer", dest_name(source)), LU("pid", pid));
-        mb->peer_restarts++;
-        redial_unconnected(mb, 1u << source, 0, "peer restarted");
-    }
-    mb->peer_pid[source] = pid;
-}
-
 /* One nng message: one or more envelopes back to back. */
-static void handle(struct mailbox *mb, const void *data, size_t len, nng_pipe pipe)
+static void handle(struct mailbox *mb, const void *data, size_t len)
 {
     const uint8_t *p = data;
     size_t left = len;
@@ -289,13 +421,8 @@ static void handle(struct mailbox *mb, const void *data, size_t len, nng_pipe pi
         mailbox_violation(mb, NULL, "empty frame");
         return;
     }
-    bool first = true;
-    while ((rc = envelope_next(&e, &p, &left)) == 1) {
-        if (first)
-            note_peer(mb, e.source, pipe);
-        first = false;
+    while ((rc = envelope_next(&e, &p, &left)) == 1)
         handle_one(mb, &e);
-    }
     if (rc < 0)
         mailbox_violation(mb, NULL, "undecodable envelope");
 }
@@ -314,7 +441,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
             log_warn("ipc_recv", LS("err", nng_strerror(rv)));
             break;
         }
-        handle(mb, nng_msg_body(m), nng_msg_len(m), nng_msg_get_pipe(m));
+        handle(mb, nng_msg_body(m), nng_msg_len(m));
         nng_msg_free(m);
     }
     if (mb->o.on_drained)
@@ -369,7 +496,6 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
 {
     char url[URL_MAX];
     int rv, fd;
-    nng_listener l;
     if (strlen(o->runtime_dir) >= CFG_RTDIR_MAX ||
         mailbox_url(url, sizeof(url), o->runtime_dir, o->self) < 0 || strlen(url) > 107 + 6) {
         snprintf(err, errsz, "runtime dir path too long for an ipc:// endpoint");
@@ -388,15 +514,13 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
         /* Queue what arrives between drains: without a receive buffer nng holds one message
          * per pipe, and a drain (one group commit in StateDB) would see one request per peer. */
         (rv = nng_socket_set_int(mb->pull, NNG_OPT_RECVBUF, PULL_RECVBUF)) != 0 ||
-        (rv = nng_listener_create(&l, mb->pull, url)) != 0) {
+        (rv = nng_pipe_notify(mb->pull, NNG_PIPE_EV_ADD_PRE, on_accepted, &mb->accepts)) != 0) {
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
         goto fail;
     }
-    /* Access is decided by the runtime dir (0770, root and the workers' group, SPEC §4): the
-     * supervisor's socket is root's, the workers' are their users', and all must connect. */
-    nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0666);
-    if ((rv = nng_listener_start(l, 0)) != 0 ||
-        (rv = nng_socket_get_int(mb->pull, NNG_OPT_RECVFD, &fd)) != 0) {
+    if (listener_start(mb, err, errsz) < 0)
+        goto fail;
+    if ((rv = nng_socket_get_int(mb->pull, NNG_OPT_RECVFD, &fd)) != 0) {
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
         goto fail;
     }
@@ -409,6 +533,9 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
     ev_timer_init(&mb->redial, on_redial_check, REDIAL_CHECK_S, REDIAL_CHECK_S);
     mb->redial.data = mb;
     ev_timer_start(loop, &mb->redial);
+    ev_timer_init(&mb->probe_timer, on_probe_timer, PROBE_PERIOD_S, PROBE_PERIOD_S);
+    mb->probe_timer.data = mb;
+    ev_timer_start(loop, &mb->probe_timer);
     return mb;
 fail:
     nng_close(mb->pull);
@@ -423,6 +550,7 @@ void mailbox_close(struct mailbox *mb)
     mailbox_flush(mb);
     ev_prepare_stop(mb->loop, &mb->flush);
     ev_timer_stop(mb->loop, &mb->redial);
+    ev_timer_stop(mb->loop, &mb->probe_timer);
     ev_io_stop(mb->loop, &mb->rx);
     for (size_t b = 0; b < PENDING_BUCKETS; b++) {
         while (mb->buckets[b]) {
@@ -431,6 +559,8 @@ void mailbox_close(struct mailbox *mb)
             free(p);
         }
     }
+    if (mb->probe_open)
+        nng_close(mb->probe);
     nng_close(mb->pull);
     for (unsigned d = 0; d < MAX_DEST; d++)
         if (mb->push_open[d])
@@ -454,11 +584,12 @@ static int ensure_push(struct mailbox *mb, unsigned dest)
         log_error("ipc_open", LS("dest", dest_name(dest)), LS("err", nng_strerror(rv)));
         return -EIO;
     }
-    /* Redial a peer that is down every few milliseconds (a refused ipc connect costs
-     * microseconds), so a restarted worker is reached as soon as it listens. */
-    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, 5);
-    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, 20);
+    /* Redial a peer that is down every RECONNECT_MS, without backing off (a refused ipc connect
+     * costs microseconds): a restarted worker is reached within that of listening. */
+    nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MS);
+    nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RECONNECT_MS);
     nng_socket_set_int(s, NNG_OPT_SENDBUF, PUSH_SENDBUF);
+    count_pipes(s, &mb->push_pipes[dest]);
     mb->push[dest] = s;
     if (start_dialer(mb, dest) < 0) {
         nng_close(s);
@@ -550,9 +681,4 @@ size_t mailbox_pending(struct mailbox *mb)
 size_t mailbox_violations(struct mailbox *mb)
 {
     return mb->violations;
-}
-
-size_t mailbox_peer_restarts(struct mailbox *mb)
-{
-    return mb->peer_restarts;
 }

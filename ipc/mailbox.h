@@ -103,8 +103,6 @@ unsigned mailbox_self(struct mailbox *mb);
 size_t mailbox_pending(struct mailbox *mb);
 /* Protocol violations seen (dropped or, by default, fatal). */
 size_t mailbox_violations(struct mailbox *mb);
-/* How often a source was seen at a new process (a restarted peer); for tests. */
-size_t mailbox_peer_restarts(struct mailbox *mb);
 
 /* Pure check used before decoding: 0 if the envelope may be handled by row, else a reason. */
 const char *dispatch_check(const struct dispatch_entry *row, const struct envelope *e);

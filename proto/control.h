@@ -11,12 +11,13 @@
 #include "lib/buf.h"
 
 enum control_type {
-    CTL_HELLO = 0x0101,      /* worker -> supervisor (request): name, generation, pid, version */
-    CTL_HELLO_ACK = 0x0102,  /* supervisor -> worker (reply): supervisor pid, accepted */
-    CTL_READY = 0x0103,      /* worker -> supervisor: generation */
-    CTL_HEARTBEAT = 0x0104,  /* worker -> supervisor: generation, health ("" = healthy) */
-    CTL_STATUS_REQ = 0x0105, /* api -> supervisor (request): empty */
-    CTL_STATUS_REP = 0x0106, /* supervisor -> api (reply): node and worker table */
+    CTL_HELLO = 0x0101,        /* worker -> supervisor (request): name, generation, pid, version */
+    CTL_HELLO_ACK = 0x0102,    /* supervisor -> worker (reply): supervisor pid, accepted */
+    CTL_READY = 0x0103,        /* worker -> supervisor: generation */
+    CTL_HEARTBEAT = 0x0104,    /* worker -> supervisor: generation, health ("" = healthy) */
+    CTL_STATUS_REQ = 0x0105,   /* api -> supervisor (request): empty */
+    CTL_STATUS_REP = 0x0106,   /* supervisor -> api (reply): node and worker table */
+    CTL_LISTEN_PROBE = 0x0107, /* any process -> itself: its mailbox still accepts (ipc/) */
 };
 
 #define CTL_NAME_MAX    16

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -300,9 +302,13 @@ static pid_t ping_child(int *go)
         loop = ev_loop_new(EVFLAG_AUTO);
         struct state s = {0};
         struct mailbox *m = open_mb(W_API, &s, 0);
-        mailbox_request(m, W_QBFT, T_PING, T_PONG, "hi", 2, 3000, on_reply, &s);
-        ev_run(loop, 0); /* on_reply breaks, with the answer or at the deadline */
-        _exit(s.replies == 1 ? 0 : 1);
+        /* Like any requester, it retries: a reply sent just before the sender noticed that the
+         * previous incarnation's connection closed goes to that connection and is lost. */
+        for (int i = 0; i < 6 && s.replies == 0; i++) {
+            mailbox_request(m, W_QBFT, T_PING, T_PONG, "hi", 2, 500, on_reply, &s);
+            ev_run(loop, 0); /* on_reply breaks, with the answer or at the deadline */
+        }
+        _exit(s.replies >= 1 ? 0 : 1);
     }
     close(fds[0]);
     *go = fds[1];
@@ -311,8 +317,8 @@ static pid_t ping_child(int *go)
 
 START_TEST(restarted_peer_gets_replies)
 {
-    /* The API "process" restarts between two requests: the second incarnation is noticed (new
-     * pid at the same address) and its reply reaches it. */
+    /* The API "process" restarts between two requests: the sender's socket finds the second
+     * incarnation at the same address and the replies reach it. */
     int go1, go2, status;
     pid_t c1 = ping_child(&go1), c2 = ping_child(&go2);
     struct state q = {0};
@@ -323,12 +329,50 @@ START_TEST(restarted_peer_gets_replies)
     ck_assert_int_eq(waitpid(c1, &status, 0), c1);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first child got no reply");
     ck_assert_int_eq(write(go2, "x", 1), 1);
-    run_until(&q.pings, 2);
-    mailbox_flush(mq);
-    ck_assert_int_eq(waitpid(c2, &status, 0), c2);
+    /* Serve its (possibly repeated) pings until it exits. */
+    pid_t done = 0;
+    for (int i = 0; i < 20000 && done == 0; i++) {
+        ev_run(loop, EVRUN_NOWAIT);
+        mailbox_flush(mq);
+        if ((done = waitpid(c2, &status, WNOHANG)) == 0)
+            usleep(500);
+    }
+    ck_assert_int_eq(done, c2);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "second child got no reply");
-    ck_assert_uint_eq(mailbox_peer_restarts(mq), 1);
     mailbox_close(mq);
+}
+END_TEST
+
+/* Connect to a mailbox's socket and close at once, before nng's handshake: with nng 1.5.2 this
+ * leaves the listener accepting nothing more (nanomsg/nng#1518). */
+static void connect_and_close(unsigned id)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s.ipc", rtdir, worker_name(id));
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    close(fd);
+}
+
+START_TEST(listener_survives_aborted_handshake)
+{
+    /* A new peer reaches a mailbox even after someone broke the handshake on its listener: the
+     * mailbox notices with its own probe and listens again (what was sent into the dead
+     * listener is lost, as with a peer that died: the sender retries). */
+    struct state a = {0}, b = {0};
+    struct mailbox *mb = open_mb(W_QBFT, &b, 0);
+    for (int i = 0; i < 3; i++)
+        connect_and_close(W_QBFT);
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    for (int i = 0; i < 400 && b.silent == 0; i++) { /* the loop wakes at least every 100 ms */
+        if (i % 5 == 0)
+            mailbox_send(ma, W_QBFT, T_SILENT, "retry", 5);
+        ev_run(loop, EVRUN_ONCE);
+    }
+    ck_assert_int_ge(b.silent, 1);
+    mailbox_close(ma);
+    mailbox_close(mb);
 }
 END_TEST
 
@@ -349,6 +393,7 @@ int main(void)
     tcase_add_test(tc, destination_restarts);
     tcase_add_test(tc, timeouts_keep_queued_sends);
     tcase_add_test(tc, restarted_peer_gets_replies);
+    tcase_add_test(tc, listener_survives_aborted_handshake);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
