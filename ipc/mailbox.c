@@ -58,8 +58,8 @@ struct mailbox {
     nng_dialer probe_dialer;
     bool probe_open, probe_dialing, probe_pending;
     uint64_t probe_nonce, probe_sent_ms;
-    atomic_uint_fast64_t accepts; /* connections accepted, ever */
-    uint64_t probe_accepts;       /* the count when the probe was sent */
+    atomic_uint_fast64_t accepts;    /* connections accepted, ever */
+    uint64_t probe_accepts;          /* the count when the probe was sent */
     uint64_t nopipe_since[MAX_DEST]; /* when a sending socket was first seen unconnected */
     uint64_t dialed_at[MAX_DEST];    /* when its current dialer started */
     struct outq out[MAX_DEST];
