@@ -267,6 +267,24 @@ static bool h_verify_stub(void *ctx, unsigned signer, const uint8_t digest[SHA25
            memcmp(sig + SHA256_LEN, tail, sizeof(tail)) == 0;
 }
 
+static bool h_verify_shared(void *ctx, unsigned signer, const uint8_t digest[SHA256_LEN],
+                            const uint8_t sig[SIG_LEN])
+{
+    struct cluster *c = ((struct cl_node *)ctx)->c;
+    uint64_t x;
+    memcpy(&x, digest, sizeof(x));
+    struct cl_verified *v = &c->verified[x & (CL_VERIFIED - 1)];
+    if (v->used && v->signer == signer && memcmp(v->digest, digest, SHA256_LEN) == 0 &&
+        memcmp(v->sig, sig, SIG_LEN) == 0)
+        return v->ok;
+    memcpy(v->digest, digest, SHA256_LEN);
+    memcpy(v->sig, sig, SIG_LEN);
+    v->signer = (uint8_t)signer;
+    v->used = true;
+    v->ok = signer < c->n && ecdsa_verify(c->pubkeys[signer], digest, sig);
+    return v->ok;
+}
+
 static int h_intent_get(void *ctx, const struct qbft_id *id, uint64_t round, uint8_t type,
                         const uint8_t **bytes, size_t *len)
 {
@@ -406,7 +424,9 @@ static void engine_up(struct cluster *c, struct cl_node *nd)
         .broadcast = h_broadcast,
         .unicast = h_unicast,
         .sign = h_sign,
-        .verify = c->o.stub_crypto ? h_verify_stub : NULL,
+        .verify = c->o.stub_crypto     ? h_verify_stub
+                  : c->o.shared_verify ? h_verify_shared
+                                       : NULL,
         .intent_get = h_intent_get,
         .intent_put = h_intent_put,
         .decided = h_decided,
@@ -446,6 +466,8 @@ struct cluster *cl_new(const struct cl_opts *o)
     c->o = *o;
     c->n = o->n;
     c->pubkeys = xcalloc(c->n, sizeof(*c->pubkeys));
+    if (o->shared_verify)
+        c->verified = xcalloc(CL_VERIFIED, sizeof(*c->verified));
     c->nodes = xcalloc(c->n, sizeof(*c->nodes));
     uint8_t seed[8 + 4];
     for (int i = 0; i < 8; i++)
@@ -524,6 +546,7 @@ void cl_free(struct cluster *c)
     free(c->first);
     free(c->nodes);
     free(c->pubkeys);
+    free(c->verified);
     free(c);
 }
 

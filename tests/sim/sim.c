@@ -394,6 +394,7 @@ static void write_corpus(struct sched *s, const uint8_t *bytes, size_t len)
 }
 
 static bool trace;
+static bool shared_verify; /* --shared-verify: see struct cl_opts */
 
 static void trace_event(const struct sched *s, const struct event *e, int verdict)
 {
@@ -500,6 +501,7 @@ static void build(struct sched *s, unsigned max_inst)
     struct rng *r = &s->rng;
     cl_opts_default(&o, s->n);
     o.seed = s->seed;
+    o.shared_verify = shared_verify;
     o.round_timeout_ms = rng_chance(r, 0.5) ? 100 : 200;
     o.round_timeout_max_ms = o.round_timeout_ms * (rng_chance(r, 0.5) ? 8 : 16);
     o.timer = rng_chance(r, 0.75) ? QBFT_TIMER_EXPONENTIAL : QBFT_TIMER_LINEAR;
@@ -703,23 +705,19 @@ static void run(uint64_t seed, unsigned n, unsigned nbyz, bool crash, unsigned m
 static void usage(FILE *f)
 {
     fprintf(f, "usage: aequa-sim --nodes N --byzantine B [--crash] --schedules K --seed S\n"
-               "                 [--instances I] [--verbose] [--write-corpus DIR]\n");
+               "                 [--instances I] [--verbose] [--write-corpus DIR] [--trace]\n"
+               "                 [--shared-verify]   (verify each signature once for all nodes)\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"nodes", required_argument, NULL, 'n'},
-        {"byzantine", required_argument, NULL, 'b'},
-        {"crash", no_argument, NULL, 'c'},
-        {"schedules", required_argument, NULL, 'k'},
-        {"seed", required_argument, NULL, 's'},
-        {"instances", required_argument, NULL, 'i'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"write-corpus", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {"trace", no_argument, NULL, 't'},
-        {NULL, 0, NULL, 0},
+        {"nodes", required_argument, NULL, 'n'},   {"byzantine", required_argument, NULL, 'b'},
+        {"crash", no_argument, NULL, 'c'},         {"schedules", required_argument, NULL, 'k'},
+        {"seed", required_argument, NULL, 's'},    {"instances", required_argument, NULL, 'i'},
+        {"verbose", no_argument, NULL, 'v'},       {"write-corpus", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},          {"trace", no_argument, NULL, 't'},
+        {"shared-verify", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     uint64_t n = 4, nbyz = 0, schedules = 100, seed = 1, inst = 3;
     bool crash = false, verbose = false;
@@ -751,6 +749,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             trace = true;
+            break;
+        case 'V':
+            shared_verify = true;
             break;
         case 'w':
             corpus = optarg;
