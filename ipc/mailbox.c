@@ -54,9 +54,8 @@ struct mailbox {
     ev_timer redial;
     ev_timer probe_timer;
     nng_listener listener;
-    nng_socket probe; /* dials this process's own mailbox: see on_probe_timer */
-    nng_dialer probe_dialer;
-    bool probe_open, probe_dialing, probe_pending;
+    nng_socket probe; /* dials this process's own mailbox, while probe_pending */
+    bool probe_pending;
     uint64_t probe_nonce, probe_sent_ms;
     atomic_uint_fast64_t accepts;    /* connections accepted, ever */
     uint64_t probe_accepts;          /* the count when the probe was sent */
@@ -273,12 +272,13 @@ static int listener_start(struct mailbox *mb, char *err, size_t errsz)
  * SP handshake (nanomsg/nng#1518, fixed in 1.6): a peer killed just after connect(), or nng's
  * own stale-socket check run by a second process trying to listen on the same path. Nothing
  * reports it; every new peer then hangs, connected but never read. So each mailbox checks its
- * own listener: once a period it dials itself on a new connection and sends a probe. A probe
- * that is not back in time while the listener has accepted nothing since it was sent (a busy
- * loop may just not have read it; nng's threads accept regardless) means the listener is dead:
- * it is closed, which also disconnects the peers stuck on it so they redial, and started again
- * on the same path.
+ * own listener: once a period it dials itself from a new socket and sends a probe. A probe that
+ * is not back in time while the listener has accepted nothing since it was sent means the
+ * listener is dead: it is closed, which also disconnects the peers stuck on it so they redial,
+ * and started again on the same path. (A busy loop may just not have read the probe yet; nng's
+ * threads accept regardless, so the accept count tells the two apart.)
  */
+
 /* Connections the mailbox's listener has handed to the socket (counted on nng's threads). */
 static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -287,39 +287,41 @@ static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
     atomic_fetch_add((atomic_uint_fast64_t *)arg, 1);
 }
 
-static void probe_send(struct mailbox *mb)
+/* Only once the probe is back (its handshake done) may its connection close: closing a
+ * connection in the middle of the handshake is what breaks a listener. */
+static void probe_end(struct mailbox *mb)
 {
-    struct buf b = BUF_INIT;
-    nng_msg *m;
-    random_bytes(&mb->probe_nonce, sizeof(mb->probe_nonce));
-    envelope_encode(&b, CTL_LISTEN_PROBE, 0, (uint8_t)mb->o.self, 0, NULL, &mb->probe_nonce,
-                    sizeof(mb->probe_nonce));
-    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, b.data, b.len) != 0)
-        fatalx("ipc: out of memory");
-    if (nng_sendmsg(mb->probe, m, NNG_FLAG_NONBLOCK) != 0)
-        nng_msg_free(m);
-    buf_free(&b);
-    mb->probe_pending = true;
-    mb->probe_sent_ms = now_ms();
-    mb->probe_accepts = atomic_load(&mb->accepts);
+    if (mb->probe_pending)
+        nng_close(mb->probe);
+    mb->probe_pending = false;
 }
 
 static void probe_start(struct mailbox *mb)
 {
     char url[URL_MAX];
-    if (!mb->probe_open) {
-        if (nng_push0_open(&mb->probe) != 0)
-            return;
-        nng_socket_set_ms(mb->probe, NNG_OPT_RECONNMINT, RECONNECT_MS);
-        nng_socket_set_ms(mb->probe, NNG_OPT_RECONNMAXT, RECONNECT_MS);
-        nng_socket_set_int(mb->probe, NNG_OPT_SENDBUF, 4);
-        mb->probe_open = true;
-    }
-    mailbox_url(url, sizeof(url), mb->rtdir, mb->o.self);
-    if (nng_dial(mb->probe, url, &mb->probe_dialer, NNG_FLAG_NONBLOCK) != 0)
+    struct buf b = BUF_INIT;
+    nng_msg *m;
+    /* A new socket each time: a message sent right after a dialer closed can go to its dying
+     * connection and be lost (seen here, about one probe in 200 when one socket was reused). */
+    if (nng_push0_open(&mb->probe) != 0)
         return;
-    mb->probe_dialing = true;
-    probe_send(mb);
+    mailbox_url(url, sizeof(url), mb->rtdir, mb->o.self);
+    random_bytes(&mb->probe_nonce, sizeof(mb->probe_nonce));
+    envelope_encode(&b, CTL_LISTEN_PROBE, 0, (uint8_t)mb->o.self, 0, NULL, &mb->probe_nonce,
+                    sizeof(mb->probe_nonce));
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, b.data, b.len) != 0)
+        fatalx("ipc: out of memory");
+    buf_free(&b);
+    nng_socket_set_int(mb->probe, NNG_OPT_SENDBUF, 1);
+    if (nng_dial(mb->probe, url, NULL, NNG_FLAG_NONBLOCK) != 0 ||
+        nng_sendmsg(mb->probe, m, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(m);
+        nng_close(mb->probe);
+        return;
+    }
+    mb->probe_pending = true;
+    mb->probe_sent_ms = now_ms();
+    mb->probe_accepts = atomic_load(&mb->accepts);
 }
 
 static void on_rx(struct ev_loop *loop, ev_io *w, int revents);
@@ -330,10 +332,8 @@ static void heal_listener(struct mailbox *mb)
     log_warn("ipc_listener_restart", LS("mailbox", dest_name(mb->o.self)),
              LS("err", "own probe not received: the listener stopped accepting"));
     /* The probe's connection is stuck on the dead listener, past its handshake: closing it is
-     * safe now, and the next period probes the new listener on a new one. */
-    if (mb->probe_dialing)
-        nng_dialer_close(mb->probe_dialer);
-    mb->probe_dialing = mb->probe_pending = false;
+     * safe; the next period probes the new listener. */
+    probe_end(mb);
     nng_listener_close(mb->listener); /* unlinks the path and closes its connections */
     if (listener_start(mb, err, sizeof(err)) < 0)
         log_error("ipc_listen", LS("err", err)); /* tried again at the next period */
@@ -350,18 +350,16 @@ static void on_probe_timer(struct ev_loop *loop, ev_timer *t, int revents)
     on_rx(loop, &mb->rx, 0); /* a busy loop may simply not have read it yet */
     if (!mb->probe_pending || now_ms() - mb->probe_sent_ms < PROBE_TIMEOUT_MS)
         return;
-    uint64_t accepts = atomic_load(&mb->accepts);
-    if (accepts != mb->probe_accepts) {
-        /* It accepted since: the probe is on its way. Give it another period from here. */
-        mb->probe_accepts = accepts;
-        mb->probe_sent_ms = now_ms();
+    if (atomic_load(&mb->accepts) == mb->probe_accepts) {
+        heal_listener(mb);
         return;
     }
-    heal_listener(mb);
+    /* The listener accepts, yet the probe is not back: give this probe up and send another. */
+    log_debug("ipc_probe_lost", LS("mailbox", dest_name(mb->o.self)));
+    probe_end(mb);
+    probe_start(mb);
 }
 
-/* A probe arrived: the listener accepted a new connection. Only now may the probe's connection
- * close (closing it during the handshake is what breaks a listener). */
 static void probe_seen(struct mailbox *mb, const struct envelope *e)
 {
     uint64_t nonce;
@@ -370,13 +368,8 @@ static void probe_seen(struct mailbox *mb, const struct envelope *e)
         return;
     }
     memcpy(&nonce, e->body, sizeof(nonce));
-    if (!mb->probe_pending || nonce != mb->probe_nonce)
-        return; /* an earlier probe, late */
-    mb->probe_pending = false;
-    if (mb->probe_dialing) {
-        nng_dialer_close(mb->probe_dialer);
-        mb->probe_dialing = false;
-    }
+    if (mb->probe_pending && nonce == mb->probe_nonce)
+        probe_end(mb);
 }
 
 /* ---- receive ---- */
@@ -559,8 +552,7 @@ void mailbox_close(struct mailbox *mb)
             free(p);
         }
     }
-    if (mb->probe_open)
-        nng_close(mb->probe);
+    probe_end(mb);
     nng_close(mb->pull);
     for (unsigned d = 0; d < MAX_DEST; d++)
         if (mb->push_open[d])

@@ -255,9 +255,10 @@ START_TEST(destination_restarts)
     ck_assert_int_eq(b.silent, 1);
     mailbox_close(mb);
     struct mailbox *mc = open_mb(W_QBFT, &c, 0);
-    for (int i = 0; i < 20000 && c.silent == 0; i++) {
-        if (i % 500 == 0)
-            mailbox_send(ma, W_QBFT, T_SILENT, "2", 1);
+    /* What is sent before the sender sees the old connection close is lost: send again at each
+     * wakeup (at least every 100 ms) until the new incarnation has one. */
+    for (int i = 0; i < 2000 && c.silent == 0; i++) {
+        mailbox_send(ma, W_QBFT, T_SILENT, "2", 1);
         ev_run(loop, EVRUN_ONCE);
     }
     ck_assert_int_ge(c.silent, 1);
