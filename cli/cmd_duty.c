@@ -15,10 +15,13 @@
 #include "proto/seal.h"
 
 #include <getopt.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define DUTY_ANSWER_MAX (4u << 20) /* one GET answer: a 1 MiB payload, escaped, and signatures */
 
 static const struct jstrict_node *get(const struct jstrict_node *o, const char *k)
 {
@@ -141,46 +144,56 @@ int cmd_duty(int argc, char **argv)
     }
     if (!lockpath || optind + 1 < argc)
         goto usage;
-    char err[1024], *text = NULL;
-    size_t len = 0;
+    char err[1024];
     struct lock *l = xcalloc(1, sizeof(*l));
     if (lock_load(l, lockpath, err, sizeof(err)) < 0) {
         fprintf(stderr, "aequactl duty verify: %s\n", err);
         free(l);
         return 78;
     }
-    const char *in = optind < argc ? argv[optind] : "/dev/stdin";
-    if (read_file(in, 16u << 20, &text, &len) < 0) {
+    const char *in = optind < argc ? argv[optind] : NULL;
+    FILE *f = in ? fopen(in, "r") : stdin;
+    if (!f) {
         fprintf(stderr, "aequactl duty verify: cannot read %s\n", in);
         free(l);
         return 1;
     }
+    /* One answer per line, read as it comes: any number of answers, each bounded. */
     int rc = 0, docs = 0;
-    for (char *line = text, *end; line < text + len; line = end + 1) {
-        end = memchr(line, '\n', (size_t)(text + len - line));
-        if (!end)
-            end = text + len;
-        if (end == line)
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n == 0)
             continue;
         struct jstrict_doc doc;
         struct jstrict_error jerr;
         docs++;
-        if (jstrict_parse(&doc, (const uint8_t *)line, (size_t)(end - line), NULL, &jerr) < 0) {
-            printf("FAIL invalid JSON: %s at %zu\n", jerr.reason, jerr.offset);
-            rc = 1;
-        } else if (verify(l, &doc.root, err, sizeof(err)) < 0) {
-            printf("FAIL %s\n", err);
+        if ((size_t)n > DUTY_ANSWER_MAX) {
+            printf("FAIL answer of %zd bytes is larger than %u\n", n, DUTY_ANSWER_MAX);
             rc = 1;
         } else {
-            printf("%s\n", err);
+            if (jstrict_parse(&doc, (const uint8_t *)line, (size_t)n, NULL, &jerr) < 0) {
+                printf("FAIL invalid JSON: %s at %zu\n", jerr.reason, jerr.offset);
+                rc = 1;
+            } else if (verify(l, &doc.root, err, sizeof(err)) < 0) {
+                printf("FAIL %s\n", err);
+                rc = 1;
+            } else {
+                printf("%s\n", err);
+            }
+            jstrict_doc_free(&doc);
         }
-        jstrict_doc_free(&doc);
     }
     if (docs == 0) {
         printf("FAIL no input\n");
         rc = 1;
     }
-    free(text);
+    free(line);
+    if (in)
+        fclose(f);
     free(l);
     return rc;
 usage:

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -571,6 +573,27 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
 
 /* ---------------------------------------------------------------- start */
 
+/* One node per runtime dir: a second supervisor would fight over its sockets (and nng's check
+ * for a stale socket, run when listening fails, breaks the first one's listener). The lock is
+ * held until exit; workers do not inherit it (close_range before exec). */
+static int claim_runtime_dir(char *err, size_t errsz)
+{
+    char path[CFG_PATH + 32];
+    snprintf(path, sizeof(path), "%s/supervisor.lock", S.cfg.runtime_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errsz, "runtime dir lock %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errsz, "another aequa-supervisor is running on runtime dir %s (%s is locked)",
+                 S.cfg.runtime_dir, path);
+        close(fd);
+        return -1;
+    }
+    return 0; /* fd stays open: the lock lasts as long as this process */
+}
+
 static int prepare_dirs(char *err, size_t errsz)
 {
     if (mkdir_p(S.cfg.runtime_dir, 0770) < 0) {
@@ -657,7 +680,7 @@ int main(int argc, char **argv)
         buf_free(&b);
         return 0;
     }
-    if (prepare_dirs(err, sizeof(err)) < 0) {
+    if (prepare_dirs(err, sizeof(err)) < 0 || claim_runtime_dir(err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }

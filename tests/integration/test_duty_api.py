@@ -111,6 +111,18 @@ with Node() as n:
                        capture_output=True)
     check(r.returncode == 0, "certificate and seals verify against the lock: " +
           r.stdout.decode().strip())
+    # Any number of answers, one per line (the chaos drill verifies tens of MB at once), and a
+    # tampered one among them is named on its own line.
+    line = json.dumps(d) + "\n"
+    copies = (17 << 20) // len(line) + 1
+    bad = dict(d, value_hash="00" * 32)
+    r = subprocess.run([AEQUACTL, "duty", "verify", "--lock", lock],
+                       input=(line * copies + json.dumps(bad) + "\n").encode(), capture_output=True)
+    out = r.stdout.decode().splitlines()
+    check(r.returncode == 1 and len(out) == copies + 1 and
+          all(o.startswith("ok ") for o in out[:-1]) and out[-1].startswith("FAIL"),
+          "%d answers (%d MiB) verified line by line, the tampered last one fails" %
+          (copies + 1, len(line) * copies >> 20))
     for path in ("/v1/duty/attester/43", "/v1/duty/Attester/42", "/v1/duty/attester/042",
                  "/v1/duty/attester/4611686018427387905", "/v1/duty/attester/42/x"):
         check(request(n.api, "GET", path)[0] == 404, "GET %s is 404" % path)
