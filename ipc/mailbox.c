@@ -48,6 +48,11 @@ struct outq {
 #define PROBE_TIMEOUT_MS 1000 /* a probe not back by then: the listener stopped accepting */
 #define REDIAL_AFTER_MS  300  /* a sending socket unconnected this long gets a new dialer */
 
+struct pipe_count {
+    atomic_int pipes;
+    atomic_uint sock; /* nng_socket_id of the socket counted */
+};
+
 struct mailbox {
     struct ev_loop *loop;
     ev_prepare flush;
@@ -68,7 +73,7 @@ struct mailbox {
     ev_io rx;
     nng_socket push[MAX_DEST];
     nng_dialer dialer[MAX_DEST];
-    atomic_int push_pipes[MAX_DEST]; /* connections of each sending socket */
+    struct pipe_count push_pipes[MAX_DEST]; /* connections of each sending socket */
     bool push_open[MAX_DEST];
     struct pending *buckets[PENDING_BUCKETS];
     size_t npending;
@@ -157,26 +162,22 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
 }
 
 /* Connections are counted from nng's pipe events, on nng's threads: one up at ADD_PRE, one
- * down at REM_POST (nng runs REM_POST only for pipes that went through ADD_PRE). */
-static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+ * down at REM_POST (nng runs REM_POST only for pipes that went through ADD_PRE). Events of a
+ * socket that was already replaced are ignored. */
+static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    (void)p;
-    (void)ev;
-    atomic_fetch_add((atomic_int *)arg, 1);
+    struct pipe_count *pc = arg;
+    if ((unsigned)nng_socket_id(nng_pipe_socket(p)) != atomic_load(&pc->sock))
+        return;
+    atomic_fetch_add(&pc->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
 }
 
-static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void count_pipes(nng_socket s, struct pipe_count *pc)
 {
-    (void)p;
-    (void)ev;
-    atomic_fetch_sub((atomic_int *)arg, 1);
-}
-
-static void count_pipes(nng_socket s, atomic_int *counter)
-{
-    atomic_store(counter, 0);
-    nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_added, counter);
-    nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_removed, counter);
+    atomic_store(&pc->pipes, 0);
+    atomic_store(&pc->sock, (unsigned)nng_socket_id(s));
+    nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_event, pc);
+    nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_event, pc);
 }
 
 static int start_dialer(struct mailbox *mb, unsigned dest)
@@ -219,7 +220,7 @@ static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
     for (unsigned d = 0; d < MAX_DEST; d++) {
         if (!mb->push_open[d])
             continue;
-        if (atomic_load(&mb->push_pipes[d]) > 0) {
+        if (atomic_load(&mb->push_pipes[d].pipes) > 0) {
             mb->nopipe_since[d] = 0;
             continue;
         }

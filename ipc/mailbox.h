@@ -2,7 +2,11 @@
  * mailbox: a process's IPC endpoint (SPEC §4).
  *
  * Each process of a node listens on one nng PULL socket at ipc://<runtime-dir>/<name>.ipc (its
- * mailbox) and sends through one PUSH socket per destination, dialled lazily and non-blocking.
+ * mailbox) and sends through one PUSH socket per destination, dialled lazily and non-blocking
+ * and redialled every 10 ms while the destination is down. Two faults of nng 1.5.2 are worked
+ * around here: a dialer that stops redialling gets a new one after 300 ms without a connection,
+ * and a listener that stopped accepting (found by the mailbox's own probe, once a second) is
+ * started again. Messages in flight to a peer that dies are lost; requests time out.
  * What a process sends to one destination during one turn of its loop travels as one nng message
  * (a frame of envelopes), flushed just before the loop sleeps (ev_prepare): each nng message
  * costs several thread hand-offs, so under load this is what lets StateDB see a whole batch of
