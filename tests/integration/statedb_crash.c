@@ -5,6 +5,8 @@
  *
  *   statedb_crash [--long] [--kills N] [--seed S] [--dir DIR]
  *
+ * First it kills the very first open of fresh databases at moments spread over a creation's
+ * duration (40 times, 400 with --long): the next open must find a clean database.
  * The parent never touches RocksDB (it forks and re-executes itself for every child, so that no
  * child inherits RocksDB's threads). A child:
  *   1. opens the store (a SIGKILL must never make it fall back or refuse: that fails the test),
@@ -27,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -427,6 +430,62 @@ static int run_parent(struct run *r, int kills)
     return 0;
 }
 
+/* Run one verify-only child in dir, killing it after delay_us (0: let it finish). Returns the
+ * child's status, or -1 when it reported an error. */
+static int verify_child(struct run *r, uint64_t delay_us, int *status)
+{
+    int fd;
+    pid_t pid = spawn(r, 0, true, &fd);
+    struct reader rd = {.len = 0};
+    int rc = pump(r, &rd, fd, delay_us ? now_us() + delay_us : UNTIL_EOF);
+    if (delay_us)
+        kill(pid, SIGKILL);
+    if (rc == 0)
+        rc = pump(r, &rd, fd, UNTIL_EOF);
+    close(fd);
+    waitpid(pid, status, 0);
+    return rc;
+}
+
+/*
+ * Kill the very first open of a database at moments spread over the time a creation takes
+ * (measured first), each in a fresh directory: the next open must find a clean new database,
+ * never a half-created one that looks damaged.
+ */
+static int run_creation(struct run *r, int trials)
+{
+    char sub[PATH_MAX];
+    int status;
+    struct run c = *r;
+    c.dir = sub;
+    snprintf(sub, sizeof(sub), "%s/create-measure", r->dir);
+    if (mkdir(sub, 0700) < 0)
+        fatal("mkdir %s", sub);
+    uint64_t t0 = now_us();
+    if (verify_child(&c, 0, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "statedb_crash: creating a database failed (status %d)\n", status);
+        return 1;
+    }
+    uint64_t span = now_us() - t0;
+    int interrupted = 0;
+    for (int i = 0; i < trials; i++) {
+        snprintf(sub, sizeof(sub), "%s/create-%d", r->dir, i);
+        if (mkdir(sub, 0700) < 0)
+            fatal("mkdir %s", sub);
+        if (verify_child(&c, 1 + span * (uint64_t)i / (uint64_t)trials, &status) < 0)
+            return 1;
+        interrupted += WIFSIGNALED(status);
+        if (verify_child(&c, 0, &status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "statedb_crash: open after a kill during creation failed in %s\n", sub);
+            return 1;
+        }
+    }
+    printf("statedb_crash: %d creations killed at 0..%llu us (%d before finishing), each "
+           "reopened clean\n",
+           trials, (unsigned long long)span, interrupted);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 6 && (!strcmp(argv[1], "--child") || !strcmp(argv[1], "--verify"))) {
@@ -437,15 +496,16 @@ int main(int argc, char **argv)
         out_fd = (int)fd;
         return run_child(argv[2], gen, seed, !strcmp(argv[1], "--verify"));
     }
-    int kills = 50;
+    int kills = 50, creations = 40;
     uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 16;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
         uint64_t v;
-        if (!strcmp(argv[i], "--long"))
+        if (!strcmp(argv[i], "--long")) {
             kills = 500;
-        else if (!strcmp(argv[i], "--kills") && i + 1 < argc &&
-                 parse_u64(argv[++i], 100000, &v) == 0)
+            creations = 400;
+        } else if (!strcmp(argv[i], "--kills") && i + 1 < argc &&
+                   parse_u64(argv[++i], 100000, &v) == 0)
             kills = (int)v;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc &&
                  parse_u64(argv[++i], UINT64_MAX, &v) == 0)
@@ -469,7 +529,9 @@ int main(int argc, char **argv)
     printf("statedb_crash: seed %llu, dir %s, %d kills while appending\n", (unsigned long long)seed,
            dir, kills);
     fflush(stdout);
-    int rc = run_parent(&r, kills);
+    int rc = run_creation(&r, creations);
+    if (rc == 0)
+        rc = run_parent(&r, kills);
     if (rc == 0 && dir == tmp) {
         char cmd[PATH_MAX + 16];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -516,14 +516,14 @@ static enum verdict verify(struct dbh *h, const char *path, const struct witness
 /*
  * Open path read-write after verifying it. The verification runs on a read-only open first:
  * unlike a read-write open, it neither deletes files RocksDB believes obsolete nor writes a new
- * MANIFEST, so a damaged database is moved aside exactly as it was found. create: a new
- * database (nothing to verify); allow_fresh: an empty database gets its meta (a new node; a
- * checkpoint is never empty); check_witness: compare with "<path>.seqno". On V_OK h is open
- * read-write and m filled; otherwise h is closed and why explains.
+ * MANIFEST, so a damaged database is moved aside exactly as it was found. create: a new,
+ * empty database that gets its meta (only create_fresh); an existing database without meta is
+ * damaged. check_witness: compare with "<path>.seqno". On V_OK h is open read-write and m
+ * filled; otherwise h is closed and why explains.
  */
-static enum verdict open_verified(struct dbh *h, const char *path, bool create, bool allow_fresh,
-                                  bool check_witness, const struct store_opts *o,
-                                  struct store_meta *m, char *why, size_t whysz)
+static enum verdict open_verified(struct dbh *h, const char *path, bool create, bool check_witness,
+                                  const struct store_opts *o, struct store_meta *m, char *why,
+                                  size_t whysz)
 {
     char e[1024];
     struct witness w;
@@ -536,40 +536,31 @@ static enum verdict open_verified(struct dbh *h, const char *path, bool create, 
             return V_DAMAGED;
     }
     if (!create) {
+        /* A database is created whole (create_fresh), so a missing column family is
+         * damage like any other. */
         if (dbh_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
             seterr(why, whysz, "%s", e);
-            /* A column family can be missing only if the very first open was interrupted
-             * between creating them (then there is no witness yet): let the read-write open
-             * add them and the meta check decide. Otherwise the files are damaged. */
-            if (!strstr(e, "Column family not found") || wp || !allow_fresh)
-                return store_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED
-                                                                                        : V_IO;
-        } else {
-            v = verify(h, path, wp, o, m, why, whysz);
-            dbh_close(h);
-            if (v == V_FRESH && wp) {
-                seterr(why, whysz, "database is empty but %s.seqno records it in use", path);
-                v = V_DAMAGED;
-            }
-            if (v != V_OK && v != V_FRESH)
-                return v;
+            return store_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED
+                                                                                    : V_IO;
         }
+        v = verify(h, path, wp, o, m, why, whysz);
+        dbh_close(h);
+        if (v == V_FRESH)
+            seterr(why, whysz, "meta column family is empty%s",
+                   wp ? " but the .seqno witness records the database in use" : "");
+        if (v != V_OK)
+            return v == V_FRESH ? V_DAMAGED : v;
     }
     if (dbh_open(h, path, create, false, NULL, e, sizeof(e)) < 0) {
         seterr(why, whysz, "%s", e);
         return store_error_is_damage(e) ? V_DAMAGED : V_IO;
     }
-    if (v == V_FRESH) /* nothing verified yet (new, or the read-only open could not see it) */
-        v = verify(h, path, NULL, o, m, why, whysz);
-    if (v == V_FRESH && allow_fresh) {
+    if (create) {
         if (write_meta(h, o, e, sizeof(e)) < 0) {
             seterr(why, whysz, "%s", e);
             v = V_IO;
         } else
             v = verify(h, path, NULL, o, m, why, whysz);
-    } else if (v == V_FRESH) {
-        seterr(why, whysz, "meta column family is empty");
-        v = V_DAMAGED;
     }
     if (v != V_OK)
         dbh_close(h);
@@ -771,7 +762,7 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
             dir_remove(tmp);
             continue;
         }
-        enum verdict v = open_verified(&h, tmp, false, false, false, o, &m, why, sizeof(why));
+        enum verdict v = open_verified(&h, tmp, false, false, o, &m, why, sizeof(why));
         if (v != V_OK) {
             buf_printf(&tried, "%s%llu: %s", tried.len ? "; " : "", (unsigned long long)names[i],
                        why);
@@ -803,7 +794,7 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
                    o->path, strerror(errno));
             goto fail_io;
         }
-        v = open_verified(&st->h, o->path, false, false, false, o, &st->meta, why, sizeof(why));
+        v = open_verified(&st->h, o->path, false, false, o, &st->meta, why, sizeof(why));
         if (v != V_OK) {
             seterr(err, errsz, "restored checkpoint %llu does not reopen: %s",
                    (unsigned long long)names[i], why);
@@ -872,6 +863,33 @@ static int open_read_only(struct store *st, const struct store_opts *o, char *er
     return STORE_OK;
 }
 
+/*
+ * A new database is built in "<path>.new" and renamed into place once its meta is written and
+ * synced. A crash during creation leaves only that directory, which never answered a request
+ * and is removed here, instead of a half-created database that looks damaged (RocksDB writes
+ * CURRENT last).
+ */
+static enum verdict create_fresh(struct dbh *h, const struct store_opts *o, struct store_meta *m,
+                                 char *why, size_t whysz)
+{
+    char tmp[PATH_MAX];
+    pathf(tmp, sizeof(tmp), "%s.new", o->path);
+    if (dir_remove(tmp) < 0 || mkdir_p(tmp, 0700) < 0) {
+        seterr(why, whysz, "prepare %s: %s", tmp, strerror(errno));
+        return V_IO;
+    }
+    enum verdict v = open_verified(h, tmp, true, false, o, m, why, whysz);
+    if (v != V_OK)
+        return v;
+    dbh_close(h);
+    /* o->path holds no database files (db_present): at most an empty directory. */
+    if (dir_remove(o->path) < 0 || rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
+        seterr(why, whysz, "install new database %s at %s: %s", tmp, o->path, strerror(errno));
+        return V_IO;
+    }
+    return open_verified(h, o->path, false, false, o, m, why, whysz);
+}
+
 static int open_read_write(struct store *st, const struct store_opts *o, char *err, size_t errsz)
 {
     char why[1024];
@@ -905,15 +923,12 @@ static int open_read_write(struct store *st, const struct store_opts *o, char *e
     }
     enum verdict v;
     if (db_present(o->path))
-        v = open_verified(&st->h, o->path, false, true, true, o, &st->meta, why, sizeof(why));
+        v = open_verified(&st->h, o->path, false, true, o, &st->meta, why, sizeof(why));
     else if (store_checkpoint_list(o->path, &newest, 1) > 0) {
         snprintf(why, sizeof(why), "the database directory is missing or empty");
         v = V_DAMAGED;
-    } else if (mkdir_p(o->path, 0700) < 0) {
-        seterr(err, errsz, "mkdir %s: %s", o->path, strerror(errno));
-        return STORE_E_IO;
     } else
-        v = open_verified(&st->h, o->path, true, true, false, o, &st->meta, why, sizeof(why));
+        v = create_fresh(&st->h, o, &st->meta, why, sizeof(why));
     switch (v) {
     case V_OK:
         st->result = STORE_RECOVERY_OK;
