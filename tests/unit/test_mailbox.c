@@ -94,6 +94,18 @@ static void run_until(int *counter, int target)
         ev_run(loop, EVRUN_ONCE);
 }
 
+/* Send T_SILENT to W_QBFT every `every` loop wakeups (at least every 100 ms) until *counter
+ * moves or the tries run out: what reaches a dead or deaf incarnation is lost, so the sender
+ * retries, as the workers do. */
+static void resend_until(struct mailbox *from, int *counter, int tries, int every)
+{
+    for (int i = 0; i < tries && *counter == 0; i++) {
+        if (i % every == 0)
+            mailbox_send(from, W_QBFT, T_SILENT, "again", 5);
+        ev_run(loop, EVRUN_ONCE);
+    }
+}
+
 static void setup(void)
 {
     snprintf(rtdir, sizeof(rtdir), "/tmp/aequa-mbtest-XXXXXX");
@@ -255,12 +267,8 @@ START_TEST(destination_restarts)
     ck_assert_int_eq(b.silent, 1);
     mailbox_close(mb);
     struct mailbox *mc = open_mb(W_QBFT, &c, 0);
-    /* What is sent before the sender sees the old connection close is lost: send again at each
-     * wakeup (at least every 100 ms) until the new incarnation has one. */
-    for (int i = 0; i < 2000 && c.silent == 0; i++) {
-        mailbox_send(ma, W_QBFT, T_SILENT, "2", 1);
-        ev_run(loop, EVRUN_ONCE);
-    }
+    /* What is sent before the sender sees the old connection close is lost. */
+    resend_until(ma, &c.silent, 2000, 1);
     ck_assert_int_ge(c.silent, 1);
     mailbox_close(ma);
     mailbox_close(mc);
@@ -366,11 +374,7 @@ START_TEST(listener_survives_aborted_handshake)
     for (int i = 0; i < 3; i++)
         connect_and_close(W_QBFT);
     struct mailbox *ma = open_mb(W_API, &a, 0);
-    for (int i = 0; i < 400 && b.silent == 0; i++) { /* the loop wakes at least every 100 ms */
-        if (i % 5 == 0)
-            mailbox_send(ma, W_QBFT, T_SILENT, "retry", 5);
-        ev_run(loop, EVRUN_ONCE);
-    }
+    resend_until(ma, &b.silent, 400, 5);
     ck_assert_int_ge(b.silent, 1);
     mailbox_close(ma);
     mailbox_close(mb);
