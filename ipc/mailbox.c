@@ -537,10 +537,9 @@ fail:
     return NULL;
 }
 
-void mailbox_close(struct mailbox *mb)
+/* Send what is gathered, stop the watchers, cancel pending requests. */
+static void quiesce(struct mailbox *mb)
 {
-    if (!mb)
-        return;
     mailbox_flush(mb);
     ev_prepare_stop(mb->loop, &mb->flush);
     ev_timer_stop(mb->loop, &mb->redial);
@@ -553,6 +552,19 @@ void mailbox_close(struct mailbox *mb)
             free(p);
         }
     }
+}
+
+void mailbox_abandon(struct mailbox *mb)
+{
+    if (mb)
+        quiesce(mb);
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+    if (!mb)
+        return;
+    quiesce(mb);
     probe_end(mb);
     nng_close(mb->pull);
     for (unsigned d = 0; d < MAX_DEST; d++)

@@ -77,6 +77,14 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
                              size_t errsz);
 /* Cancels pending requests (callbacks get -ECANCELED), closes sockets. */
 void mailbox_close(struct mailbox *mb);
+/*
+ * For a process about to exit: sends what is gathered, cancels pending requests and stops the
+ * watchers, but leaves nng's sockets, and the mailbox's memory that nng's threads may still
+ * touch, to the kernel. nng 1.5.2's nng_close can wait forever (nanomsg/nng#1543): seen here
+ * as a worker that outlived its killed supervisor, blocked in nng_close while its dialer leaked
+ * 20 000 sockets. nng keeps nothing a close would have delivered (it has no linger).
+ */
+void mailbox_abandon(struct mailbox *mb);
 
 /* One-way message. The trace id is the calling thread's current one (log_set_trace).
  * 0, or -EAGAIN (destination not connected or its queue is full), -EMSGSIZE, -EINVAL. */
@@ -92,7 +100,7 @@ int mailbox_reply(struct mailbox *mb, const struct envelope *req, uint16_t type,
                   size_t len);
 
 /* Drop the sending socket to dest (and what is gathered for it); the next send dials afresh.
- * Done on every request timeout, and by the supervisor when it spawns a worker. */
+ * Done by the supervisor when it spawns a worker. */
 void mailbox_reset_dest(struct mailbox *mb, unsigned dest);
 
 /* Send everything gathered now (mailbox_close does it too). */

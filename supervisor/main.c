@@ -768,6 +768,6 @@ int main(int argc, char **argv)
     }
     check_ready();
     ev_run(S.loop, 0);
-    mailbox_close(S.mb);
+    mailbox_abandon(S.mb); /* not nng_close: it can hang, and the process ends here */
     return S.exit_code;
 }

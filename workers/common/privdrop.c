@@ -59,6 +59,8 @@ static const char *const base_syscalls[] = {
     "clock_getres",
     "clock_nanosleep",
     "nanosleep",
+    "alarm",
+    "setitimer",
     "gettimeofday",
     "time",
     "epoll_create",

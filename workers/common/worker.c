@@ -100,6 +100,17 @@ static void send_hello(struct worker *w)
     buf_free(&body);
 }
 
+/*
+ * A stopping worker is gone soon, whatever hangs on the way (a library's close, a peer that
+ * never answers): the supervisor SIGKILLs it after its grace, but when the supervisor is the
+ * one that died nobody else would, and an orphan keeps its sockets and its CPU. SIGALRM's
+ * default action ends the process; the deadline is the supervisor's grace and a second.
+ */
+static void stop_deadline(struct worker *w)
+{
+    alarm((unsigned)(w->cfg.grace_ms / 1000) + 1);
+}
+
 static bool supervisor_gone(struct worker *w)
 {
     if (w->parent > 1)
@@ -115,6 +126,7 @@ static void on_beat(struct ev_loop *loop, ev_timer *t, int revents)
     struct worker *w = t->data;
     if (supervisor_gone(w)) {
         log_warn("supervisor_gone", LS("err", "the supervisor exited; stopping"));
+        stop_deadline(w);
         if (w->ops->stop)
             w->ops->stop(w);
         worker_exit_loop(w);
@@ -137,6 +149,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
         return;
     }
     w->stopping = true;
+    stop_deadline(w);
     log_info("worker_stopping", LI("signal", s->signum));
     if (w->ops->stop)
         w->ops->stop(w);
@@ -232,7 +245,7 @@ int worker_main(int argc, char **argv, const struct worker_ops *ops, void *ctx)
         return 1;
     ev_run(w->loop, 0);
 
-    mailbox_close(w->mb);
+    mailbox_abandon(w->mb); /* not nng_close: it can hang, and the process ends here */
     log_info("worker_exit", LU("generation", w->generation));
     return 0;
 }
