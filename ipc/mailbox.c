@@ -50,6 +50,7 @@ struct outq {
 
 struct pipe_count {
     atomic_int pipes;
+    atomic_uint adds; /* connections completed since counting began */
     atomic_uint sock; /* nng_socket_id of the socket counted */
 };
 
@@ -61,6 +62,9 @@ struct mailbox {
     nng_listener listener;
     nng_socket probe; /* dials this process's own mailbox, while probe_pending */
     bool probe_pending;
+    nng_socket retired; /* a probe whose connection never finished its handshake */
+    bool retired_open;
+    struct pipe_count retired_pipes;
     uint64_t probe_nonce, probe_sent_ms;
     atomic_uint_fast64_t accepts;    /* connections accepted, ever */
     uint64_t probe_accepts;          /* the count when the probe was sent */
@@ -170,14 +174,24 @@ static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     if ((unsigned)nng_socket_id(nng_pipe_socket(p)) != atomic_load(&pc->sock))
         return;
     atomic_fetch_add(&pc->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+    if (ev == NNG_PIPE_EV_ADD_PRE)
+        atomic_fetch_add(&pc->adds, 1);
 }
 
 static void count_pipes(nng_socket s, struct pipe_count *pc)
 {
     atomic_store(&pc->pipes, 0);
+    atomic_store(&pc->adds, 0);
     atomic_store(&pc->sock, (unsigned)nng_socket_id(s));
     nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_event, pc);
     nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_event, pc);
+}
+
+/* Stop counting: for a socket left open when its counter goes away. */
+static void uncount_pipes(nng_socket s)
+{
+    nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
+    nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, NULL, NULL);
 }
 
 static int start_dialer(struct mailbox *mb, unsigned dest)
@@ -288,13 +302,39 @@ static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
     atomic_fetch_add((atomic_uint_fast64_t *)arg, 1);
 }
 
-/* Only once the probe is back (its handshake done) may its connection close: closing a
- * connection in the middle of the handshake is what breaks a listener. */
-static void probe_end(struct mailbox *mb)
+/*
+ * A probe socket is closed at once only when its probe came back (its connection fully up):
+ * closing a connection in the middle of nng's handshake is what breaks a listener, and nng_close
+ * of a socket whose connection is stuck on a deaf listener can wait forever (seen here: workers
+ * blocked in it for good, from heal_listener). Any other probe is retired: closed once its
+ * dialer has connected again (to the restarted listener), or kept if it never does.
+ */
+static void retired_reap(struct mailbox *mb)
 {
-    if (mb->probe_pending)
-        nng_close(mb->probe);
+    if (mb->retired_open && atomic_load(&mb->retired_pipes.adds) > 0) {
+        nng_close(mb->retired);
+        mb->retired_open = false;
+    }
+}
+
+static void probe_end(struct mailbox *mb, bool answered)
+{
+    if (!mb->probe_pending)
+        return;
     mb->probe_pending = false;
+    if (answered) {
+        nng_close(mb->probe);
+        return;
+    }
+    retired_reap(mb);
+    if (mb->retired_open) { /* at most one is kept waiting; an older one is left as it is */
+        uncount_pipes(mb->retired);
+        log_warn("ipc_probe_abandoned", LS("mailbox", dest_name(mb->o.self)),
+                 LS("err", "a probe connection that never came back up is left open"));
+    }
+    mb->retired = mb->probe;
+    mb->retired_open = true;
+    count_pipes(mb->retired, &mb->retired_pipes);
 }
 
 static void probe_start(struct mailbox *mb)
@@ -332,18 +372,19 @@ static void heal_listener(struct mailbox *mb)
     char err[256];
     log_warn("ipc_listener_restart", LS("mailbox", dest_name(mb->o.self)),
              LS("err", "own probe not received: the listener stopped accepting"));
-    /* The probe's connection is stuck on the dead listener, past its handshake: closing it is
-     * safe; the next period probes the new listener. */
-    probe_end(mb);
     nng_listener_close(mb->listener); /* unlinks the path and closes its connections */
     if (listener_start(mb, err, sizeof(err)) < 0)
         log_error("ipc_listen", LS("err", err)); /* tried again at the next period */
+    /* The probe's connection was stuck on the dead listener: retired, it redials the new one
+     * and is closed then. The next period probes the new listener. */
+    probe_end(mb, false);
 }
 
 static void on_probe_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     struct mailbox *mb = t->data;
+    retired_reap(mb);
     if (!mb->probe_pending) {
         probe_start(mb);
         return;
@@ -357,7 +398,7 @@ static void on_probe_timer(struct ev_loop *loop, ev_timer *t, int revents)
     }
     /* The listener accepts, yet the probe is not back: give this probe up and send another. */
     log_debug("ipc_probe_lost", LS("mailbox", dest_name(mb->o.self)));
-    probe_end(mb);
+    probe_end(mb, false);
     probe_start(mb);
 }
 
@@ -370,7 +411,7 @@ static void probe_seen(struct mailbox *mb, const struct envelope *e)
     }
     memcpy(&nonce, e->body, sizeof(nonce));
     if (mb->probe_pending && nonce == mb->probe_nonce)
-        probe_end(mb);
+        probe_end(mb, true);
 }
 
 /* ---- receive ---- */
@@ -565,7 +606,10 @@ void mailbox_close(struct mailbox *mb)
     if (!mb)
         return;
     quiesce(mb);
-    probe_end(mb);
+    probe_end(mb, false);
+    retired_reap(mb);
+    if (mb->retired_open)
+        uncount_pipes(mb->retired); /* left open (see probe_end), and no longer counted */
     nng_close(mb->pull);
     for (unsigned d = 0; d < MAX_DEST; d++)
         if (mb->push_open[d])
