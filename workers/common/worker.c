@@ -106,9 +106,20 @@ static void send_hello(struct worker *w)
  * one that died nobody else would, and an orphan keeps its sockets and its CPU. SIGALRM's
  * default action ends the process; the deadline is the supervisor's grace and a second.
  */
-static void stop_deadline(struct worker *w)
+static unsigned stop_deadline_s;
+
+static void stop_deadline(void)
 {
-    alarm((unsigned)(w->cfg.grace_ms / 1000) + 1);
+    alarm(stop_deadline_s);
+}
+
+/* The parent-death signal (the supervisor died): arm the deadline here, in the handler, so it
+ * holds even when the loop is stuck and never sees the SIGTERM this asks for (the normal stop). */
+static void on_parent_death(int sig)
+{
+    (void)sig;
+    alarm(stop_deadline_s);
+    kill(getpid(), SIGTERM);
 }
 
 static bool supervisor_gone(struct worker *w)
@@ -126,7 +137,7 @@ static void on_beat(struct ev_loop *loop, ev_timer *t, int revents)
     struct worker *w = t->data;
     if (supervisor_gone(w)) {
         log_warn("supervisor_gone", LS("err", "the supervisor exited; stopping"));
-        stop_deadline(w);
+        stop_deadline();
         if (w->ops->stop)
             w->ops->stop(w);
         worker_exit_loop(w);
@@ -149,7 +160,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
         return;
     }
     w->stopping = true;
-    stop_deadline(w);
+    stop_deadline();
     log_info("worker_stopping", LI("signal", s->signum));
     if (w->ops->stop)
         w->ops->stop(w);
@@ -205,7 +216,11 @@ int worker_main(int argc, char **argv, const struct worker_ops *ops, void *ctx)
         log_warn("privdrop_skipped", LS("err", "not running as root: privileges not dropped"));
     }
     /* Credentials changed: the parent-death signal must be set after the drop. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    stop_deadline_s = (unsigned)(w->cfg.grace_ms / 1000) + 1;
+    struct sigaction sa = {.sa_handler = on_parent_death};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR2, 0, 0, 0);
     if (w->parent > 1 && getppid() != w->parent)
         return 0;
 
