@@ -62,7 +62,7 @@ struct mailbox {
     nng_listener listener;
     nng_socket probe; /* dials this process's own mailbox, while probe_pending */
     bool probe_pending;
-    nng_socket retired; /* a probe whose connection never finished its handshake */
+    nng_socket retired; /* a probe that did not come back (see probe_end) */
     bool retired_open;
     struct pipe_count retired_pipes;
     uint64_t probe_nonce, probe_sent_ms;

@@ -118,8 +118,10 @@ static void stop_deadline(void)
 static void on_parent_death(int sig)
 {
     (void)sig;
+    int saved = errno;
     alarm(stop_deadline_s);
     kill(getpid(), SIGTERM);
+    errno = saved;
 }
 
 static bool supervisor_gone(struct worker *w)
