@@ -38,19 +38,27 @@ def check(cond, msg):
     print("ok: " + msg, flush=True)
 
 
-def wait_for(cond, what, timeout=20.0, interval=0.05):
-    """Poll cond() until it returns a truthy value; fail the test after timeout."""
+def poll(cond, timeout=20.0, interval=0.05):
+    """Poll cond() until it returns a truthy value or timeout passes: (ok, last value)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
             last = cond()
             if last:
-                return last
+                return True, last
         except (OSError, ValueError, KeyError, http.client.HTTPException) as e:
             last = e
         time.sleep(interval)
-    fail("timed out waiting for %s (last: %r)" % (what, last))
+    return False, last
+
+
+def wait_for(cond, what, timeout=20.0, interval=0.05):
+    """Poll cond() until it returns a truthy value; fail the test after timeout."""
+    ok, last = poll(cond, timeout, interval)
+    if not ok:
+        fail("timed out waiting for %s (last: %r)" % (what, last))
+    return last
 
 
 def free_port():

@@ -42,12 +42,7 @@ with Node(config_text="[supervisor]\nbackoff_stable_s = 1\n") as n:
     # here, which ones and how many varies with timing, sometimes none), and each mailbox's
     # probe finds its own and listens again within about two seconds.
     def heal_logged(seconds):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if '"msg":"ipc_listener_restart"' in n.log_text():
-                return True
-            time.sleep(0.05)
-        return False
+        return poll(lambda: '"msg":"ipc_listener_restart"' in n.log_text(), seconds)[0]
 
     rounds = 0
     while rounds < 8:
