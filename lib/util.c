@@ -203,7 +203,8 @@ int mkdir_p(const char *path, unsigned mode)
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+static int write_file_rename(const char *path, const void *data, size_t len, unsigned mode,
+                             bool durable)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
@@ -224,7 +225,7 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
         }
         off += (size_t)w;
     }
-    if (fsync(fd) < 0)
+    if (durable && fsync(fd) < 0)
         goto fail;
     if (close(fd) < 0) {
         fd = -1;
@@ -233,6 +234,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
     fd = -1;
     if (rename(tmp, path) < 0)
         goto fail;
+    if (!durable)
+        return 0;
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
@@ -256,6 +259,16 @@ fail : {
     errno = e;
     return -1;
 }
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    return write_file_rename(path, data, len, mode, true);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len, unsigned mode)
+{
+    return write_file_rename(path, data, len, mode, false);
 }
 
 int read_file(const char *path, size_t max, char **out, size_t *len)

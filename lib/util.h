@@ -50,6 +50,9 @@ int mkdir_p(const char *path, unsigned mode);
 
 /* Write a whole file atomically (tmp + fsync + rename + fsync dir). */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* The same without the fsyncs, for files that are made anew at every start (the runtime
+ * directory's): readers see the old or the new file whole, and a crash may lose both. */
+int write_file_replace(const char *path, const void *data, size_t len, unsigned mode);
 /* Read a whole small file (max bytes); caller frees *out (NUL-terminated). */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/lock.h"
@@ -77,6 +78,16 @@ START_TEST(identity_blob)
     ck_assert_int_eq(p2p_identity_save(&ids[2], path), 0);
     ck_assert_int_eq(p2p_identity_load(&back, path, err, sizeof(err)), 0);
     ck_assert_mem_eq(&back, &ids[2], sizeof(back));
+    /* The next spawn's identity replaces it whole (owner-only, no temporary file left). */
+    ck_assert_int_eq(p2p_identity_save(&ids[1], path), 0);
+    ck_assert_int_eq(p2p_identity_load(&back, path, err, sizeof(err)), 0);
+    ck_assert_mem_eq(&back, &ids[1], sizeof(back));
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    char tmp[sizeof(path) + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    ck_assert_int_eq(access(tmp, F_OK), -1);
     unlink(path);
     ck_assert_int_eq(p2p_identity_load(&back, path, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, path), "%s", err);

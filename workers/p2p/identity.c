@@ -75,7 +75,8 @@ int p2p_identity_save(const struct p2p_identity *id, const char *path)
 {
     uint8_t blob[P2P_IDENTITY_BLOB_LEN];
     p2p_identity_encode(id, blob);
-    int rc = write_file_atomic(path, blob, sizeof(blob), 0600);
+    /* In the runtime directory, and made anew before every P2P start: no fsync. */
+    int rc = write_file_replace(path, blob, sizeof(blob), 0600);
     explicit_bzero(blob, sizeof(blob));
     return rc;
 }
