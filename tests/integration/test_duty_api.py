@@ -130,11 +130,13 @@ with Node() as n:
     # X-Trace-ID travels API -> QBFT -> StateDB.
     trace = "it-trace-duty-7"
     post(n, duty(typ="sync", height=7, payload="1"), headers={"X-Trace-ID": trace})
-    log = n.log_text()
-    workers_with_trace = {json.loads(l)["worker"] for l in log.splitlines()
-                          if l.startswith("{") and '"trace_id":"%s"' % trace in l}
-    check({"api", "qbft"} <= workers_with_trace,
-          "X-Trace-ID appears in the api and qbft log lines: %s" % sorted(workers_with_trace))
+    def workers_with_trace():
+        return {json.loads(l)["worker"] for l in n.log_text().splitlines()
+                if l.startswith("{") and '"trace_id":"%s"' % trace in l}
+
+    # The API logs its request line after answering: wait for it rather than race it.
+    ok, _ = poll(lambda: {"api", "qbft"} <= workers_with_trace(), timeout=10)
+    check(ok, "X-Trace-ID appears in the api and qbft log lines: %s" % sorted(workers_with_trace()))
 
     # 503 while StateDB is down (stopped: it cannot persist the duty).
     sdb = n.workers()["statedb"]["pid"]
