@@ -9,6 +9,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -154,13 +155,39 @@ static struct pending *pending_take(struct mailbox *mb, uint64_t id)
     return p;
 }
 
+/*
+ * nng 1.5.2's nng_close can wait forever (nanomsg/nng#1543): seen in a chaos drill as two
+ * supervisors blocked for good closing the socket of a worker that had just died, which left
+ * their workers unreaped and unsupervised. A loop never waits for it: a socket that is done with
+ * is closed on a detached thread of its own, and one that hangs costs that thread only.
+ */
+static void *closer_main(void *arg)
+{
+    nng_socket s = NNG_SOCKET_INITIALIZER;
+    s.id = (uint32_t)(uintptr_t)arg;
+    nng_close(s);
+    return NULL;
+}
+
+static void close_later(nng_socket s)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 64 << 10);
+    if (pthread_create(&t, &a, closer_main, (void *)(uintptr_t)nng_socket_id(s)) != 0)
+        log_warn("ipc_close", LS("err", "no thread to close a socket on: left open"));
+    pthread_attr_destroy(&a);
+}
+
 void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
 {
     if (dest >= MAX_DEST || !mb->push_open[dest])
         return;
     buf_reset(&mb->out[dest].frame);
     mb->out[dest].count = 0;
-    nng_close(mb->push[dest]);
+    close_later(mb->push[dest]);
     mb->push_open[dest] = false;
     mb->nopipe_since[dest] = 0;
 }
@@ -312,7 +339,7 @@ static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
 static void retired_reap(struct mailbox *mb)
 {
     if (mb->retired_open && atomic_load(&mb->retired_pipes.adds) > 0) {
-        nng_close(mb->retired);
+        close_later(mb->retired);
         mb->retired_open = false;
     }
 }
@@ -323,7 +350,7 @@ static void probe_end(struct mailbox *mb, bool answered)
         return;
     mb->probe_pending = false;
     if (answered) {
-        nng_close(mb->probe);
+        close_later(mb->probe);
         return;
     }
     retired_reap(mb);
@@ -357,7 +384,7 @@ static void probe_start(struct mailbox *mb)
     if (nng_dial(mb->probe, url, NULL, NNG_FLAG_NONBLOCK) != 0 ||
         nng_sendmsg(mb->probe, m, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(m);
-        nng_close(mb->probe);
+        close_later(mb->probe);
         return;
     }
     mb->probe_pending = true;
