@@ -89,8 +89,9 @@ class Devnet:
         code, body, _ = request(self.nodes[i]["monitoring"], "GET", "/status")
         return {w["name"]: w for w in json.loads(body)["workers"]}
 
-    def stop_node(self, i):
-        script.stop_pid(self.nodes[i]["pid"])
+    def stop_node(self, i, timeout=60.0):
+        """SIGTERM node i; False when it had to be SIGKILLed after timeout seconds."""
+        return script.stop_pid(self.nodes[i]["pid"], timeout)
 
     def start_node(self, i):
         self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=self.env)
