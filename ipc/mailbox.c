@@ -668,7 +668,7 @@ static int ensure_push(struct mailbox *mb, unsigned dest)
     count_pipes(s, &mb->push_pipes[dest]);
     mb->push[dest] = s;
     if (start_dialer(mb, dest) < 0) {
-        nng_close(s);
+        close_later(s);
         return -EIO;
     }
     mb->push_open[dest] = true;
