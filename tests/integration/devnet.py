@@ -1,7 +1,6 @@
 """A devnet for tests: scripts/devnet on a free port range, with helpers to post and read duties."""
 import importlib.machinery
 import importlib.util
-import random
 import threading
 
 from harness import *
@@ -14,21 +13,8 @@ script = importlib.util.module_from_spec(_spec)
 _loader.exec_module(script)
 
 
-def port_free(p):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", p))
-            return True
-        except OSError:
-            return False
-
-
 def free_base():
-    for _ in range(200):
-        base = random.randrange(20000, 40000, 64)
-        if all(port_free(base + i) for i in range(64)):
-            return base
-    fail("no free port range")
+    return free_range(64, 64)
 
 
 class Devnet:
