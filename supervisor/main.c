@@ -397,10 +397,10 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
         stop_next();
         return;
     }
-    /* The next incarnation gets a fresh socket. The old one is closed now, before the next
-     * incarnation listens: closing it at the next spawn cost ~3 ms (nng_close waited for nng's
-     * threads while the new worker exec'd on the other core), and its dialer could have reached
-     * the new listener just before being closed in the middle of a handshake. */
+    /* The next incarnation gets a fresh socket. The old one goes now (on a thread of its own,
+     * see mailbox.c), milliseconds before the next incarnation listens, so that its dialer does
+     * not reach the new listener only to be closed in the middle of a handshake. (Closed at the
+     * next spawn, as before, nng_close also cost ~3 ms of every restart.) */
     mailbox_reset_dest(S.mb, w->def->id);
     struct death d = {now_ms(), uptime, was_ready, code};
     struct restart_decision dec = restart_policy_next_delay(&S.policy, &w->hist, &d);
