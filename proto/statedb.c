@@ -31,6 +31,16 @@ static const struct {
     {SDB_PRUNE_REP, "prune_rep"},
     {SDB_ITERATE, "iterate"},
     {SDB_ITERATE_REP, "iterate_rep"},
+    {SDB_PUT_TXS, "put_txs"},
+    {SDB_PUT_TXS_REP, "put_txs_rep"},
+    {SDB_APPLY_BLOCK, "apply_block"},
+    {SDB_APPLY_BLOCK_REP, "apply_block_rep"},
+    {SDB_GET_BLOCK, "get_block"},
+    {SDB_GET_BLOCK_REP, "get_block_rep"},
+    {SDB_GET_TX, "get_tx"},
+    {SDB_GET_TX_REP, "get_tx_rep"},
+    {SDB_CHAIN_HEAD, "chain_head"},
+    {SDB_CHAIN_HEAD_REP, "chain_head_rep"},
 };
 
 const char *sdb_type_name(uint16_t t)
@@ -44,7 +54,7 @@ const char *sdb_type_name(uint16_t t)
 uint16_t sdb_reply_type(uint16_t t)
 {
     /* Requests are the odd numbers of the family; each reply is the next number. */
-    if (t < SDB_HELLO || t > SDB_ITERATE || !(t & 1))
+    if (t < SDB_HELLO || t > SDB_CHAIN_HEAD || !(t & 1))
         return 0;
     return (uint16_t)(t + 1);
 }
@@ -261,6 +271,121 @@ static void r_decided(struct mp_reader *r, struct sdb_decided *d)
     r_decided_fields(r, d);
 }
 
+static void w_head(struct buf *b, bool present, const struct sdb_head *h)
+{
+    if (!present) {
+        mp_w_nil(b);
+        return;
+    }
+    mp_w_array(b, 2);
+    mp_w_uint(b, h->height);
+    mp_w_bin(b, h->hash, SDB_HASH_LEN);
+}
+
+static void r_head(struct mp_reader *r, bool *present, struct sdb_head *h)
+{
+    *present = !mp_try_nil(r);
+    if (!*present)
+        return;
+    mp_expect_array(r, 2);
+    r_height(r, &h->height);
+    mp_read_bin_exact(r, h->hash, SDB_HASH_LEN);
+}
+
+/* An array of at most max hashes, copied out: a count that the remaining bytes cannot hold (each
+ * entry takes at least SDB_HASH_LEN + 2 bytes) is refused before anything is allocated. */
+static uint8_t (*r_hashes(struct mp_reader *r, uint32_t max, uint32_t *n))[SDB_HASH_LEN]
+{
+    uint8_t(*out)[SDB_HASH_LEN] = NULL;
+    *n = 0;
+    if (mp_read_array(r, n) < 0)
+        return NULL;
+    if (*n > max || *n > mp_reader_remaining(r) / (SDB_HASH_LEN + 2)) {
+        mp_fail(r);
+        *n = 0;
+        return NULL;
+    }
+    if (*n)
+        out = xcalloc(*n, SDB_HASH_LEN);
+    for (uint32_t i = 0; i < *n; i++)
+        mp_read_bin_exact(r, out[i], SDB_HASH_LEN);
+    return out;
+}
+
+static void w_put_txs(struct buf *b, const struct sdb_req *r)
+{
+    mp_w_array(b, 2);
+    mp_w_array(b, r->u.txs.nput);
+    for (uint32_t i = 0; i < r->u.txs.nput; i++) {
+        mp_w_array(b, 2);
+        mp_w_bin(b, r->u.txs.put[i].hash, SDB_HASH_LEN);
+        w_bytes(b, r->u.txs.put[i].record);
+    }
+    mp_w_array(b, r->u.txs.ndel);
+    for (uint32_t i = 0; i < r->u.txs.ndel; i++)
+        mp_w_bin(b, r->u.txs.del[i], SDB_HASH_LEN);
+}
+
+static void r_put_txs(struct mp_reader *rd, struct sdb_req *r)
+{
+    uint32_t n = 0;
+    mp_expect_array(rd, 2);
+    if (mp_read_array(rd, &n) == 0 &&
+        (n > SDB_TXS_MAX || n > mp_reader_remaining(rd) / (SDB_HASH_LEN + 5)))
+        mp_fail(rd);
+    if (rd->err)
+        return;
+    r->u.txs.put = n ? xcalloc(n, sizeof(*r->u.txs.put)) : NULL;
+    r->u.txs.nput = n;
+    for (uint32_t i = 0; i < n && !rd->err; i++) {
+        mp_expect_array(rd, 2);
+        mp_read_bin_exact(rd, r->u.txs.put[i].hash, SDB_HASH_LEN);
+        r_bytes(rd, &r->u.txs.put[i].record, 1, SDB_TX_RECORD_MAX);
+    }
+    r->u.txs.del = r_hashes(rd, SDB_TXS_MAX, &r->u.txs.ndel);
+    if (!rd->err && n + r->u.txs.ndel > SDB_TXS_MAX)
+        mp_fail(rd);
+}
+
+static void w_apply(struct buf *b, const struct sdb_block_apply *a)
+{
+    mp_w_array(b, 5);
+    mp_w_uint(b, a->height);
+    mp_w_bin(b, a->hash, SDB_HASH_LEN);
+    mp_w_bin(b, a->parent, SDB_HASH_LEN);
+    mp_w_array(b, a->nnonces);
+    for (uint32_t i = 0; i < a->nnonces; i++) {
+        mp_w_array(b, 2);
+        mp_w_bin(b, a->nonces[i].from, SDB_ADDR_LEN);
+        mp_w_uint(b, a->nonces[i].next);
+    }
+    mp_w_array(b, a->ntxs);
+    for (uint32_t i = 0; i < a->ntxs; i++)
+        mp_w_bin(b, a->txs[i], SDB_HASH_LEN);
+}
+
+static void r_apply(struct mp_reader *rd, struct sdb_block_apply *a)
+{
+    uint32_t n = 0;
+    mp_expect_array(rd, 5);
+    r_height(rd, &a->height);
+    mp_read_bin_exact(rd, a->hash, SDB_HASH_LEN);
+    mp_read_bin_exact(rd, a->parent, SDB_HASH_LEN);
+    if (mp_read_array(rd, &n) == 0 &&
+        (n > SDB_BLOCK_TXS_MAX || n > mp_reader_remaining(rd) / (SDB_ADDR_LEN + 4)))
+        mp_fail(rd);
+    if (rd->err)
+        return;
+    a->nonces = n ? xcalloc(n, sizeof(*a->nonces)) : NULL;
+    a->nnonces = n;
+    for (uint32_t i = 0; i < n && !rd->err; i++) {
+        mp_expect_array(rd, 2);
+        mp_read_bin_exact(rd, a->nonces[i].from, SDB_ADDR_LEN);
+        mp_read_uint(rd, &a->nonces[i].next);
+    }
+    a->txs = r_hashes(rd, SDB_BLOCK_TXS_MAX, &a->ntxs);
+}
+
 /* ---- requests ---- */
 
 void sdb_req_encode(struct buf *b, const struct sdb_req *r)
@@ -320,6 +445,26 @@ void sdb_req_encode(struct buf *b, const struct sdb_req *r)
             mp_w_nil(b);
         mp_w_uint(b, r->u.iter.max_entries);
         mp_w_uint(b, r->u.iter.max_bytes);
+        break;
+    case SDB_PUT_TXS:
+        w_put_txs(b, r);
+        break;
+    case SDB_APPLY_BLOCK:
+        w_apply(b, &r->u.apply);
+        break;
+    case SDB_GET_BLOCK:
+        mp_w_array(b, 1);
+        if (r->u.block.latest)
+            mp_w_nil(b);
+        else
+            mp_w_uint(b, r->u.block.height);
+        break;
+    case SDB_GET_TX:
+        mp_w_array(b, 1);
+        mp_w_bin(b, r->u.tx.hash, SDB_HASH_LEN);
+        break;
+    case SDB_CHAIN_HEAD:
+        mp_w_array(b, 0);
         break;
     default:
         fatalx("sdb_req_encode: type 0x%04x is not a statedb request", r->type);
@@ -393,6 +538,25 @@ int sdb_req_decode(struct sdb_req *r, uint16_t type, const void *body, size_t le
         r->u.iter.max_entries = (uint32_t)x;
         mp_read_u32(&rd, &r->u.iter.max_bytes);
         break;
+    case SDB_PUT_TXS:
+        r_put_txs(&rd, r);
+        break;
+    case SDB_APPLY_BLOCK:
+        r_apply(&rd, &r->u.apply);
+        break;
+    case SDB_GET_BLOCK:
+        mp_expect_array(&rd, 1);
+        r->u.block.latest = mp_try_nil(&rd);
+        if (!r->u.block.latest)
+            r_height(&rd, &r->u.block.height);
+        break;
+    case SDB_GET_TX:
+        mp_expect_array(&rd, 1);
+        mp_read_bin_exact(&rd, r->u.tx.hash, SDB_HASH_LEN);
+        break;
+    case SDB_CHAIN_HEAD:
+        mp_expect_array(&rd, 0);
+        break;
     default:
         return -1;
     }
@@ -407,6 +571,19 @@ void sdb_req_free(struct sdb_req *r)
 {
     if (r->type == SDB_PUT_DECIDED)
         decided_free(&r->u.put_decided);
+    else if (r->type == SDB_PUT_TXS) {
+        free(r->u.txs.put);
+        free(r->u.txs.del);
+        r->u.txs.put = NULL;
+        r->u.txs.del = NULL;
+        r->u.txs.nput = r->u.txs.ndel = 0;
+    } else if (r->type == SDB_APPLY_BLOCK) {
+        free(r->u.apply.nonces);
+        free(r->u.apply.txs);
+        r->u.apply.nonces = NULL;
+        r->u.apply.txs = NULL;
+        r->u.apply.nnonces = r->u.apply.ntxs = 0;
+    }
 }
 
 /* ---- replies ---- */
@@ -450,6 +627,13 @@ void sdb_reply_encode(struct buf *b, const struct sdb_reply *r)
     case SDB_PRUNE_REP:
         mp_w_array(b, r->type == SDB_HELLO_REP ? 6 : 4);
         break;
+    case SDB_PUT_TXS_REP:
+        mp_w_array(b, 2);
+        break;
+    case SDB_APPLY_BLOCK_REP:
+    case SDB_CHAIN_HEAD_REP:
+    case SDB_GET_BLOCK_REP:
+    case SDB_GET_TX_REP:
     case SDB_APPEND_INTENT_REP:
     case SDB_PUT_DUTY_REP:
     case SDB_GET_DUTY_REP:
@@ -483,6 +667,27 @@ void sdb_reply_encode(struct buf *b, const struct sdb_reply *r)
     case SDB_GET_DUTY_REP:
         if (r->u.duty.present)
             sdb_duty_encode(b, &r->u.duty.d);
+        else
+            mp_w_nil(b);
+        break;
+    case SDB_PUT_TXS_REP:
+        break;
+    case SDB_APPLY_BLOCK_REP:
+    case SDB_CHAIN_HEAD_REP:
+        w_head(b, r->u.head.present, &r->u.head.h);
+        break;
+    case SDB_GET_BLOCK_REP:
+        if (r->u.block.present) {
+            mp_w_array(b, 3);
+            mp_w_uint(b, r->u.block.height);
+            mp_w_bin(b, r->u.block.hash, SDB_HASH_LEN);
+            sdb_decided_encode(b, &r->u.block.d);
+        } else
+            mp_w_nil(b);
+        break;
+    case SDB_GET_TX_REP:
+        if (r->u.tx.present)
+            mp_w_uint(b, r->u.tx.height);
         else
             mp_w_nil(b);
         break;
@@ -588,6 +793,35 @@ int sdb_reply_decode(struct sdb_reply *r, uint16_t type, const void *body, size_
             r_decided(&rd, &r->u.decided.d);
         }
         break;
+    case SDB_PUT_TXS_REP:
+        if (n != 2)
+            return -1;
+        break;
+    case SDB_APPLY_BLOCK_REP:
+    case SDB_CHAIN_HEAD_REP:
+        if (n != 3)
+            return -1;
+        r_head(&rd, &r->u.head.present, &r->u.head.h);
+        break;
+    case SDB_GET_BLOCK_REP:
+        if (n != 3)
+            return -1;
+        if (!mp_try_nil(&rd)) {
+            r->u.block.present = true;
+            mp_expect_array(&rd, 3);
+            r_height(&rd, &r->u.block.height);
+            mp_read_bin_exact(&rd, r->u.block.hash, SDB_HASH_LEN);
+            r_decided(&rd, &r->u.block.d);
+        }
+        break;
+    case SDB_GET_TX_REP:
+        if (n != 3)
+            return -1;
+        if (!mp_try_nil(&rd)) {
+            r->u.tx.present = true;
+            r_height(&rd, &r->u.tx.height);
+        }
+        break;
     default:
         return -1;
     }
@@ -613,6 +847,9 @@ void sdb_reply_free(struct sdb_reply *r)
     case SDB_PUT_DECIDED_REP:
     case SDB_GET_DECIDED_REP:
         decided_free(&r->u.decided.d);
+        break;
+    case SDB_GET_BLOCK_REP:
+        decided_free(&r->u.block.d);
         break;
     default:
         break;

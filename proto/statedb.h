@@ -23,6 +23,12 @@
  *                                    [[index, sig bin64]...], tss bin, decided_ms]
  *   PRUNE                           [dtype, below_height, include_undecided]
  *   ITERATE                         [cf, after nil|bin, max_entries, max_bytes]
+ *   PUT_TXS                         [[[hash bin32, record bin]...], [hash bin32...]]
+ *   APPLY_BLOCK                     [height, hash bin32, parent bin32,
+ *                                    [[from bin20, next nonce]...], [tx hash bin32...]]
+ *   GET_BLOCK                       [nil|height]            nil: the chain's head
+ *   GET_TX                          [hash bin32]
+ *   CHAIN_HEAD                      []
  *
  *   reply (all start with status, durable)
  *   HELLO_REP            [.., fallback, recovered_ms, checkpoint_ms, detail str]
@@ -35,11 +41,25 @@
  *   GET_DECIDED_REP      [.., nil|decided]
  *   PRUNE_REP            [.., records deleted, more]
  *   ITERATE_REP          [.., [[key bin, value bin]...], more]
+ *   PUT_TXS_REP          [..]
+ *   APPLY_BLOCK_REP      [.., nil|head]             head: after the apply, or as found (CONFLICT)
+ *   GET_BLOCK_REP        [.., nil|[height, hash bin32, decided]]
+ *   GET_TX_REP           [.., nil|height]
+ *   CHAIN_HEAD_REP       [.., nil|head]             head = [height, hash bin32]
  *
  *   intent  = [dtype, height, round, mtype, msg bin]
  *   duty    = [dtype, height, payload bin, trace_id str, accepted_ms]
  *   decided = [dtype, height, round, value bin, [cert bin...], [[index, sig]...], tss bin,
  *              decided_ms]
+ *
+ * The sequencer's requests (SPEC §9). The builder owns the pool and the chain's rules; StateDB
+ * stores them. PUT_TXS writes pool records (opaque bytes of the builder's plugin) and deletes
+ * others in one batch. APPLY_BLOCK makes the decided block of (proposer, height) the chain's new
+ * head: the decided record must exist and its value hash to `hash`, `parent` must be the current
+ * head (32 zero bytes for the first block) and `height` above it; then the block index, the tx
+ * index, the senders' next nonces and the removal of the included txs from the pool are one
+ * batch. The block's bytes, certificate and seals stay in its decided record, which PRUNE never
+ * removes once the block is in the chain.
  *
  * List replies are paged: they stop before exceeding the requested byte budget (capped at
  * SDB_REPLY_MAX, far below IPC_MAX_MSG) but always carry at least one entry when one remains;
@@ -76,6 +96,16 @@ enum sdb_type {
     SDB_PRUNE_REP = 0x0312,         /* statedb -> qbft (reply): how many, more */
     SDB_ITERATE = 0x0313,           /* tool -> statedb (request): raw page of one column family */
     SDB_ITERATE_REP = 0x0314,       /* statedb -> tool (reply): key/value pairs, more */
+    SDB_PUT_TXS = 0x0315,           /* builder -> statedb (request): pool records put, deleted */
+    SDB_PUT_TXS_REP = 0x0316,       /* statedb -> builder (reply): ok */
+    SDB_APPLY_BLOCK = 0x0317, /* builder -> statedb (request): a decided block joins the chain */
+    SDB_APPLY_BLOCK_REP = 0x0318, /* statedb -> builder (reply): ok | duplicate | conflict, head */
+    SDB_GET_BLOCK = 0x0319,       /* api, builder, qbft -> statedb (request): height or latest */
+    SDB_GET_BLOCK_REP = 0x031a,   /* statedb -> api, builder, qbft (reply): block | not found */
+    SDB_GET_TX = 0x031b,          /* api, builder -> statedb (request): tx hash */
+    SDB_GET_TX_REP = 0x031c,      /* statedb -> api, builder (reply): including height */
+    SDB_CHAIN_HEAD = 0x031d,      /* builder, qbft -> statedb (request): empty */
+    SDB_CHAIN_HEAD_REP = 0x031e,  /* statedb -> builder, qbft (reply): head | none */
 };
 
 /* The reply type of a request type (0 if t is not a statedb request). */
@@ -139,6 +169,11 @@ const char *sdb_cf_name(unsigned cf); /* "meta" ... or NULL */
 #define SDB_REPLY_MAX      (4u << 20)                    /* byte budget of one list reply */
 #define SDB_BODY_MAX       (SDB_REPLY_MAX + (64u << 10)) /* no statedb body is larger */
 #define SDB_ITER_MAX_ITEMS 100000
+#define SDB_HASH_LEN       32
+#define SDB_ADDR_LEN       20
+#define SDB_TX_RECORD_MAX  (64u << 10) /* one pool record */
+#define SDB_TXS_MAX        8192        /* puts plus deletes in one PUT_TXS */
+#define SDB_BLOCK_TXS_MAX  65536       /* txs (and senders) of one block */
 
 struct sdb_bytes {
     const uint8_t *p;
@@ -187,6 +222,31 @@ struct sdb_kv {
     struct sdb_bytes key, value;
 };
 
+struct sdb_tx_put {
+    uint8_t hash[SDB_HASH_LEN];
+    struct sdb_bytes record;
+};
+
+struct sdb_nonce {
+    uint8_t from[SDB_ADDR_LEN];
+    uint64_t next; /* the sender's next nonce after the block */
+};
+
+struct sdb_head {
+    uint64_t height;
+    uint8_t hash[SDB_HASH_LEN];
+};
+
+struct sdb_block_apply {
+    uint64_t height;
+    uint8_t hash[SDB_HASH_LEN];
+    uint8_t parent[SDB_HASH_LEN];
+    uint32_t nnonces;
+    struct sdb_nonce *nonces;
+    uint32_t ntxs;
+    uint8_t (*txs)[SDB_HASH_LEN]; /* included tx hashes (allocated by the decoder) */
+};
+
 struct sdb_req {
     uint16_t type;
     union {
@@ -224,6 +284,20 @@ struct sdb_req {
             uint32_t max_entries;
             uint32_t max_bytes;
         } iter;
+        struct {
+            uint32_t nput;
+            struct sdb_tx_put *put;
+            uint32_t ndel;
+            uint8_t (*del)[SDB_HASH_LEN]; /* allocated by the decoder */
+        } txs;
+        struct sdb_block_apply apply;
+        struct {
+            bool latest;
+            uint64_t height;
+        } block;
+        struct {
+            uint8_t hash[SDB_HASH_LEN];
+        } tx;
     } u;
 };
 
@@ -256,6 +330,20 @@ struct sdb_reply {
             uint64_t pruned;
             bool more;
         } prune;
+        struct {
+            bool present;
+            struct sdb_head h;
+        } head; /* APPLY_BLOCK_REP, CHAIN_HEAD_REP */
+        struct {
+            bool present;
+            uint64_t height;
+            uint8_t hash[SDB_HASH_LEN];
+            struct sdb_decided d; /* dtype proposer; value = the block's bytes */
+        } block;                  /* GET_BLOCK_REP */
+        struct {
+            bool present;
+            uint64_t height;
+        } tx; /* GET_TX_REP */
         struct {
             uint32_t n;
             bool more;

@@ -1,4 +1,5 @@
 #include "workers/statedb/commit.h"
+#include "lib/crypto.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 
@@ -15,7 +16,7 @@ struct staged {
     int op; /* the op whose write is staged; -1 = empty slot */
     uint8_t cf;
     uint8_t klen;
-    uint8_t key[RECORD_WAL_KEY_LEN];
+    uint8_t key[RECORD_KEY_MAX];
     const uint8_t *val;
     size_t vlen;
 };
@@ -84,6 +85,10 @@ struct gc {
     size_t n;
     struct stage_map map;
     struct store_batch *batch;
+    /* the chain's head as this call sees it (loaded at the first APPLY_BLOCK) */
+    bool head_loaded, head_present;
+    struct sdb_head head;
+    int head_op; /* the op that staged it; -1 when it is the stored one */
 };
 
 static void op_error(struct statedb_op *op, struct opst *s, const char *why)
@@ -227,14 +232,203 @@ static void do_put_decided(struct gc *g, int i)
     }
 }
 
-/* Delete one instance's duty, decided record and intents; returns the records deleted. */
+/* PUT_TXS: pool records in and out, no checks (the builder owns the pool's rules). */
+static void do_put_txs(struct gc *g, int i)
+{
+    const struct sdb_req *r = &g->ops[i].req;
+    for (uint32_t k = 0; k < r->u.txs.nput; k++)
+        store_batch_put(g->batch, SDB_CF_MEMPOOL, r->u.txs.put[k].hash, SDB_HASH_LEN,
+                        r->u.txs.put[k].record.p, r->u.txs.put[k].record.len);
+    for (uint32_t k = 0; k < r->u.txs.ndel; k++)
+        store_batch_delete(g->batch, SDB_CF_MEMPOOL, r->u.txs.del[k], SDB_HASH_LEN);
+    g->os[i].wrote = r->u.txs.nput + r->u.txs.ndel > 0;
+    g->os[i].rep.status = SDB_OK;
+}
+
+/* The chain's head: 1 present, 0 none (empty chain), -1 error. */
+static int chain_head_read(struct store *st, struct sdb_head *h, char *e, size_t esz)
+{
+    struct store_value v;
+    uint8_t k = RECORD_CHAIN_HEAD;
+    int rc = store_get(st, SDB_CF_CHAIN, &k, 1, &v, e, esz);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    rc = record_head_decode(h, v.p, v.len);
+    store_value_free(&v);
+    if (rc < 0) {
+        snprintf(e, esz, "stored chain head is malformed");
+        return -1;
+    }
+    return 1;
+}
+
+/* The block hash stored (or staged) at a height: 1 found, 0 none, -1 error. */
+static int chain_block_at(struct gc *g, int i, uint64_t height, uint8_t hash[SDB_HASH_LEN], char *e,
+                          size_t esz)
+{
+    uint8_t key[RECORD_KEY_MAX];
+    size_t kl = record_chain_block_key(key, height);
+    struct staged *slot = map_slot(&g->map, SDB_CF_CHAIN, key, kl);
+    if (slot->op >= 0) {
+        g->os[i].dep = slot->op;
+        memcpy(hash, slot->val, SDB_HASH_LEN);
+        return 1;
+    }
+    struct store_value v;
+    int rc = store_get(g->st, SDB_CF_CHAIN, key, kl, &v, e, esz);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    bool ok = v.len == SDB_HASH_LEN;
+    if (ok)
+        memcpy(hash, v.p, SDB_HASH_LEN);
+    else
+        snprintf(e, esz, "stored chain block record is malformed");
+    store_value_free(&v);
+    return ok ? 1 : -1;
+}
+
+/* Does the decided record of (proposer, height) hold a value that hashes to hash? 1 yes, 0 no
+ * record, -2 another value, -1 error. */
+static int decided_block_is(struct gc *g, int i, uint64_t height, const uint8_t *hash, char *e,
+                            size_t esz)
+{
+    uint8_t key[RECORD_INST_KEY_LEN];
+    struct store_value v = {0};
+    const uint8_t *val;
+    size_t vlen;
+    record_inst_key(key, SDB_DUTY_PROPOSER, height);
+    struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
+    if (slot->op >= 0) {
+        g->os[i].dep = slot->op;
+        val = slot->val;
+        vlen = slot->vlen;
+    } else {
+        int rc = store_get(g->st, SDB_CF_DECIDED, key, sizeof(key), &v, e, esz);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+        val = v.p;
+        vlen = v.len;
+    }
+    struct sdb_decided d;
+    int rc = record_decided_decode(&d, SDB_DUTY_PROPOSER, height, val, vlen);
+    if (rc == 0) {
+        uint8_t h[SHA256_LEN];
+        sha256(h, d.value.p, d.value.len);
+        rc = memcmp(h, hash, SHA256_LEN) == 0 ? 1 : -2;
+        record_decided_free(&d);
+    } else
+        snprintf(e, esz, "stored decided record is malformed");
+    store_value_free(&v);
+    return rc;
+}
+
+/*
+ * APPLY_BLOCK (record.h, proto/statedb.h): DUPLICATE when the block already is the chain's at its
+ * height, CONFLICT (with the head as found) when its parent is not the head or its height not
+ * above it, or another block holds its height; NOT_FOUND without its decided record.
+ */
+static void do_apply_block(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    const struct sdb_block_apply *a = &op->req.u.apply;
+    static const uint8_t zero[SDB_HASH_LEN];
+    uint8_t have[SDB_HASH_LEN], key[RECORD_KEY_MAX];
+    char e[160];
+    if (!g->head_loaded) {
+        int rc = chain_head_read(g->st, &g->head, e, sizeof(e));
+        if (rc < 0) {
+            op_error(op, s, e);
+            return;
+        }
+        g->head_loaded = true;
+        g->head_present = rc == 1;
+        g->head_op = -1;
+    }
+    if (g->head_op >= 0)
+        s->dep = g->head_op;
+    s->rep.u.head.present = g->head_present;
+    s->rep.u.head.h = g->head;
+    int rc = chain_block_at(g, i, a->height, have, e, sizeof(e));
+    if (rc < 0) {
+        op_error(op, s, e);
+        return;
+    }
+    if (rc == 1) {
+        s->rep.status = memcmp(have, a->hash, SDB_HASH_LEN) ? SDB_CONFLICT : SDB_DUPLICATE;
+        return;
+    }
+    bool parent_ok = g->head_present ? memcmp(a->parent, g->head.hash, SDB_HASH_LEN) == 0 &&
+                                           a->height > g->head.height
+                                     : memcmp(a->parent, zero, SDB_HASH_LEN) == 0;
+    if (!parent_ok) {
+        s->rep.status = SDB_CONFLICT;
+        return;
+    }
+    rc = decided_block_is(g, i, a->height, a->hash, e, sizeof(e));
+    if (rc == -1) {
+        op_error(op, s, e);
+        return;
+    }
+    if (rc != 1) {
+        s->rep.status = rc == 0 ? SDB_NOT_FOUND : SDB_CONFLICT;
+        return;
+    }
+    /* the block, the head, the tx index, the nonces, and the pool without its txs */
+    size_t kl = record_chain_block_key(key, a->height);
+    store_batch_put(g->batch, SDB_CF_CHAIN, key, kl, a->hash, SDB_HASH_LEN);
+    map_set(map_slot(&g->map, SDB_CF_CHAIN, key, kl), i, SDB_CF_CHAIN, key, kl, a->hash,
+            SDB_HASH_LEN);
+    buf_reset(&s->rec);
+    uint8_t hv[8];
+    record_put_u64(hv, a->height);
+    for (uint32_t k = 0; k < a->ntxs; k++) {
+        kl = record_chain_tx_key(key, a->txs[k]);
+        store_batch_put(g->batch, SDB_CF_CHAIN, key, kl, hv, sizeof(hv));
+        store_batch_delete(g->batch, SDB_CF_MEMPOOL, a->txs[k], SDB_HASH_LEN);
+    }
+    for (uint32_t k = 0; k < a->nnonces; k++) {
+        uint8_t nv[8];
+        record_put_u64(nv, a->nonces[k].next);
+        kl = record_chain_nonce_key(key, a->nonces[k].from);
+        store_batch_put(g->batch, SDB_CF_CHAIN, key, kl, nv, sizeof(nv));
+    }
+    g->head = (struct sdb_head){.height = a->height};
+    memcpy(g->head.hash, a->hash, SDB_HASH_LEN);
+    g->head_present = true;
+    g->head_op = i;
+    uint8_t head[RECORD_HEAD_LEN], hk = RECORD_CHAIN_HEAD;
+    record_head_encode(head, &g->head);
+    store_batch_put(g->batch, SDB_CF_CHAIN, &hk, 1, head, sizeof(head));
+    s->rep.u.head.present = true;
+    s->rep.u.head.h = g->head;
+    s->wrote = true;
+    s->rep.status = SDB_OK;
+}
+
+static bool in_chain(struct store *st, uint64_t height)
+{
+    uint8_t key[RECORD_KEY_MAX];
+    struct store_value v;
+    size_t kl = record_chain_block_key(key, height);
+    if (store_get(st, SDB_CF_CHAIN, key, kl, &v, NULL, 0) != 0)
+        return false;
+    store_value_free(&v);
+    return true;
+}
+
+/* Delete one instance's duty, decided record and intents; returns the records deleted. Blocks of
+ * the chain keep their decided record. */
 static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
 {
     uint8_t ik[RECORD_INST_KEY_LEN], lo[RECORD_WAL_KEY_LEN], hi[RECORD_WAL_KEY_LEN];
     uint64_t n = 1; /* the decided record we were called for */
     struct store_value v;
     record_inst_key(ik, dtype, height);
-    store_batch_delete(g->batch, SDB_CF_DECIDED, ik, sizeof(ik));
+    if (dtype == SDB_DUTY_PROPOSER && in_chain(g->st, height))
+        n = 0; /* a block of the chain: its decided record is the block, kept for good */
+    else
+        store_batch_delete(g->batch, SDB_CF_DECIDED, ik, sizeof(ik));
     store_batch_delete(g->batch, SDB_CF_DUTIES, ik, sizeof(ik));
     if (store_get(g->st, SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
         store_value_free(&v);
@@ -301,7 +495,10 @@ static void do_prune(struct gc *g, int i)
         }
         store_batch_delete_range(g->batch, SDB_CF_WAL, wlo, sizeof(wlo), whi, sizeof(whi));
         store_batch_delete_range(g->batch, SDB_CF_DUTIES, lo, sizeof(lo), hi, sizeof(hi));
-        store_batch_delete_range(g->batch, SDB_CF_DECIDED, lo, sizeof(lo), hi, sizeof(hi));
+        if (dtype == SDB_DUTY_PROPOSER)
+            n -= count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
+        else
+            store_batch_delete_range(g->batch, SDB_CF_DECIDED, lo, sizeof(lo), hi, sizeof(hi));
         s->rep.u.prune.pruned = n;
         s->wrote = n > 0;
         return;
@@ -541,11 +738,86 @@ static void read_get(struct store *st, struct statedb_op *op, struct opst *s)
     }
 }
 
+/* GET_BLOCK: a block of the chain (by height, or the head) with its decided record. */
+static void read_get_block(struct store *st, struct statedb_op *op, struct opst *s)
+{
+    const struct sdb_req *r = &op->req;
+    uint64_t height = r->u.block.height;
+    uint8_t key[RECORD_KEY_MAX];
+    s->rep.status = SDB_NOT_FOUND;
+    if (r->u.block.latest) {
+        struct sdb_head h;
+        int rc = chain_head_read(st, &h, op->out.err, sizeof(op->out.err));
+        if (rc <= 0) {
+            s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
+            return;
+        }
+        height = h.height;
+    }
+    size_t kl = record_chain_block_key(key, height);
+    int rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, op->out.err, sizeof(op->out.err));
+    if (rc != 0) {
+        s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
+        return;
+    }
+    if (s->val.len != SDB_HASH_LEN) {
+        s->rep.status = SDB_ERROR;
+        snprintf(op->out.err, sizeof(op->out.err), "stored chain block record is malformed");
+        return;
+    }
+    memcpy(s->rep.u.block.hash, s->val.p, SDB_HASH_LEN);
+    store_value_free(&s->val);
+    uint8_t ik[RECORD_INST_KEY_LEN];
+    record_inst_key(ik, SDB_DUTY_PROPOSER, height);
+    rc = store_get(st, SDB_CF_DECIDED, ik, sizeof(ik), &s->val, op->out.err, sizeof(op->out.err));
+    if (rc != 0 ||
+        record_decided_decode(&s->dec, SDB_DUTY_PROPOSER, height, s->val.p, s->val.len) < 0) {
+        s->rep.status = SDB_ERROR;
+        if (rc >= 0)
+            snprintf(op->out.err, sizeof(op->out.err),
+                     "block %llu of the chain has no valid decided record",
+                     (unsigned long long)height);
+        return;
+    }
+    s->rep.status = SDB_OK;
+    s->rep.u.block.present = true;
+    s->rep.u.block.height = height;
+    s->rep.u.block.d = s->dec;
+}
+
+/* GET_TX: the height of the block that includes a tx. */
+static void read_get_tx(struct store *st, struct statedb_op *op, struct opst *s)
+{
+    uint8_t key[RECORD_KEY_MAX];
+    size_t kl = record_chain_tx_key(key, op->req.u.tx.hash);
+    int rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, op->out.err, sizeof(op->out.err));
+    if (rc != 0) {
+        s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
+        return;
+    }
+    if (s->val.len != 8) {
+        s->rep.status = SDB_ERROR;
+        snprintf(op->out.err, sizeof(op->out.err), "stored tx index record is malformed");
+        return;
+    }
+    s->rep.status = SDB_OK;
+    s->rep.u.tx.present = true;
+    s->rep.u.tx.height = record_get_u64(s->val.p);
+}
+
+static void read_chain_head(struct store *st, struct statedb_op *op, struct opst *s)
+{
+    int rc = chain_head_read(st, &s->rep.u.head.h, op->out.err, sizeof(op->out.err));
+    s->rep.status = rc < 0 ? SDB_ERROR : SDB_OK;
+    s->rep.u.head.present = rc == 1;
+}
+
 /* ---- the group commit ---- */
 
 static bool is_write(uint16_t t)
 {
-    return t == SDB_APPEND_INTENT || t == SDB_PUT_DUTY || t == SDB_PUT_DECIDED;
+    return t == SDB_APPEND_INTENT || t == SDB_PUT_DUTY || t == SDB_PUT_DECIDED ||
+           t == SDB_PUT_TXS || t == SDB_APPLY_BLOCK;
 }
 
 void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
@@ -575,6 +847,12 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
             break;
         case SDB_PUT_DECIDED:
             do_put_decided(&g, (int)i);
+            break;
+        case SDB_PUT_TXS:
+            do_put_txs(&g, (int)i);
+            break;
+        case SDB_APPLY_BLOCK:
+            do_apply_block(&g, (int)i);
             break;
         default:
             break;
@@ -616,6 +894,12 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
             s->rep.u.hello = store_meta(st)->fallback;
         } else if (t == SDB_GET_DUTY || t == SDB_GET_DECIDED)
             read_get(st, op, s);
+        else if (t == SDB_GET_BLOCK)
+            read_get_block(st, op, s);
+        else if (t == SDB_GET_TX)
+            read_get_tx(st, op, s);
+        else if (t == SDB_CHAIN_HEAD)
+            read_chain_head(st, op, s);
         else {
             if (t == SDB_LOAD_INTENTS)
                 read_load_intents(st, op, durable);

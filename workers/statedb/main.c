@@ -59,8 +59,10 @@ static void on_drained(struct mailbox *mb, void *ctx)
     statedb_queue_clear(&D.q);
 }
 
-#define FROM_QBFT  (WBIT(W_QBFT) | WBIT(W_TOOL))
-#define FROM_READS (WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
+#define FROM_QBFT    (WBIT(W_QBFT) | WBIT(W_TOOL))
+#define FROM_READS   (WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
+#define FROM_BUILDER (WBIT(W_BUILDER) | WBIT(W_TOOL))
+#define FROM_CHAIN   (WBIT(W_BUILDER) | WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
 
 static const struct dispatch_entry rows[] = {
     {SDB_HELLO, FROM_QBFT, 1, 64, on_request},
@@ -72,7 +74,12 @@ static const struct dispatch_entry rows[] = {
     {SDB_PUT_DECIDED, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
     {SDB_GET_DECIDED, FROM_READS, 1, 64, on_request},
     {SDB_PRUNE, FROM_QBFT, 1, 64, on_request},
-    {SDB_ITERATE, WBIT(W_TOOL), 1, 256, on_request},
+    {SDB_ITERATE, FROM_BUILDER, 1, 256, on_request},
+    {SDB_PUT_TXS, FROM_BUILDER, 1, SDB_BODY_MAX, on_request},
+    {SDB_APPLY_BLOCK, FROM_BUILDER, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_BLOCK, FROM_CHAIN, 1, 64, on_request},
+    {SDB_GET_TX, FROM_CHAIN, 1, 64, on_request},
+    {SDB_CHAIN_HEAD, FROM_CHAIN, 1, 16, on_request},
 };
 
 static void take_checkpoint(const char *why)

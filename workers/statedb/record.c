@@ -65,6 +65,70 @@ int record_inst_key_parse(uint8_t *dtype, uint64_t *height, const void *key, siz
     return *height <= SDB_HEIGHT_MAX ? 0 : -1;
 }
 
+/* ---- chain and mempool ---- */
+
+size_t record_chain_block_key(uint8_t out[RECORD_KEY_MAX], uint64_t height)
+{
+    out[0] = RECORD_CHAIN_BLOCK;
+    record_put_u64(out + 1, height);
+    return 9;
+}
+
+size_t record_chain_nonce_key(uint8_t out[RECORD_KEY_MAX], const uint8_t from[SDB_ADDR_LEN])
+{
+    out[0] = RECORD_CHAIN_NONCE;
+    memcpy(out + 1, from, SDB_ADDR_LEN);
+    return 1 + SDB_ADDR_LEN;
+}
+
+size_t record_chain_tx_key(uint8_t out[RECORD_KEY_MAX], const uint8_t hash[SDB_HASH_LEN])
+{
+    out[0] = RECORD_CHAIN_TX;
+    memcpy(out + 1, hash, SDB_HASH_LEN);
+    return 1 + SDB_HASH_LEN;
+}
+
+void record_head_encode(uint8_t out[RECORD_HEAD_LEN], const struct sdb_head *h)
+{
+    record_put_u64(out, h->height);
+    memcpy(out + 8, h->hash, SDB_HASH_LEN);
+}
+
+int record_head_decode(struct sdb_head *h, const void *val, size_t len)
+{
+    if (len != RECORD_HEAD_LEN)
+        return -1;
+    h->height = record_get_u64(val);
+    memcpy(h->hash, (const uint8_t *)val + 8, SDB_HASH_LEN);
+    return h->height <= SDB_HEIGHT_MAX ? 0 : -1;
+}
+
+int record_chain_check(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    struct sdb_head h;
+    if (kl == 0)
+        return -1;
+    switch (k[0]) {
+    case RECORD_CHAIN_HEAD:
+        return kl == 1 ? record_head_decode(&h, v, vl) : -1;
+    case RECORD_CHAIN_BLOCK:
+        return kl == 9 && record_get_u64(k + 1) <= SDB_HEIGHT_MAX && vl == SDB_HASH_LEN ? 0 : -1;
+    case RECORD_CHAIN_NONCE:
+        return kl == 1 + SDB_ADDR_LEN && vl == 8 ? 0 : -1;
+    case RECORD_CHAIN_TX:
+        return kl == 1 + SDB_HASH_LEN && vl == 8 && record_get_u64(v) <= SDB_HEIGHT_MAX ? 0 : -1;
+    default:
+        return -1;
+    }
+}
+
+int record_mempool_check(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    (void)k;
+    (void)v;
+    return kl == SDB_HASH_LEN && vl > 0 && vl <= SDB_TX_RECORD_MAX ? 0 : -1;
+}
+
 /* ---- duties ---- */
 
 void record_duty_encode(struct buf *b, const struct sdb_duty *d)

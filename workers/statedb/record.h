@@ -19,7 +19,13 @@
  *   decided  dtype u8 | height u64  (9 bytes)
  *                          -> msgpack [round, value bin, [cert msg bin...],
  *                                      [[index, sig bin64]...], tss bin, decided_ms]
- *   mempool, chain         owned by the builder (not used yet)
+ *   mempool  tx hash (32)  -> the builder plugin's pool record (opaque, 1..SDB_TX_RECORD_MAX)
+ *   chain    "h"                    -> head: height u64 | block hash (32)
+ *            "b" | height u64       -> block hash (32): the height is a block of the chain; the
+ *                                      block's bytes, certificate and seals are its decided
+ *                                      record (proposer, height)
+ *            "n" | from (20)        -> u64, the sender's next nonce
+ *            "t" | tx hash (32)     -> u64, the height of the block that includes the tx
  *
  * Record decoders are strict and bounded: a database file is trusted no more than a message.
  */
@@ -37,6 +43,14 @@
 #define RECORD_WAL_KEY_LEN  14
 #define RECORD_INST_KEY_LEN 9
 #define RECORD_LOCK_HASH    32
+/* The longest key of any family (chain "t" | hash). */
+#define RECORD_KEY_MAX 33
+
+#define RECORD_CHAIN_HEAD  'h'
+#define RECORD_CHAIN_BLOCK 'b'
+#define RECORD_CHAIN_NONCE 'n'
+#define RECORD_CHAIN_TX    't'
+#define RECORD_HEAD_LEN    (8 + SDB_HASH_LEN)
 
 #define RECORD_META_SCHEMA     "schema"
 #define RECORD_META_LOCK_HASH  "lock_hash"
@@ -50,6 +64,16 @@ void record_wal_key(uint8_t out[RECORD_WAL_KEY_LEN], const struct sdb_intent_key
 int record_wal_key_parse(struct sdb_intent_key *k, const void *key, size_t len);
 void record_inst_key(uint8_t out[RECORD_INST_KEY_LEN], uint8_t dtype, uint64_t height);
 int record_inst_key_parse(uint8_t *dtype, uint64_t *height, const void *key, size_t len);
+
+/* Chain keys; each returns the key's length. */
+size_t record_chain_block_key(uint8_t out[RECORD_KEY_MAX], uint64_t height);
+size_t record_chain_nonce_key(uint8_t out[RECORD_KEY_MAX], const uint8_t from[SDB_ADDR_LEN]);
+size_t record_chain_tx_key(uint8_t out[RECORD_KEY_MAX], const uint8_t hash[SDB_HASH_LEN]);
+void record_head_encode(uint8_t out[RECORD_HEAD_LEN], const struct sdb_head *h);
+int record_head_decode(struct sdb_head *h, const void *val, size_t len);
+/* Shape of one record of the chain / mempool family: 0, or -1 if malformed. */
+int record_chain_check(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
+int record_mempool_check(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
 
 void record_put_u32(uint8_t out[4], uint32_t v);
 void record_put_u64(uint8_t out[8], uint64_t v);

@@ -343,6 +343,10 @@ static int check_record(enum sdb_cf cf, const uint8_t *k, size_t kl, const uint8
         record_decided_free(&d);
         return 0;
     }
+    case SDB_CF_MEMPOOL:
+        return record_mempool_check(k, kl, v, vl);
+    case SDB_CF_CHAIN:
+        return record_chain_check(k, kl, v, vl);
     default:
         return 0;
     }
