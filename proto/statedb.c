@@ -453,11 +453,9 @@ void sdb_req_encode(struct buf *b, const struct sdb_req *r)
         w_apply(b, &r->u.apply);
         break;
     case SDB_GET_BLOCK:
-        mp_w_array(b, 1);
-        if (r->u.block.latest)
-            mp_w_nil(b);
-        else
-            mp_w_uint(b, r->u.block.height);
+        mp_w_array(b, 2);
+        mp_w_uint(b, r->u.block.mode);
+        mp_w_uint(b, r->u.block.height);
         break;
     case SDB_GET_TX:
         mp_w_array(b, 1);
@@ -545,10 +543,10 @@ int sdb_req_decode(struct sdb_req *r, uint16_t type, const void *body, size_t le
         r_apply(&rd, &r->u.apply);
         break;
     case SDB_GET_BLOCK:
-        mp_expect_array(&rd, 1);
-        r->u.block.latest = mp_try_nil(&rd);
-        if (!r->u.block.latest)
-            r_height(&rd, &r->u.block.height);
+        mp_expect_array(&rd, 2);
+        mp_read_uint_max(&rd, SDB_BLOCK_MODES - 1, &x);
+        r->u.block.mode = (uint8_t)x;
+        r_height(&rd, &r->u.block.height);
         break;
     case SDB_GET_TX:
         mp_expect_array(&rd, 1);
@@ -678,10 +676,11 @@ void sdb_reply_encode(struct buf *b, const struct sdb_reply *r)
         break;
     case SDB_GET_BLOCK_REP:
         if (r->u.block.present) {
-            mp_w_array(b, 3);
+            mp_w_array(b, 4);
             mp_w_uint(b, r->u.block.height);
             mp_w_bin(b, r->u.block.hash, SDB_HASH_LEN);
             sdb_decided_encode(b, &r->u.block.d);
+            mp_w_bool(b, r->u.block.in_chain);
         } else
             mp_w_nil(b);
         break;
@@ -808,10 +807,11 @@ int sdb_reply_decode(struct sdb_reply *r, uint16_t type, const void *body, size_
             return -1;
         if (!mp_try_nil(&rd)) {
             r->u.block.present = true;
-            mp_expect_array(&rd, 3);
+            mp_expect_array(&rd, 4);
             r_height(&rd, &r->u.block.height);
             mp_read_bin_exact(&rd, r->u.block.hash, SDB_HASH_LEN);
             r_decided(&rd, &r->u.block.d);
+            mp_read_bool(&rd, &r->u.block.in_chain);
         }
         break;
     case SDB_GET_TX_REP:

@@ -26,7 +26,7 @@
  *   PUT_TXS                         [[[hash bin32, record bin]...], [hash bin32...]]
  *   APPLY_BLOCK                     [height, hash bin32, parent bin32,
  *                                    [[from bin20, next nonce]...], [tx hash bin32...]]
- *   GET_BLOCK                       [nil|height]            nil: the chain's head
+ *   GET_BLOCK                       [mode, height]          enum sdb_block_mode
  *   GET_TX                          [hash bin32]
  *   CHAIN_HEAD                      []
  *
@@ -43,7 +43,7 @@
  *   ITERATE_REP          [.., [[key bin, value bin]...], more]
  *   PUT_TXS_REP          [..]
  *   APPLY_BLOCK_REP      [.., nil|head]             head: after the apply, or as found (CONFLICT)
- *   GET_BLOCK_REP        [.., nil|[height, hash bin32, decided]]
+ *   GET_BLOCK_REP        [.., nil|[height, hash bin32, decided, in_chain]]
  *   GET_TX_REP           [.., nil|height]
  *   CHAIN_HEAD_REP       [.., nil|head]             head = [height, hash bin32]
  *
@@ -232,6 +232,16 @@ struct sdb_nonce {
     uint64_t next; /* the sender's next nonce after the block */
 };
 
+/* GET_BLOCK: which block. */
+enum sdb_block_mode {
+    SDB_BLOCK_AT = 0,           /* the chain's block at `height` */
+    SDB_BLOCK_LATEST = 1,       /* the chain's head */
+    SDB_BLOCK_NEXT = 2,         /* the chain's first block above `height` */
+    SDB_BLOCK_DECIDED_NEXT = 3, /* the first decided proposer record above `height`, in the
+                                 * chain or not (a builder finishing what it had not applied) */
+};
+#define SDB_BLOCK_MODES 4
+
 struct sdb_head {
     uint64_t height;
     uint8_t hash[SDB_HASH_LEN];
@@ -292,7 +302,7 @@ struct sdb_req {
         } txs;
         struct sdb_block_apply apply;
         struct {
-            bool latest;
+            uint8_t mode; /* enum sdb_block_mode */
             uint64_t height;
         } block;
         struct {
@@ -339,6 +349,7 @@ struct sdb_reply {
             uint64_t height;
             uint8_t hash[SDB_HASH_LEN];
             struct sdb_decided d; /* dtype proposer; value = the block's bytes */
+            bool in_chain;        /* applied (always true but for DECIDED_NEXT) */
         } block;                  /* GET_BLOCK_REP */
         struct {
             bool present;

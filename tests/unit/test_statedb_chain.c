@@ -210,21 +210,47 @@ START_TEST(apply_block_builds_the_chain)
 
     /* GET_BLOCK: latest, by height, a height that is not a block */
     struct sdb_req gb = {.type = SDB_GET_BLOCK};
-    gb.u.block.latest = true;
+    gb.u.block.mode = SDB_BLOCK_LATEST;
     ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
     ck_assert(rep.u.block.present);
+    ck_assert(rep.u.block.in_chain);
     ck_assert_uint_eq(rep.u.block.height, 9);
     ck_assert_mem_eq(rep.u.block.hash, b2.hash, SDB_HASH_LEN);
     ck_assert_uint_eq(rep.u.block.d.value.len, strlen(b2.bytes));
     ck_assert_mem_eq(rep.u.block.d.value.p, b2.bytes, strlen(b2.bytes));
     sdb_reply_free(&rep);
-    gb.u.block.latest = false;
+    gb.u.block.mode = SDB_BLOCK_AT;
     gb.u.block.height = 5;
     ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
     ck_assert_mem_eq(rep.u.block.hash, b1.hash, SDB_HASH_LEN);
     sdb_reply_free(&rep);
     gb.u.block.height = 4; /* decided, but not a block of the chain */
     ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_NOT_FOUND);
+    sdb_reply_free(&rep);
+    /* the chain after a height skips what is not a block of it; the decided records do not */
+    gb.u.block.mode = SDB_BLOCK_NEXT;
+    gb.u.block.height = 0;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
+    ck_assert_uint_eq(rep.u.block.height, 5);
+    sdb_reply_free(&rep);
+    gb.u.block.height = 5;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
+    ck_assert_uint_eq(rep.u.block.height, 9);
+    sdb_reply_free(&rep);
+    gb.u.block.height = 9;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_NOT_FOUND);
+    sdb_reply_free(&rep);
+    gb.u.block.mode = SDB_BLOCK_DECIDED_NEXT;
+    gb.u.block.height = 3;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
+    ck_assert_uint_eq(rep.u.block.height, 4);
+    ck_assert(!rep.u.block.in_chain);
+    ck_assert_mem_eq(rep.u.block.hash, low.hash, SDB_HASH_LEN);
+    sdb_reply_free(&rep);
+    gb.u.block.height = 4;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
+    ck_assert_uint_eq(rep.u.block.height, 5);
+    ck_assert(rep.u.block.in_chain);
     sdb_reply_free(&rep);
 
     /* the chain survives a reopen (and passes its verification) */
@@ -317,7 +343,7 @@ START_TEST(prune_keeps_blocks_of_the_chain)
         sdb_reply_free(&rep);
     }
     struct sdb_req gb = {.type = SDB_GET_BLOCK};
-    gb.u.block.latest = true;
+    gb.u.block.mode = SDB_BLOCK_LATEST;
     ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
     ck_assert_uint_eq(rep.u.block.height, 1);
     sdb_reply_free(&rep);
@@ -368,6 +394,7 @@ START_TEST(codecs_round_trip_and_refuse)
     reqs[0].u.txs.del = del;
     reqs[1] = apply_req(&b, 3);
     reqs[2].type = SDB_GET_BLOCK;
+    reqs[2].u.block.mode = SDB_BLOCK_NEXT;
     reqs[2].u.block.height = 9;
     reqs[3].type = SDB_GET_TX;
     memset(reqs[3].u.tx.hash, 5, SDB_HASH_LEN);

@@ -738,47 +738,91 @@ static void read_get(struct store *st, struct statedb_op *op, struct opst *s)
     }
 }
 
-/* GET_BLOCK: a block of the chain (by height, or the head) with its decided record. */
+/* The first key of a family at or after (mode NEXT: after) a key with prefix p, still with that
+ * prefix: 1 and its height, 0 none, -1 error. */
+static int first_height_after(struct store *st, enum sdb_cf cf, const uint8_t *lo, size_t klen,
+                              uint64_t *height, char *e, size_t esz)
+{
+    int rc = 0;
+    struct store_iter *it = store_iter_new(st, cf);
+    store_iter_seek(it, lo, klen);
+    if (store_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = store_iter_key(it, &kl);
+        if (kl == klen && k[0] == lo[0]) {
+            *height = record_get_u64(k + 1);
+            rc = 1;
+        }
+    }
+    if (store_iter_error(it, e, esz) < 0)
+        rc = -1;
+    store_iter_free(it);
+    return rc;
+}
+
+/* GET_BLOCK (enum sdb_block_mode): a block with its decided record. */
 static void read_get_block(struct store *st, struct statedb_op *op, struct opst *s)
 {
     const struct sdb_req *r = &op->req;
     uint64_t height = r->u.block.height;
     uint8_t key[RECORD_KEY_MAX];
+    char *e = op->out.err;
+    size_t esz = sizeof(op->out.err);
+    int rc = 1;
     s->rep.status = SDB_NOT_FOUND;
-    if (r->u.block.latest) {
+    switch (r->u.block.mode) {
+    case SDB_BLOCK_LATEST: {
         struct sdb_head h;
-        int rc = chain_head_read(st, &h, op->out.err, sizeof(op->out.err));
-        if (rc <= 0) {
-            s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
-            return;
-        }
+        rc = chain_head_read(st, &h, e, esz);
         height = h.height;
+        break;
     }
-    size_t kl = record_chain_block_key(key, height);
-    int rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, op->out.err, sizeof(op->out.err));
-    if (rc != 0) {
+    case SDB_BLOCK_NEXT:
+        if (height >= SDB_HEIGHT_MAX)
+            rc = 0;
+        else {
+            size_t kl = record_chain_block_key(key, height + 1);
+            rc = first_height_after(st, SDB_CF_CHAIN, key, kl, &height, e, esz);
+        }
+        break;
+    case SDB_BLOCK_DECIDED_NEXT:
+        if (height >= SDB_HEIGHT_MAX)
+            rc = 0;
+        else {
+            record_inst_key(key, SDB_DUTY_PROPOSER, height + 1);
+            rc = first_height_after(st, SDB_CF_DECIDED, key, RECORD_INST_KEY_LEN, &height, e, esz);
+        }
+        break;
+    default: /* SDB_BLOCK_AT */
+        break;
+    }
+    if (rc <= 0) {
         s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
         return;
     }
-    if (s->val.len != SDB_HASH_LEN) {
+    size_t kl = record_chain_block_key(key, height);
+    rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, e, esz);
+    if (rc < 0 || (rc == 0 && s->val.len != SDB_HASH_LEN)) {
         s->rep.status = SDB_ERROR;
-        snprintf(op->out.err, sizeof(op->out.err), "stored chain block record is malformed");
+        if (rc == 0)
+            snprintf(e, esz, "stored chain block record is malformed");
         return;
     }
-    memcpy(s->rep.u.block.hash, s->val.p, SDB_HASH_LEN);
+    s->rep.u.block.in_chain = rc == 0;
+    if (!s->rep.u.block.in_chain && r->u.block.mode != SDB_BLOCK_DECIDED_NEXT)
+        return; /* not a block of the chain */
     store_value_free(&s->val);
     uint8_t ik[RECORD_INST_KEY_LEN];
     record_inst_key(ik, SDB_DUTY_PROPOSER, height);
-    rc = store_get(st, SDB_CF_DECIDED, ik, sizeof(ik), &s->val, op->out.err, sizeof(op->out.err));
+    rc = store_get(st, SDB_CF_DECIDED, ik, sizeof(ik), &s->val, e, esz);
     if (rc != 0 ||
         record_decided_decode(&s->dec, SDB_DUTY_PROPOSER, height, s->val.p, s->val.len) < 0) {
         s->rep.status = SDB_ERROR;
         if (rc >= 0)
-            snprintf(op->out.err, sizeof(op->out.err),
-                     "block %llu of the chain has no valid decided record",
-                     (unsigned long long)height);
+            snprintf(e, esz, "block %llu has no valid decided record", (unsigned long long)height);
         return;
     }
+    sha256(s->rep.u.block.hash, s->dec.value.p, s->dec.value.len);
     s->rep.status = SDB_OK;
     s->rep.u.block.present = true;
     s->rep.u.block.height = height;
