@@ -99,7 +99,7 @@ START_TEST(independent_vector)
     buf_reset(&b);
     tx_json(tx, TX_JSON_HASH, &b);
     char want[1024];
-    snprintf(want, sizeof(want), "{\"hash\":\"%s\",%s", VEC_HASH, VEC_JSON + 1);
+    snprintf(want, sizeof(want), "{\"hash\":\"%s\",%s", VEC_HASH, &VEC_JSON[1]);
     ck_assert_str_eq((char *)b.data, want);
     buf_free(&b);
     tx_free(mine);
@@ -627,7 +627,7 @@ START_TEST(block_json)
     snprintf(want, sizeof(want),
              "\"height\":9,\"block_hash\":\"%s\",\"parent_hash\":\"%064d\",\"proposer\":2,"
              "\"txs\":[{\"hash\":\"" VEC_HASH "\",%s]",
-             hex, 0, VEC_JSON + 1);
+             hex, 0, &VEC_JSON[1]);
     ck_assert_int_eq(block_json_members(b.data, b.len, lock_a, &j), 0);
     ck_assert_str_eq((char *)j.data, want);
     /* bytes that are no block leave out as it was */

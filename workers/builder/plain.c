@@ -110,6 +110,15 @@ static void grow(struct tx ***v, uint32_t *cap, uint32_t need)
     *v = xrealloc(*v, *cap * sizeof(**v));
 }
 
+/* Remove the first k entries of a list of n. */
+static void remove_front(struct tx **v, uint32_t *n, uint32_t k)
+{
+    if (k == 0)
+        return;
+    memmove(v, v + k, (*n - k) * sizeof(*v));
+    *n -= k;
+}
+
 /* Index of the first queued tx with nonce >= n. */
 static uint32_t queue_lower_bound(const struct sender *s, uint64_t n)
 {
@@ -174,8 +183,7 @@ static void promote(struct plain_pool *p, struct sender *s)
         p->npending++;
         p->nqueued--;
     }
-    memmove(s->queue, s->queue + k, (s->nqueue - k) * sizeof(*s->queue));
-    s->nqueue -= k;
+    remove_front(s->queue, &s->nqueue, k);
 }
 
 /* The chain's next nonce for s is now target: drop what is below it, promote what follows. */
@@ -188,14 +196,12 @@ static void advance(struct plain_pool *p, struct sender *s, uint64_t target,
     uint32_t k = gone < s->npend ? (uint32_t)gone : s->npend;
     for (uint32_t i = 0; i < k; i++)
         drop(p, s->pend[i], MEMPOOL_RM_OLD, rm);
-    memmove(s->pend, s->pend + k, (s->npend - k) * sizeof(*s->pend));
-    s->npend -= k;
+    remove_front(s->pend, &s->npend, k);
     p->npending -= k;
     uint32_t q = queue_lower_bound(s, target);
     for (uint32_t i = 0; i < q; i++)
         drop(p, s->queue[i], MEMPOOL_RM_OLD, rm);
-    memmove(s->queue, s->queue + q, (s->nqueue - q) * sizeof(*s->queue));
-    s->nqueue -= q;
+    remove_front(s->queue, &s->nqueue, q);
     p->nqueued -= q;
     s->base = target;
     promote(p, s);
