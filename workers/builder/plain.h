@@ -41,9 +41,13 @@
  *
  * Proposal validation of a block's plaintext_v1 transactions, reasons in this order: the gas sum
  * within the budget (too_much_gas), no transaction twice (duplicate_tx), each sender's nonces
- * are the chain's next and consecutive in block order (nonce), the block order is exactly the
- * selection order of the block's own transactions (order), and every signature verifies
- * (signature; a transaction in this pool was verified at admission and is not checked again).
+ * in block order are the chain's next nonce, +1, +2, ... and below 2^64-1 (nonce; so a sender's
+ * two transactions in the wrong order are "nonce"), the block order is exactly the selection
+ * order of the block's own transactions (order), and every signature verifies (signature; a
+ * transaction in this pool was verified at admission and is not checked again).
+ *
+ * Nonce 2^64-1 is refused at admission (invalid tx), as EIP-2681 does: the next nonce of a
+ * sender must stay representable.
  *
  * Decided block. Its transactions leave the pool (included) and each sender in it moves its base
  * to max(chain nonce, its last nonce in the block + 1): transactions below drop out (old), and
@@ -54,10 +58,10 @@
  * (below base: old; two with one nonce: the higher fee stays, the other is reported replaced);
  * then, sender by sender in address order, the contiguous ones are promoted as above, queues
  * longer than account_queue lose their highest nonces and, while Q > global_queue, the
- * lowest-fee queued tail goes (both reported evicted). With the same configuration and chain,
- * the restored pool holds the same transactions, each sender's pending ones the same; only when
- * the global pending cap was binding can the choice of which senders' contiguous transactions
- * wait in queued differ (then they are promoted in address order).
+ * lowest-fee queued tail goes (both reported evicted). With the same configuration and chain
+ * nothing is dropped: the restored pool holds the same transactions with the same pending/queued
+ * split, except when the global pending cap was binding: then which senders' contiguous
+ * transactions wait in queued can differ (a restore promotes in address order).
  */
 #ifndef AEQUA_BUILDER_PLAIN_H
 #define AEQUA_BUILDER_PLAIN_H
