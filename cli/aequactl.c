@@ -20,6 +20,11 @@ static const struct command commands[] = {
      "duty verify --lock LOCK [FILE]   check a GET /v1/duty answer against the lock"},
     {"wal", cmd_wal,
      "wal dump (--data-dir DIR | --db PATH) [--hex]   print intents, duties, decided"},
+    {"tx", cmd_tx,
+     "tx key --out FILE   a new sender key; prints its address\n"
+     "  aequactl tx sign --key FILE [--lock LOCK] --nonce N --gas G --fee F [--data HEX]\n"
+     "  aequactl tx submit [--api HOST:PORT] [--wait [--timeout S]] (FILE | - | signing flags)\n"
+     "  aequactl tx status [--api HOST:PORT] HASH"},
 };
 
 static void usage(void)

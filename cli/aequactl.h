@@ -9,5 +9,6 @@ int cmd_status(int argc, char **argv);
 int cmd_duty(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_wal(int argc, char **argv);
+int cmd_tx(int argc, char **argv);
 
 #endif

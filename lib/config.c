@@ -72,11 +72,18 @@ static const struct key_def keys[] = {
     U("statedb", "max_batch", statedb_max_batch, "1024", 1, 1000000),
     U("statedb", "retention", statedb_retention, "100000", 1, 1ull << 62),
 
-    U("builder", "max_items", builder_max_items, "1000", 1, 1000000),
-    U("builder", "max_gas", builder_max_gas, "30000000", 1, 1ull << 62),
-    U("builder", "max_bytes", builder_max_bytes, "1048576", 1024, 67108864),
-    U("builder", "pool_max", builder_pool_max, "100000", 1, 10000000),
-    U("builder", "pool_per_sender", builder_pool_per_sender, "64", 1, 1000000),
+    U("builder", "max_block_txs", builder_max_block_txs, "1000", 1, 1000000),
+    U("builder", "max_block_gas", builder_max_block_gas, "30000000", 1, 1ull << 62),
+    U("builder", "max_block_bytes", builder_max_block_bytes, "1048576", 1024, 67108864),
+    U("builder", "max_tx_data", builder_max_tx_data, "4096", 0, 1048576),
+    U("builder", "price_bump_pct", builder_price_bump_pct, "10", 0, 1000),
+    /* pool caps, named and sized after go-ethereum's transaction pool */
+    U("builder", "account_slots", builder_account_slots, "16", 1, 1000000),
+    U("builder", "account_queue", builder_account_queue, "64", 0, 1000000),
+    U("builder", "global_slots", builder_global_slots, "5120", 1, 10000000),
+    U("builder", "global_queue", builder_global_queue, "1024", 0, 10000000),
+    U("builder", "slot_ms", builder_slot_ms, "1000", 0, 3600000),
+    {"builder", "empty_blocks", T_BOOL, F(builder_empty_blocks), "false", 0, 0},
 
     {"supervisor", "user", T_STR, F(user), "aequa", 0, 0},
     {"supervisor", "user_api", T_STR, F(user_api), NULL, 0, 0},
@@ -319,6 +326,20 @@ int config_finish(struct config *cfg, char *err, size_t errsz)
     }
     if (cfg->watchdog_ms <= cfg->heartbeat_ms) {
         snprintf(err, errsz, "[supervisor] watchdog_ms must be > heartbeat_ms");
+        return -1;
+    }
+    if (cfg->builder_account_slots > cfg->builder_global_slots) {
+        snprintf(err, errsz, "[builder] account_slots must be <= global_slots");
+        return -1;
+    }
+    if (cfg->builder_account_queue > cfg->builder_global_queue) {
+        snprintf(err, errsz, "[builder] account_queue must be <= global_queue");
+        return -1;
+    }
+    /* A block must hold one transaction with max_tx_data bytes of data: the block's header and
+     * the transaction's other fields take less than 256 bytes. */
+    if (cfg->builder_max_block_bytes < cfg->builder_max_tx_data + 256) {
+        snprintf(err, errsz, "[builder] max_block_bytes must be >= max_tx_data + 256");
         return -1;
     }
     /* nng ipc:// paths are limited to 107 bytes: "ipc://" + dir + "/statedb.ipc". */

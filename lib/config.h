@@ -67,11 +67,17 @@ struct config {
     uint64_t statedb_max_batch;
     uint64_t statedb_retention;
     /* [builder] */
-    uint64_t builder_max_items;
-    uint64_t builder_max_gas;
-    uint64_t builder_max_bytes;
-    uint64_t builder_pool_max;
-    uint64_t builder_pool_per_sender;
+    uint64_t builder_max_block_txs;
+    uint64_t builder_max_block_gas;
+    uint64_t builder_max_block_bytes;
+    uint64_t builder_max_tx_data;
+    uint64_t builder_price_bump_pct;
+    uint64_t builder_account_slots; /* pending per sender */
+    uint64_t builder_account_queue; /* queued per sender */
+    uint64_t builder_global_slots;  /* pending in all */
+    uint64_t builder_global_queue;  /* queued in all */
+    uint64_t builder_slot_ms;       /* 0: no slot clock */
+    bool builder_empty_blocks;
     /* [supervisor] */
     char user[CFG_STR];
     char user_api[CFG_STR];

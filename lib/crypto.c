@@ -155,6 +155,13 @@ bool ecdsa_verify(const uint8_t pub[PUBKEY_LEN], const uint8_t digest[SHA256_LEN
     return secp256k1_ecdsa_verify(secp_ctx(), &s, digest, &pk) == 1;
 }
 
+void pubkey_address(const uint8_t pub[PUBKEY_LEN], uint8_t out[ADDR_LEN])
+{
+    uint8_t h[SHA256_LEN];
+    sha256(h, pub, PUBKEY_LEN);
+    memcpy(out, h, ADDR_LEN);
+}
+
 bool pubkey_valid(const uint8_t pub[PUBKEY_LEN])
 {
     secp256k1_pubkey pk;

@@ -16,6 +16,7 @@
 #define SECKEY_LEN 32
 #define PUBKEY_LEN 33
 #define SIG_LEN    64
+#define ADDR_LEN   20 /* an address: the first 20 bytes of SHA-256 of a compressed key */
 
 struct sha256_ctx {
     void *md; /* EVP_MD_CTX */
@@ -47,6 +48,9 @@ void node_key_wipe(struct node_key *k);
 void ecdsa_sign(const struct node_key *k, const uint8_t digest[SHA256_LEN], uint8_t sig[SIG_LEN]);
 bool ecdsa_verify(const uint8_t pub[PUBKEY_LEN], const uint8_t digest[SHA256_LEN],
                   const uint8_t sig[SIG_LEN]);
+/* The address of a key: the first ADDR_LEN bytes of SHA-256(pub) (the lock's peer_id, the
+ * transactions' from). */
+void pubkey_address(const uint8_t pub[PUBKEY_LEN], uint8_t out[ADDR_LEN]);
 /* True if pub is a valid compressed secp256k1 point. */
 bool pubkey_valid(const uint8_t pub[PUBKEY_LEN]);
 

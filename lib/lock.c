@@ -21,9 +21,9 @@ uint32_t lock_quorum(uint32_t n)
 
 void lock_peer_id(const uint8_t pub[PUBKEY_LEN], char out[PEER_ID_HEX + 1])
 {
-    uint8_t h[SHA256_LEN];
-    sha256(h, pub, PUBKEY_LEN);
-    hex_encode(out, h, PEER_ID_HEX / 2);
+    uint8_t a[ADDR_LEN];
+    pubkey_address(pub, a);
+    hex_encode(out, a, ADDR_LEN);
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errsz, const char *fmt, ...)

@@ -139,6 +139,64 @@ START_TEST(cross_field_rules)
 }
 END_TEST
 
+START_TEST(builder_keys)
+{
+    struct config cfg;
+    char err[512];
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.builder_max_block_txs, 1000);
+    ck_assert_uint_eq(cfg.builder_max_block_gas, 30000000);
+    ck_assert_uint_eq(cfg.builder_max_block_bytes, 1048576);
+    ck_assert_uint_eq(cfg.builder_max_tx_data, 4096);
+    ck_assert_uint_eq(cfg.builder_price_bump_pct, 10);
+    ck_assert_uint_eq(cfg.builder_account_slots, 16);
+    ck_assert_uint_eq(cfg.builder_account_queue, 64);
+    ck_assert_uint_eq(cfg.builder_global_slots, 5120);
+    ck_assert_uint_eq(cfg.builder_global_queue, 1024);
+    ck_assert_uint_eq(cfg.builder_slot_ms, 1000);
+    ck_assert(!cfg.builder_empty_blocks);
+
+    ck_assert_int_eq(load("[builder]\nmax_block_txs = 10\nmax_block_gas = 99\nmax_block_bytes = "
+                          "8192\nmax_tx_data = 100\nprice_bump_pct = 0\naccount_slots = 2\n"
+                          "account_queue = 0\nglobal_slots = 4\nglobal_queue = 0\nslot_ms = 0\n"
+                          "empty_blocks = true\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_msg(config_finish(&cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(cfg.builder_max_block_txs, 10);
+    ck_assert_uint_eq(cfg.builder_global_slots, 4);
+    ck_assert_uint_eq(cfg.builder_slot_ms, 0);
+    ck_assert(cfg.builder_empty_blocks);
+
+    /* the old keys are gone */
+    static const char *const gone[] = {"max_items", "max_gas", "max_bytes", "pool_max",
+                                       "pool_per_sender"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "[builder]\n%s = 1\n", gone[i]);
+        ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "unknown key"));
+    }
+    ck_assert_int_eq(load("[builder]\nmax_tx_data = 1048577\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[builder]\naccount_slots = 0\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[builder]\nempty_blocks = sometimes\n", &cfg, err, sizeof(err)), -1);
+
+    static const struct {
+        const char *text, *want;
+    } rules[] = {
+        {"[builder]\naccount_slots = 6000\n", "account_slots"},
+        {"[builder]\naccount_queue = 2000\n", "account_queue"},
+        {"[builder]\nmax_block_bytes = 4000\n", "max_block_bytes"},
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        ck_assert_int_eq(load(rules[i].text, &cfg, err, sizeof(err)), 0);
+        ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, rules[i].want));
+    }
+}
+END_TEST
+
 START_TEST(worker_user)
 {
     struct config cfg;
@@ -215,6 +273,7 @@ int main(void)
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, syntax_error);
     tcase_add_test(tc, cross_field_rules);
+    tcase_add_test(tc, builder_keys);
     tcase_add_test(tc, worker_user);
     tcase_add_test(tc, flags_override_file);
     tcase_add_test(tc, bad_flags);
