@@ -67,8 +67,9 @@ int bld_height_decode(uint64_t *height, const void *body, size_t n)
 
 void bld_tx_submit_rep_encode(struct buf *b, const struct bld_tx_submit_rep *r)
 {
-    mp_w_array(b, 3);
+    mp_w_array(b, 4);
     mp_w_uint(b, r->result);
+    mp_w_uint(b, r->err);
     mp_w_bin(b, r->hash, BLD_HASH_LEN);
     mp_w_cstr(b, r->detail);
 }
@@ -79,9 +80,11 @@ int bld_tx_submit_rep_decode(struct bld_tx_submit_rep *r, const void *body, size
     uint64_t x = 0;
     memset(r, 0, sizeof(*r));
     mp_reader_init(&rd, body, n);
-    mp_expect_array(&rd, 3);
+    mp_expect_array(&rd, 4);
     mp_read_uint_max(&rd, BLD_TX_RESULTS - 1, &x);
     r->result = (uint8_t)x;
+    mp_read_uint_max(&rd, BLD_TX_ERR_MAX, &x);
+    r->err = (uint8_t)x;
     mp_read_bin_exact(&rd, r->hash, BLD_HASH_LEN);
     mp_read_str_copy(&rd, r->detail, sizeof(r->detail));
     return finish(&rd);

@@ -15,7 +15,7 @@
  * proto/tx.h decode them). Decoding is bounded and strict (exact lengths, enumerations in range,
  * no trailing bytes); decoded byte fields point into the body.
  *
- *   TX_SUBMIT      [tx bin]                   TX_SUBMIT_REP   [result, hash bin32, detail str]
+ *   TX_SUBMIT      [tx bin]                   TX_SUBMIT_REP   [result, err, hash bin32, detail str]
  *   TX_GET         [hash bin32]               TX_GET_REP      [state, nil|tx bin]
  *   BUILD          [height]                   BUILD_REP       [result, nil|block bin]
  *   VALIDATE       [height, block bin]        VALIDATE_REP    [verdict, reason str]
@@ -50,6 +50,7 @@ enum builder_msg_type {
 #define BLD_TX_MAX     (64u << 10) /* one tx's canonical bytes */
 #define BLD_BLOCK_MAX  (2u << 20)  /* one block's canonical bytes (max_block_bytes is below) */
 #define BLD_REASON_MAX 64
+#define BLD_TX_ERR_MAX 15 /* above any enum tx_err */
 #define BLD_HEIGHT_MAX (UINT64_C(1) << 62)
 
 /* TX_SUBMIT_REP: what became of a tx; the names are mempool_in_total's result labels (except
@@ -87,6 +88,7 @@ enum bld_verdict {
 
 struct bld_tx_submit_rep {
     uint8_t result; /* enum bld_tx_result */
+    uint8_t err;    /* invalid: proto/tx.h enum tx_err, the HTTP answer's class */
     uint8_t hash[BLD_HASH_LEN];
     char detail[BLD_REASON_MAX + 1]; /* why, for an error answer */
 };

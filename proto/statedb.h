@@ -232,6 +232,13 @@ struct sdb_nonce {
     uint64_t next; /* the sender's next nonce after the block */
 };
 
+/* The chain family's key prefixes (the layout is StateDB's; ITERATE shows raw keys, and the
+ * builder reads the "n" records, one per account, at its start). */
+#define SDB_CHAIN_HEAD_KEY  'h' /* "h" -> head: height u64 | block hash */
+#define SDB_CHAIN_BLOCK_KEY 'b' /* "b" | height u64 -> block hash */
+#define SDB_CHAIN_NONCE_KEY 'n' /* "n" | from (20) -> u64 next nonce */
+#define SDB_CHAIN_TX_KEY    't' /* "t" | tx hash -> u64 height */
+
 /* GET_BLOCK: which block. */
 enum sdb_block_mode {
     SDB_BLOCK_AT = 0,           /* the chain's block at `height` */

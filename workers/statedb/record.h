@@ -46,10 +46,10 @@
 /* The longest key of any family (chain "t" | hash). */
 #define RECORD_KEY_MAX 33
 
-#define RECORD_CHAIN_HEAD  'h'
-#define RECORD_CHAIN_BLOCK 'b'
-#define RECORD_CHAIN_NONCE 'n'
-#define RECORD_CHAIN_TX    't'
+#define RECORD_CHAIN_HEAD  SDB_CHAIN_HEAD_KEY
+#define RECORD_CHAIN_BLOCK SDB_CHAIN_BLOCK_KEY
+#define RECORD_CHAIN_NONCE SDB_CHAIN_NONCE_KEY
+#define RECORD_CHAIN_TX    SDB_CHAIN_TX_KEY
 #define RECORD_HEAD_LEN    (8 + SDB_HASH_LEN)
 
 #define RECORD_META_SCHEMA     "schema"
