@@ -407,11 +407,15 @@ static void h_event(void *ctx, const struct qbft_id *id, enum qbft_event ev, con
     snprintf(nd->event_labels[ev], sizeof(nd->event_labels[ev]), "%s", label);
 }
 
-static bool h_validate(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len)
+static enum qbft_validity h_validate(void *ctx, const struct qbft_id *id,
+                                     const uint8_t hash[QBFT_HASH_LEN], const uint8_t *value,
+                                     size_t len)
 {
     struct cl_node *nd = ctx;
     struct cluster *c = nd->c;
-    return !c->validate || c->validate(c->validate_ctx, id, value, len);
+    (void)hash;
+    return !c->validate || c->validate(c->validate_ctx, id, value, len) ? QBFT_VALUE_VALID
+                                                                        : QBFT_VALUE_INVALID;
 }
 
 /* ---- nodes ---- */

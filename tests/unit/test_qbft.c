@@ -14,7 +14,7 @@
 
 #include "lib/util.h"
 #include "tests/sim/cluster.h"
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft_table.h"
 
 static const struct qbft_id ID = {0, 7};
 
