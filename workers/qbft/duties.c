@@ -33,8 +33,8 @@ struct dinst {
     struct buf value; /* once decided */
     struct buf cert;
     uint64_t decided_round;
-    uint64_t seal_mask; /* operators whose seal we hold (verified) */
-    uint8_t seals[QBFT_MAX_NODES][SIG_LEN];
+    uint64_t seal_mask;          /* operators whose seal we hold (verified) */
+    uint8_t (*seals)[SIG_LEN];   /* once decided: one per operator */
     struct early_seal *early;    /* verified seals that arrived before this node decided */
     struct buf dmsg;             /* this node's DECIDED, held until the decision is durable */
     uint64_t dmsg_to;            /* peers it waits for */
@@ -182,6 +182,7 @@ static void inst_remove(struct duties *d, struct dinst *x)
     buf_free(&x->value);
     buf_free(&x->cert);
     buf_free(&x->dmsg);
+    free(x->seals);
     free(x);
 }
 
@@ -488,6 +489,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
     buf_append(&in->value, value, len);
     buf_append(&in->cert, cert, cert_len);
     in->decided_round = round;
+    in->seals = xcalloc(d->cfg.qbft.n, sizeof(*in->seals));
     /* Our seal: the node key over the decided value hash. */
     uint8_t dg[SHA256_LEN];
     seal_digest(dg, d->cfg.qbft.lock_hash, id->duty, id->height, value_hash);
@@ -857,11 +859,11 @@ void duties_get(struct duties *d, const struct duties_asker *who, uint8_t type, 
 
 static bool seal_ok(struct duties *d, const struct seal *s)
 {
-    if (!d->host.verify)
+    if (!d->host.verify_seal)
         return seal_verify(s, d->cfg.qbft.lock_hash, d->pubkeys[s->index]);
     uint8_t dg[SHA256_LEN];
     seal_digest(dg, d->cfg.qbft.lock_hash, s->duty, s->height, s->value_hash);
-    return d->host.verify(d->host.ctx, s->index, dg, s->sig);
+    return d->host.verify_seal(d->host.ctx, s->index, dg, s->sig);
 }
 
 static void on_seal(struct duties *d, unsigned from, const uint8_t *bytes, size_t len)

@@ -105,10 +105,14 @@ struct duties_host {
     /* Answers: to a DUTY_SUBMIT; to a DUTY_GET (v NULL: unavailable now). */
     void (*submitted)(void *ctx, const struct duties_asker *who, enum duty_result res);
     void (*viewed)(void *ctx, const struct duties_asker *who, const struct duty_view *v);
-    /* The node key (consensus messages and seals); optional verify, NULL = libsecp256k1. */
+    /* The node key (consensus messages and seals). Optional checks of a member's signature on
+     * a consensus message (verify) and on a seal (verify_seal), NULL = libsecp256k1 against
+     * the lock's key; the simulator stubs or shares them among its nodes. */
     int (*sign)(void *ctx, const uint8_t digest[SHA256_LEN], uint8_t sig[SIG_LEN]);
     bool (*verify)(void *ctx, unsigned signer, const uint8_t digest[SHA256_LEN],
                    const uint8_t sig[SIG_LEN]);
+    bool (*verify_seal)(void *ctx, unsigned signer, const uint8_t digest[SHA256_LEN],
+                        const uint8_t sig[SIG_LEN]);
     /* Every duty and intent is reloaded (once). */
     void (*ready)(void *ctx);
     /* Optional: one log line (kv ends with LOG_END). */
