@@ -1,15 +1,18 @@
 /*
- * aequa-sim: the QBFT engine under seeded, adversarial schedules.
+ * aequa-sim: the QBFT engine, inside the QBFT worker's own core, under seeded, adversarial
+ * schedules.
  *
  *   aequa-sim --nodes N --byzantine B [--crash] --schedules K --seed S
  *             [--instances I] [--verbose] [--write-corpus DIR]
  *
- * Each schedule (seed S+k) runs n real engines with real signatures (tests/sim/cluster.c) on a
- * simulated network driven by one event queue: random delays (so reordering), loss, duplication
- * and partitions until a stabilisation time (GST), after which the network is timely; crashes of
- * honest nodes, some between an intent_put and the send, with restarts that rebuild from the
- * intent store; up to B Byzantine nodes that equivocate, vote for other values, send bogus,
- * oversized or forged justifications, replay, send garbage and messages for other instances.
+ * Each schedule (seed S+k) runs n nodes — each the worker's duties module around a real engine,
+ * real signatures, an in-memory StateDB (tests/sim/cluster.c) — on a simulated network driven by
+ * one event queue: random delays (so reordering), loss, duplication and partitions until a
+ * stabilisation time (GST), after which the network is timely; crashes of honest nodes, some
+ * between an intent's append and its acknowledgement, with restarts that reload as the worker
+ * does; seals travel on the same network; up to B Byzantine nodes that equivocate, vote for other
+ * values, send bogus, oversized or forged justifications, replay, send garbage and messages for
+ * other instances.
  *
  * Checked: agreement, validity (a decided value was proposed; in timely schedules with an honest
  * first leader, it is that leader's input), no honest node emitting two different messages for

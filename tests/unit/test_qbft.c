@@ -1,7 +1,8 @@
 /*
  * Unit tests for the QBFT engine (workers/qbft): every verifier row, each upon rule, the intent
- * discipline, restore, buffering, abstention, timers, and the named scenarios, on the in-process
- * cluster harness (tests/sim/cluster.c) with real keys and signatures.
+ * discipline, restore, buffering, abstention, timers, validation verdicts that come late, and
+ * the named scenarios, on the in-process cluster harness (tests/sim/cluster.c: each node is the
+ * worker's duties module around an engine, with real keys and signatures).
  *
  * Instance under test: attester/7 with n = 4, so the leaders are node 0 in round 1, node 1 in
  * round 2, node 2 in round 3, node 3 in round 4 (leader = (height + duty + round) % n).
