@@ -384,13 +384,12 @@ struct cl_reply {
 
 static void reply_push(struct cl_node *nd, void *token, const struct sdb_reply *r, void *own)
 {
-    if (nd->rhead + nd->nrep == nd->caprep) {
+    if (nd->rhead + nd->nrep == nd->caprep && nd->rhead > 0) {
         memmove(nd->replies, nd->replies + nd->rhead, nd->nrep * sizeof(*nd->replies));
         nd->rhead = 0;
-        if (nd->nrep == nd->caprep) {
-            nd->caprep = nd->caprep ? 2 * nd->caprep : 16;
-            nd->replies = xrealloc(nd->replies, nd->caprep * sizeof(*nd->replies));
-        }
+    } else if (nd->nrep == nd->caprep) {
+        nd->caprep = nd->caprep ? 2 * nd->caprep : 16;
+        nd->replies = xrealloc(nd->replies, nd->caprep * sizeof(*nd->replies));
     }
     nd->replies[nd->rhead + nd->nrep++] = (struct cl_reply){token, *r, own};
 }
@@ -609,10 +608,11 @@ static void *append_intent(struct cl_node *nd, const struct sdb_req *r, struct s
     uint8_t type = (uint8_t)(a->k.mtype + 1);
     const struct cl_intent *x = cl_intent_find(nd, &id, a->k.round, type);
     if (x && (x->len != a->msg.len || memcmp(x->bytes, a->msg.p, x->len) != 0)) {
+        if (nd->honest)
+            violation(nd->c, "node %u appended a second, different intent for one key", nd->index);
         rep->status = SDB_REFUSED;
         rep->u.stored.present = true;
         rep->u.stored.msg = (struct sdb_bytes){x->bytes, (uint32_t)x->len};
-        nd->refused++;
         return NULL;
     }
     rep->status = x ? SDB_DUPLICATE : SDB_OK;

@@ -10,7 +10,7 @@
  *
  * The cluster also checks the safety properties as things happen:
  *   - no honest node emits two different signed bodies for one (instance, round, type), across
- *     crashes;
+ *     crashes, nor appends a second, different intent for one;
  *   - agreement: honest nodes decide one value per instance;
  *   - validity: a decided value was proposed by some node (honest input or Byzantine value);
  *   - every certificate reported verifies against the cluster's keys.
@@ -138,7 +138,6 @@ struct cl_node {
     uint64_t events[QBFT_EV_BUFFER_DROP + 1];
     char event_labels[QBFT_EV_BUFFER_DROP + 1][16]; /* the last label of each kind */
     uint64_t reports[DUTIES_REPORT_UNDECODABLE + 1];
-    uint64_t refused; /* appends StateDB refused (other bytes stored) */
 };
 
 /* type: the QBFT message type, or CL_SEAL. */

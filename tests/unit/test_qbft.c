@@ -1319,6 +1319,30 @@ static void crash_in_phase(uint8_t type, unsigned victim, bool round_change)
     cl_free(c);
 }
 
+/* Pessimistic recovery: a node restarted on a StateDB that fell back to a checkpoint abstains
+ * from the instance it had joined; the others decide, and it learns the decision. */
+START_TEST(scenario_fallback_abstains_after_restart)
+{
+    struct cluster *c = mk(4);
+    for (unsigned i = 0; i < 4; i++)
+        start(c, i);
+    cl_crash(c, 1);
+    c->nodes[1].store_fallback = true;
+    cl_restart(c, 1);
+    struct qbft_info in;
+    ck_assert_int_eq(qbft_info(c->nodes[1].eng, &ID, &in), 0);
+    ck_assert(in.abstain);
+    uint64_t signs = c->nodes[1].signs;
+    settle(c, NULL, NULL);
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_ptr_nonnull(cl_decision(c, i, &ID));
+    ck_assert_uint_ge(c->nodes[1].abstains, 2);      /* its PREPARE and COMMIT */
+    ck_assert_uint_eq(c->nodes[1].signs, signs + 1); /* only its seal */
+    ck_assert_uint_eq(c->violations, 0);
+    cl_free(c);
+}
+END_TEST
+
 START_TEST(scenario_crash_restart_each_phase)
 {
     crash_in_phase(QBFT_PRE_PREPARE, 0, false); /* the leader, before its proposal left */
@@ -1380,6 +1404,7 @@ int main(void)
     tcase_add_test(sc, scenario_f_plus_1_jump_in_cluster);
     tcase_add_test(sc, scenario_equivocating_leader);
     tcase_add_test(sc, scenario_crash_restart_each_phase);
+    tcase_add_test(sc, scenario_fallback_abstains_after_restart);
     suite_add_tcase(s, sc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
