@@ -28,7 +28,6 @@
 #include "workers/p2p/gate.h"
 #include "workers/qbft/duties.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
