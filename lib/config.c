@@ -64,6 +64,7 @@ static const struct key_def keys[] = {
     U("qbft", "retention", qbft_retention, "100000", 1, 1ull << 62),
     U("qbft", "decided_resends", qbft_decided_resends, "3", 0, 100),
     U("qbft", "instance_expire_s", qbft_instance_expire_s, "60", 1, 86400),
+    U("qbft", "max_height_jump", qbft_max_height_jump, "1000000", 1, 1ull << 62),
 
     {"statedb", "path", T_PATH, F(statedb_path), NULL, 0, 0},
     {"statedb", "sync", T_BOOL, F(statedb_sync), "true", 0, 0},

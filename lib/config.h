@@ -59,6 +59,7 @@ struct config {
     uint64_t qbft_retention;
     uint64_t qbft_decided_resends;
     uint64_t qbft_instance_expire_s; /* an undecided instance stops counting as open after this */
+    uint64_t qbft_max_height_jump;   /* a duty this far above its type's highest is refused */
     /* [statedb] */
     char statedb_path[CFG_PATH];
     bool statedb_sync;

@@ -105,7 +105,7 @@ static size_t append_str(char *out, size_t len, const char *key, const char *val
     return append(out, len, "\"");
 }
 
-void log_at(enum log_level level, const char *event, ...)
+void log_kv_at(enum log_level level, const char *event, const struct log_kv *kv)
 {
     if (level < log_min)
         return;
@@ -125,38 +125,51 @@ void log_at(enum log_level level, const char *event, ...)
     if (log_trace[0])
         len = append_str(line, len, "trace_id", log_trace);
 
-    va_list ap;
-    va_start(ap, event);
-    for (;;) {
-        struct log_kv kv = va_arg(ap, struct log_kv);
-        if (!kv.k)
-            break;
-        switch (kv.t) {
+    for (; kv->k; kv++) {
+        switch (kv->t) {
         case 's':
-            len = append_str(line, len, kv.k, kv.v.s);
+            len = append_str(line, len, kv->k, kv->v.s);
             break;
         case 'i':
-            len = append(line, len, ",\"%s\":%lld", kv.k, (long long)kv.v.i);
+            len = append(line, len, ",\"%s\":%lld", kv->k, (long long)kv->v.i);
             break;
         case 'u':
-            len = append(line, len, ",\"%s\":%llu", kv.k, (unsigned long long)kv.v.u);
+            len = append(line, len, ",\"%s\":%llu", kv->k, (unsigned long long)kv->v.u);
             break;
         case 'f':
-            if (isfinite(kv.v.f))
-                len = append(line, len, ",\"%s\":%.6g", kv.k, kv.v.f);
+            if (isfinite(kv->v.f))
+                len = append(line, len, ",\"%s\":%.6g", kv->k, kv->v.f);
             else
-                len = append(line, len, ",\"%s\":null", kv.k);
+                len = append(line, len, ",\"%s\":null", kv->k);
             break;
         case 'b':
-            len = append(line, len, ",\"%s\":%s", kv.k, kv.v.i ? "true" : "false");
+            len = append(line, len, ",\"%s\":%s", kv->k, kv->v.i ? "true" : "false");
             break;
         }
     }
-    va_end(ap);
     line[len++] = '}';
     line[len++] = '\n';
     /* One write per line; a short write on a pipe to journald is not retried (it would split). */
     ssize_t w = write(2, line, len);
     (void)w;
     errno = saved;
+}
+
+void log_at(enum log_level level, const char *event, ...)
+{
+    struct log_kv kv[LOG_KV_MAX + 1];
+    size_t n = 0;
+    if (level < log_min)
+        return;
+    va_list ap;
+    va_start(ap, event);
+    for (;;) {
+        struct log_kv x = va_arg(ap, struct log_kv);
+        if (!x.k || n == LOG_KV_MAX)
+            break;
+        kv[n++] = x;
+    }
+    va_end(ap);
+    kv[n] = LOG_END;
+    log_kv_at(level, event, kv);
 }

@@ -42,6 +42,10 @@ void log_set_trace(const char *trace_id);
 const char *log_get_trace(void);
 
 void log_at(enum log_level level, const char *event, ...);
+/* The same with the fields in an array ended by LOG_END (at most LOG_KV_MAX are written by
+ * log_at). */
+#define LOG_KV_MAX 32
+void log_kv_at(enum log_level level, const char *event, const struct log_kv *kv);
 
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__, LOG_END)
 #define log_info(...)  log_at(LOG_INFO, __VA_ARGS__, LOG_END)

@@ -43,7 +43,7 @@ int duty_result_decode(enum duty_result *res, const void *p, size_t n)
     struct mp_reader r;
     uint64_t v = 0;
     mp_reader_init(&r, p, n);
-    mp_read_uint_max(&r, DUTY_NOT_FOUND, &v);
+    mp_read_uint_max(&r, DUTY_RESULT_MAX, &v);
     *res = (enum duty_result)v;
     return mp_reader_done(&r) ? 0 : -1;
 }

@@ -24,7 +24,12 @@ enum duty_result {
     DUTY_CONFLICT = 1,    /* same (type, height) already accepted with another payload: 409 */
     DUTY_UNAVAILABLE = 2, /* cannot persist now, or too many open instances: 503 */
     DUTY_NOT_FOUND = 3,   /* GET of an unknown instance: 404 */
+    /* More than [qbft] max_height_jump above the highest height accepted for its type: 409. */
+    DUTY_TOO_FAR_AHEAD = 4,
+    /* More than [qbft] retention below the highest height accepted for its type: 409. */
+    DUTY_TOO_OLD = 5,
 };
+#define DUTY_RESULT_MAX DUTY_TOO_OLD
 
 /* Duty types and their indices (SPEC §7.1); the index enters the leader formula. */
 enum duty_type {

@@ -11,10 +11,14 @@
  *       bcast TOPIC TEXT             one message to every peer
  *       send PEER TOPIC TEXT         one message
  *       report PEER invalid_signature|equivocation
+ *       qbft PEER|all TYPE DUTY HEIGHT ROUND [HASH]
+ *                                    a QBFT vote of this operator, signed with its node key
+ *                                    (TYPE prepare|commit|round_change, HASH 64 hex)
  *       status | metrics | stats | reset | quit
  *     Events on stdout: "up J", "down J", "msg J TOPIC LEN TEXT" (TEXT only for printable
  *     payloads), "status up=… quorum=0|1", "stats count=… p50_us=… p99_us=…", metrics text
- *     followed by "end".
+ *     followed by "end"; for the QBFT topic also "qbft J TYPE DUTY HEIGHT ROUND HASH" and
+ *     "seal J DUTY HEIGHT INDEX".
  *
  *   p2p_node evil LOCK MODE TARGET [KEY INDEX] [COUNT]
  *     A misbehaving client dialling operator TARGET, with a blocking socket and its own
@@ -46,6 +50,8 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
+#include "proto/qbft.h"
+#include "proto/seal.h"
 #include "workers/p2p/handshake.h"
 #include "workers/p2p/links.h"
 
@@ -56,13 +62,76 @@
 
 static struct p2p_links *links;
 static struct buf line;
+static struct node_key qkey; /* signs the qbft command's votes */
+static uint8_t qlock_hash[SHA256_LEN];
+static uint32_t qself;
 static uint64_t *lat;                     /* received bench latencies, ns */
 static size_t nlat, nbench, expect_count; /* expect_count: print "reached" once there */
+
+/* What travels on the QBFT topic, one line each. */
+static void print_qbft(uint32_t peer, const uint8_t *data, size_t len)
+{
+    enum qbft_topic_kind kind;
+    const uint8_t *bytes;
+    size_t n;
+    struct seal s;
+    struct qbft_msg *m = xmalloc(sizeof(*m));
+    char hex[2 * QBFT_HASH_LEN + 1];
+    if (qbft_topic_decode(&kind, &bytes, &n, data, len) == 0) {
+        if (kind == QBFT_KIND_MSG && qbft_msg_decode(m, bytes, n, QBFT_DECODE_WIRE) == 0) {
+            hex_encode(hex, m->m.b.value_hash, QBFT_HASH_LEN);
+            printf("qbft %u %s %u %llu %llu %s\n", peer, qbft_type_name(m->m.b.type), m->m.b.duty,
+                   (unsigned long long)m->m.b.height, (unsigned long long)m->m.b.round, hex);
+        } else if (kind == QBFT_KIND_SEAL && seal_decode(&s, bytes, n) == 0) {
+            printf("seal %u %u %llu %u\n", peer, s.duty, (unsigned long long)s.height, s.index);
+        }
+    }
+    free(m);
+}
+
+static const char *const vote_types[] = {
+    [QBFT_PREPARE] = "prepare",
+    [QBFT_COMMIT] = "commit",
+    [QBFT_ROUND_CHANGE] = "round_change",
+};
+
+static void cmd_qbft(const char *to, const char *type, unsigned long duty,
+                     unsigned long long height, unsigned long long round, const char *hash)
+{
+    struct qbft_body b = {
+        .duty = (uint8_t)duty, .height = height, .round = round, .sender = (uint16_t)qself};
+    for (uint8_t t = 0; t < ARRAY_LEN(vote_types); t++)
+        if (vote_types[t] && !strcmp(type, vote_types[t]))
+            b.type = t;
+    if (!b.type || (hash && hex_decode(b.value_hash, QBFT_HASH_LEN, hash, strlen(hash)) < 0)) {
+        printf("error bad qbft\n");
+        return;
+    }
+    b.has_value_hash = hash != NULL;
+    struct buf body = BUF_INIT, msg = BUF_INIT, topic = BUF_INIT;
+    uint8_t digest[SHA256_LEN], sig[SIG_LEN];
+    qbft_body_encode(&body, &b);
+    qbft_signing_digest(digest, qlock_hash, body.data, body.len);
+    ecdsa_sign(&qkey, digest, sig);
+    struct qbft_sigref self = {body.data, body.len, sig};
+    qbft_msg_encode(&msg, &self, NULL, 0, NULL, 0);
+    qbft_topic_encode(&topic, QBFT_KIND_MSG, msg.data, msg.len);
+    unsigned sent =
+        !strcmp(to, "all")
+            ? p2p_links_broadcast(links, P2P_TOPIC_QBFT, topic.data, topic.len)
+            : p2p_links_send(links, (uint32_t)atoi(to), P2P_TOPIC_QBFT, topic.data, topic.len) == 0;
+    printf("sent %u\n", sent);
+    buf_free(&body);
+    buf_free(&msg);
+    buf_free(&topic);
+}
 
 static void on_message(void *ctx, uint32_t peer, enum p2p_topic topic, const uint8_t *data,
                        size_t len)
 {
     (void)ctx;
+    if (topic == P2P_TOPIC_QBFT)
+        print_qbft(peer, data, len);
     if (len >= 16 && !memcmp(data, BENCH_MAGIC, 8)) {
         uint64_t sent;
         memcpy(&sent, data + 8, 8);
@@ -139,7 +208,11 @@ static void run_command(struct ev_loop *loop, char *cmd)
 {
     char a[64], b[64], text[512];
     unsigned long x, y, z;
-    if (sscanf(cmd, "broadcast %63s %lu %lu", a, &x, &y) == 3) {
+    unsigned long long h, r;
+    int n;
+    if (sscanf(cmd, "qbft %63s %63s %lu %llu %llu %n", a, b, &x, &h, &r, &n) == 5) {
+        cmd_qbft(a, b, x, h, r, sscanf(cmd + n, "%511s", text) == 1 ? text : NULL);
+    } else if (sscanf(cmd, "broadcast %63s %lu %lu", a, &x, &y) == 3) {
         cmd_broadcast(a, x, y);
     } else if (sscanf(cmd, "pace %63s %lu %lu %lu", a, &x, &y, &z) == 4) {
         pace.topic = p2p_topic_parse(a);
@@ -252,6 +325,9 @@ static int node_main(int argc, char **argv)
     if (node_key_load(&key, cfg.key, err, sizeof(err)) < 0)
         fatalx("%s", err);
     p2p_identity_make(&key, &id);
+    qkey = key; /* this tool plays the operator: it signs QBFT votes too */
+    memcpy(qlock_hash, lock->hash, SHA256_LEN);
+    qself = (uint32_t)cfg.index;
     node_key_wipe(&key);
     /* What the worker will do before it listens: the DKG gate, with the identity only. */
     if (p2p_dkg_gate(lock, cfg.lock, cfg.index, &id, err, sizeof(err)) < 0) {
@@ -277,6 +353,7 @@ static int node_main(int argc, char **argv)
     printf("ready %llu\n", (unsigned long long)cfg.index);
     ev_run(loop, 0);
     p2p_links_free(links);
+    node_key_wipe(&qkey);
     free(lat);
     free(lock);
     buf_free(&line);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """POST /v1/duty and GET /v1/duty/{type}/{height} on the embedded single-node default (issue 6):
 every row of the SPEC §11.2 table, in order, with its boundaries; idempotent re-post; conflict;
+one far-ahead height cannot lock a duty type (409 height too far ahead / too old, issue 10);
 503 while StateDB is down; the GET shape (verified against the lock); X-Trace-ID propagation."""
 import subprocess
 
@@ -66,8 +67,8 @@ ROWS = [
     ("accepted: height 2^62 (inclusive bound)", duty(typ="proposer", height=2**62), 202, None),
     ("accepted: round 2^40 (inclusive bound)", duty(typ="sync", height=H, round_=2**40), 202, None),
     ("accepted: round missing, payload absent", duty(typ="sync", height=H + 1), 202, None),
-    ("503: a proposer duty far below that window", duty(typ="proposer", height=5), 503,
-     "unavailable\n"),
+    ("409: a proposer duty far below that window", duty(typ="proposer", height=5), 409,
+     "height too old\n"),
     ("accepted: exactly 1 MiB", padded(MIB), 202, None),
 ]
 
@@ -87,6 +88,24 @@ with Node() as n:
     check(code == 405, "row 1: GET on /v1/duty is 405")
     code, out, _ = request(n.api, "PUT", "/v1/duty", body=duty(height=5))
     check(code == 405 and out == b"method not allowed\n", "row 1: PUT is 405 method not allowed")
+
+    # One request cannot disable a duty type (issue 10): a height far above the highest accepted
+    # for its type is refused, and the normal heights after it still decide.
+    for h in (1, 2, 3):
+        check(post(n, duty(typ="attester", height=h, payload=str(h)))[0] == 202,
+              "attester/%d accepted" % h)
+    code, out, _ = post(n, duty(typ="attester", height=2**53, payload="0"))
+    check(code == 409 and out == "height too far ahead\n",
+          "attester/2^53 is 409 height too far ahead: %d %r" % (code, out))
+    code, out, _ = post(n, duty(typ="attester", height=4, payload="4"))
+    check(code == 202, "attester/4 after it is still accepted: %d %r" % (code, out))
+
+    def decided4():
+        c, b, _ = request(n.api, "GET", "/v1/duty/attester/4")
+        return c == 200 and json.loads(b)["status"] == "decided"
+    wait_for(decided4, "attester/4 decided")
+    check(request(n.api, "GET", "/v1/duty/attester/%d" % 2**53)[0] == 404,
+          "attester/2^53 was never accepted")
 
     # Re-post and conflict (rows 8 and the idempotent case).
     body = duty(typ="attester", height=42, payload='{"b":[1,2],"a":"x"}')

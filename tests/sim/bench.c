@@ -5,11 +5,12 @@
  *
  * Runs M instances one after another on an n-node cluster (tests/sim/cluster.c, FIFO network,
  * no faults), twice: with real secp256k1 signatures, and with signing and verification stubbed
- * out. All n engines share this one thread, so the CPU time per instance is that of the whole
- * cluster; one node does about 1/n of it. Rates are per second of this process's CPU time
- * (CLOCK_PROCESS_CPUTIME_ID), so a busy machine does not skew them; wall time is shown too. The
- * share of time in secp256k1 is estimated two ways: (real - stub) / real, and from the engines'
- * sign/verify counts times the measured cost of one sign and one verify.
+ * out. Each node is the QBFT worker's core (the duties module around the engine), so a decision
+ * also costs each node its seal. All n nodes share this one thread, so the CPU time per instance
+ * is that of the whole cluster; one node does about 1/n of it. Rates are per second of this
+ * process's CPU time (CLOCK_PROCESS_CPUTIME_ID), so a busy machine does not skew them; wall time is
+ * shown too. The share of time in secp256k1 is estimated two ways: (real - stub) / real, and from
+ * the engines' sign/verify counts times the measured cost of one sign and one verify.
  */
 #include "tests/sim/cluster.h"
 #include "lib/util.h"
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
     bench((unsigned)n, m, true, &stub);
     double share_diff = (real.secs - stub.secs) / real.secs;
     double share_ops = (real.signs * csign + real.verifies * cverify) / real.secs;
-    printf("qbft n=%llu instances=%llu (all %llu engines in one thread)\n", (unsigned long long)n,
+    printf("qbft n=%llu instances=%llu (all %llu nodes in one thread)\n", (unsigned long long)n,
            (unsigned long long)m, (unsigned long long)n);
     printf("real signatures:  %8.0f decided instances/s  (%.1f us cluster CPU per instance, "
            "wall %.1fs; signs %.1f, verifies %.1f, cache hits %.1f per instance)\n",

@@ -1,20 +1,24 @@
 /*
- * cluster: n QBFT nodes in one process, each a real engine with real keys and signatures, with
- * the host side a worker would provide: a persistent intent store and decision store (they
- * survive a crash), accepted duties, and an outbox that holds a node's messages until the engine
- * call returns (what the real worker does until the WAL append is durable). A crash can be
- * injected between the intent_put and the send: the messages are lost, the intents are not.
+ * cluster: n QBFT nodes in one process, each the QBFT worker's own core (workers/qbft/duties.h:
+ * the engine with real keys and signatures, the intent discipline, decisions, seals, reload)
+ * behind the same host interface the worker wires to its mailbox. StateDB is an in-memory
+ * stand-in that survives a crash: it applies every request when the node sends it (a separate
+ * process would) and answers it when the node's call returns, in order — so a node holds its
+ * messages until their intents are acknowledged durable, as the worker does. A crash can be
+ * injected between an intent's append and its acknowledgement: the messages are lost, the
+ * intent is not. A restarted node reloads through HELLO, LIST_DUTIES and LOAD_INTENTS.
  *
  * The cluster also checks the safety properties as things happen:
  *   - no honest node emits two different signed bodies for one (instance, round, type), across
- *     crashes;
+ *     crashes, nor appends a second, different intent for one;
  *   - agreement: honest nodes decide one value per instance;
  *   - validity: a decided value was proposed by some node (honest input or Byzantine value);
  *   - every certificate reported verifies against the cluster's keys.
  * Violations are counted and the first one described.
  *
  * Delivery is pluggable: the simulator schedules messages with delays and faults; unit tests
- * and the benchmark use the built-in FIFO queue (cl_run).
+ * and the benchmark use the built-in FIFO queue (cl_run). Seals travel like consensus messages,
+ * with type CL_SEAL.
  */
 #ifndef AEQUA_TESTS_SIM_CLUSTER_H
 #define AEQUA_TESTS_SIM_CLUSTER_H
@@ -24,9 +28,10 @@
 #include <stdint.h>
 
 #include "lib/crypto.h"
-#include "workers/qbft/qbft.h"
+#include "workers/qbft/duties.h"
 
 #define CL_LABELS 9 /* verdict names, by enum qbft_verdict */
+#define CL_SEAL   0 /* the type of a seal on the wire (QBFT message types start at 1) */
 
 struct cluster;
 
@@ -48,6 +53,11 @@ struct cl_opts {
     uint64_t retention;
     uint64_t height_window;
     size_t buffer_msgs_per_peer;
+    /* Fresh proposals judged by validate (every duty type: builder_duties = all); NULL: none. */
+    enum qbft_validity (*validate)(void *ctx, const struct qbft_id *id, const uint8_t *v,
+                                   size_t len);
+    void *validate_ctx;
+    uint32_t sdb_page; /* StateDB stand-in: entries per list page (0: one page) */
 };
 void cl_opts_default(struct cl_opts *o, unsigned n);
 
@@ -68,29 +78,36 @@ struct cl_decision {
     size_t len;
     uint8_t *cert;
     size_t cert_len;
+    uint64_t seal_mask; /* seals merged into the record */
+    uint8_t (*seals)[SIG_LEN];
 };
 
 struct cl_duty {
     struct qbft_id id;
     uint8_t *value;
     size_t len;
-    uint64_t start_ms;
+    uint64_t start_ms; /* accepted_ms */
 };
 
 struct cl_out {
-    unsigned to; /* CL_ALL: every other node */
-    uint8_t type;
+    unsigned to;  /* CL_ALL: every other node */
+    uint8_t type; /* CL_SEAL for a seal */
     size_t len;
     uint8_t *bytes;
 };
 #define CL_ALL UINT32_MAX
 
+struct cl_reply; /* a StateDB answer waiting for the node's call to return */
+
 struct cl_node {
     struct cluster *c;
     unsigned index;
     struct node_key key;
-    struct qbft_engine *eng;
+    struct duties *d;
+    struct qbft_engine *eng; /* duties_engine(d), for tests */
+    struct qbft_host tap;    /* the engine's reports, observed below */
     bool alive;
+    bool ready; /* the reload finished */
     bool honest;
     /* persistent ("disk") */
     struct cl_intent **ibuckets;
@@ -102,10 +119,13 @@ struct cl_node {
     /* volatile */
     struct cl_out *outbox;
     size_t nout, capout;
+    struct cl_reply *replies; /* FIFO */
+    size_t rhead, nrep, caprep;
+    int submitted;           /* the last DUTY_SUBMIT's answer (enum duty_result), -1 none */
     bool crash_before_send;  /* crash at the next flush: put done, messages lost */
-    bool store_down;         /* intent store unavailable */
-    bool abstain_restored;   /* pessimistic recovery on restart */
-    uint8_t crash_after_put; /* a type: crash between the put of such an intent and its send */
+    bool store_down;         /* StateDB unreachable: requests cannot leave */
+    bool store_fallback;     /* StateDB says it fell back to a checkpoint (HELLO) */
+    uint8_t crash_after_put; /* a type: crash between the append of such an intent and its ack */
     /* observations */
     uint64_t verdicts[CL_LABELS];
     char last_type[16], last_result[16];
@@ -117,11 +137,12 @@ struct cl_node {
     uint64_t wal_guards;
     uint64_t events[QBFT_EV_BUFFER_DROP + 1];
     char event_labels[QBFT_EV_BUFFER_DROP + 1][16]; /* the last label of each kind */
+    uint64_t reports[DUTIES_REPORT_UNDECODABLE + 1];
 };
 
+/* type: the QBFT message type, or CL_SEAL. */
 typedef void (*cl_send_fn)(void *ctx, struct cluster *c, unsigned from, unsigned to, uint8_t type,
                            const uint8_t *bytes, size_t len);
-typedef bool (*cl_validate_fn)(void *ctx, const struct qbft_id *id, const uint8_t *v, size_t len);
 
 struct cl_msg {
     unsigned from, to;
@@ -147,8 +168,6 @@ struct cluster {
     uint64_t now;
     cl_send_fn send; /* NULL: the FIFO queue below */
     void *send_ctx;
-    cl_validate_fn validate;
-    void *validate_ctx;
     /* FIFO queue */
     struct cl_msg *q;
     size_t qhead, qlen, qcap;
@@ -162,18 +181,26 @@ struct cluster {
     uint64_t violations;
     char violation[512];
     uint64_t decisions;           /* honest decisions reported */
-    struct cl_verified *verified; /* shared_verify: direct-mapped, CL_VERIFIED entries */
+    struct cl_verified *verified; /* seals, and shared_verify: direct-mapped, CL_VERIFIED */
 };
 
 struct cluster *cl_new(const struct cl_opts *o);
 void cl_free(struct cluster *c);
 
-/* Node operations; each flushes the node's outbox through the send hook afterwards. */
+/* Node operations; each answers the node's StateDB requests, then flushes its outbox through
+ * the send hook. cl_start posts a duty (DUTY_SUBMIT): 0 when accepted; a node that is down gets
+ * it straight into its store (as if accepted just before the crash). */
 int cl_start(struct cluster *c, unsigned i, const struct qbft_id *id, const void *value,
              size_t len);
+/* A consensus message: the engine's verdict (QBFT_ERROR when the node is down or reloading). */
 enum qbft_verdict cl_deliver(struct cluster *c, unsigned to, unsigned from, const uint8_t *bytes,
                              size_t len);
+void cl_deliver_seal(struct cluster *c, unsigned to, unsigned from, const uint8_t *bytes,
+                     size_t len);
 void cl_tick(struct cluster *c, unsigned i);
+/* The host's late verdict on a proposed value (cl_opts.validate answered pending). */
+int cl_value_checked(struct cluster *c, unsigned i, const struct qbft_id *id,
+                     const uint8_t hash[QBFT_HASH_LEN], bool valid);
 void cl_crash(struct cluster *c, unsigned i);
 void cl_restart(struct cluster *c, unsigned i);
 uint64_t cl_next_deadline(const struct cluster *c, unsigned i);
@@ -188,7 +215,7 @@ const struct cl_decision *cl_decision(const struct cluster *c, unsigned i,
                                       const struct qbft_id *id);
 const struct cl_intent *cl_intent_find(const struct cl_node *nd, const struct qbft_id *id,
                                        uint64_t round, uint8_t type);
-/* Store an intent directly (tests: an intent the engine must honour). */
+/* Store an intent directly in the node's StateDB (tests). */
 void cl_intent_put(struct cl_node *nd, const struct qbft_id *id, uint64_t round, uint8_t type,
                    const uint8_t *bytes, size_t len);
 

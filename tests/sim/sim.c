@@ -1,15 +1,18 @@
 /*
- * aequa-sim: the QBFT engine under seeded, adversarial schedules.
+ * aequa-sim: the QBFT engine, inside the QBFT worker's own core, under seeded, adversarial
+ * schedules.
  *
  *   aequa-sim --nodes N --byzantine B [--crash] --schedules K --seed S
  *             [--instances I] [--verbose] [--write-corpus DIR]
  *
- * Each schedule (seed S+k) runs n real engines with real signatures (tests/sim/cluster.c) on a
- * simulated network driven by one event queue: random delays (so reordering), loss, duplication
- * and partitions until a stabilisation time (GST), after which the network is timely; crashes of
- * honest nodes, some between an intent_put and the send, with restarts that rebuild from the
- * intent store; up to B Byzantine nodes that equivocate, vote for other values, send bogus,
- * oversized or forged justifications, replay, send garbage and messages for other instances.
+ * Each schedule (seed S+k) runs n nodes — each the worker's duties module around a real engine,
+ * real signatures, an in-memory StateDB (tests/sim/cluster.c) — on a simulated network driven by
+ * one event queue: random delays (so reordering), loss, duplication and partitions until a
+ * stabilisation time (GST), after which the network is timely; crashes of honest nodes, some
+ * between an intent's append and its acknowledgement, with restarts that reload as the worker
+ * does; seals travel on the same network; up to B Byzantine nodes that equivocate, vote for other
+ * values, send bogus, oversized or forged justifications, replay, send garbage and messages for
+ * other instances.
  *
  * Checked: agreement, validity (a decided value was proposed; in timely schedules with an honest
  * first leader, it is that leader's input), no honest node emitting two different messages for
@@ -56,7 +59,7 @@ static bool rng_chance(struct rng *r, double p)
 
 /* ---- events ---- */
 
-enum ev_kind { EV_DELIVER, EV_TICK, EV_START, EV_CRASH, EV_RESTART };
+enum ev_kind { EV_DELIVER, EV_TICK, EV_START, EV_CRASH, EV_RESTART, EV_SEAL };
 
 struct event {
     uint64_t time;
@@ -197,22 +200,28 @@ static bool partitioned(const struct sched *s, unsigned a, unsigned b, uint64_t 
     return false;
 }
 
-/* The network: one message from -> to. */
-static void net_send(struct sched *s, unsigned from, unsigned to, const uint8_t *bytes, size_t len)
+/* The network: one message (EV_DELIVER) or seal (EV_SEAL) from -> to. */
+static void net_carry(struct sched *s, enum ev_kind k, unsigned from, unsigned to,
+                      const uint8_t *bytes, size_t len)
 {
     uint64_t now = s->c->now;
     if (to >= s->n || from == to)
         return;
     s->messages++;
     if (now >= s->gst) {
-        push(s, now + rng_range(&s->rng, 1, s->stable_delay), EV_DELIVER, to, from, 0, bytes, len);
+        push(s, now + rng_range(&s->rng, 1, s->stable_delay), k, to, from, 0, bytes, len);
         return;
     }
     if (partitioned(s, from, to, now) || rng_chance(&s->rng, s->loss))
         return;
-    push(s, now + rng_range(&s->rng, 1, s->max_delay), EV_DELIVER, to, from, 0, bytes, len);
+    push(s, now + rng_range(&s->rng, 1, s->max_delay), k, to, from, 0, bytes, len);
     if (rng_chance(&s->rng, s->dup))
-        push(s, now + rng_range(&s->rng, 1, s->max_delay), EV_DELIVER, to, from, 0, bytes, len);
+        push(s, now + rng_range(&s->rng, 1, s->max_delay), k, to, from, 0, bytes, len);
+}
+
+static void net_send(struct sched *s, unsigned from, unsigned to, const uint8_t *bytes, size_t len)
+{
+    net_carry(s, EV_DELIVER, from, to, bytes, len);
 }
 
 /* ---- Byzantine nodes: their engine's messages, mutated per destination ---- */
@@ -360,8 +369,9 @@ static void send_hook(void *ctx, struct cluster *c, unsigned from, unsigned to, 
                       const uint8_t *bytes, size_t len)
 {
     struct sched *s = ctx;
-    (void)type;
-    if (!c->nodes[from].honest)
+    if (type == CL_SEAL) /* Byzantine nodes' engines are honest: so are their seals */
+        net_carry(s, EV_SEAL, from, to, bytes, len);
+    else if (!c->nodes[from].honest)
         byz_send(s, from, to, bytes, len);
     else
         net_send(s, from, to, bytes, len);
@@ -398,7 +408,7 @@ static bool shared_verify; /* --shared-verify: see struct cl_opts */
 
 static void trace_event(const struct sched *s, const struct event *e, int verdict)
 {
-    static const char *const kinds[] = {"deliver", "tick", "start", "crash", "restart"};
+    static const char *const kinds[] = {"deliver", "tick", "start", "crash", "restart", "seal"};
     const struct cluster *c = s->c;
     printf("t=%llu %s node=%u%s", (unsigned long long)e->time, kinds[e->kind], e->node,
            c->nodes[e->node].honest ? "" : "(byz)");
@@ -443,6 +453,9 @@ static void handle(struct sched *s, struct event *e)
         }
         write_corpus(s, e->bytes, e->len);
         verdict = cl_deliver(c, i, e->from, e->bytes, e->len);
+        break;
+    case EV_SEAL:
+        cl_deliver_seal(c, i, e->from, e->bytes, e->len);
         break;
     case EV_TICK:
         if (e->time != s->tick_at[i] || !c->nodes[i].alive)

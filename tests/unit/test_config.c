@@ -261,6 +261,23 @@ START_TEST(missing_config_file)
 }
 END_TEST
 
+/* [qbft] max_height_jump (issue 10): default 1000000, bounds [1, 2^62]. */
+START_TEST(qbft_max_height_jump)
+{
+    struct config cfg;
+    char err[256];
+    ck_assert_int_eq(load("[qbft]\nretention = 5\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.qbft_max_height_jump, 1000000);
+    ck_assert_int_eq(load("[qbft]\nmax_height_jump = 1\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.qbft_max_height_jump, 1);
+    ck_assert_int_eq(
+        load("[qbft]\nmax_height_jump = 4611686018427387904\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(load("[qbft]\nmax_height_jump = 0\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(
+        load("[qbft]\nmax_height_jump = 4611686018427387905\n", &cfg, err, sizeof(err)), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -278,6 +295,7 @@ int main(void)
     tcase_add_test(tc, flags_override_file);
     tcase_add_test(tc, bad_flags);
     tcase_add_test(tc, missing_config_file);
+    tcase_add_test(tc, qbft_max_height_jump);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the QBFT engine (workers/qbft): every verifier row, each upon rule, the intent
- * discipline, restore, buffering, abstention, timers, and the named scenarios, on the in-process
- * cluster harness (tests/sim/cluster.c) with real keys and signatures.
+ * discipline, restore, buffering, abstention, timers, validation verdicts that come late, and
+ * the named scenarios, on the in-process cluster harness (tests/sim/cluster.c: each node is the
+ * worker's duties module around an engine, with real keys and signatures).
  *
  * Instance under test: attester/7 with n = 4, so the leaders are node 0 in round 1, node 1 in
  * round 2, node 2 in round 3, node 3 in round 4 (leader = (height + duty + round) % n).
@@ -14,7 +15,7 @@
 
 #include "lib/util.h"
 #include "tests/sim/cluster.h"
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft_table.h"
 
 static const struct qbft_id ID = {0, 7};
 
@@ -467,21 +468,106 @@ START_TEST(verify_round_change_and_decided_justifications)
 }
 END_TEST
 
-static bool reject_bad(void *ctx, const struct qbft_id *id, const uint8_t *v, size_t len)
+static enum qbft_validity reject_bad(void *ctx, const struct qbft_id *id, const uint8_t *v,
+                                     size_t len)
 {
     (void)ctx;
     (void)id;
-    return !(len >= 3 && memcmp(v, "bad", 3) == 0);
+    return len >= 3 && memcmp(v, "bad", 3) == 0 ? QBFT_VALUE_INVALID : QBFT_VALUE_VALID;
 }
 
 START_TEST(verify_validate_value)
 {
-    struct cluster *c = mk(4);
-    c->validate = reject_bad;
+    struct cl_opts o;
+    cl_opts_default(&o, 4);
+    o.validate = reject_bad;
+    struct cluster *c = mk_opts(4, &o);
     start(c, 1);
     struct qbft_body pp = body(QBFT_PRE_PREPARE, 0, 1, "bad block");
     ck_assert_int_eq(send_as(c, 0, 1, &pp, "bad block", NULL, 0), QBFT_ERROR);
     ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 0);
+    cl_free(c);
+}
+END_TEST
+
+/* The host's verdict may come later (the builder's round trip). A pending proposal takes its
+ * slot (the same message again is a replay, another one an equivocation), is not prepared and
+ * counts as no error; it is prepared once reported valid. */
+static enum qbft_validity always_pending(void *ctx, const struct qbft_id *id, const uint8_t *v,
+                                         size_t len)
+{
+    (void)id;
+    (void)v;
+    (void)len;
+    (*(unsigned *)ctx)++;
+    return QBFT_VALUE_PENDING;
+}
+
+START_TEST(verify_validate_value_pending_then_valid)
+{
+    unsigned asked = 0;
+    struct cl_opts o;
+    cl_opts_default(&o, 4);
+    o.validate = always_pending;
+    o.validate_ctx = &asked;
+    struct cluster *c = mk_opts(4, &o);
+    start(c, 1);
+    struct qbft_body pp = body(QBFT_PRE_PREPARE, 0, 1, "A");
+    ck_assert_int_eq(send_as(c, 0, 1, &pp, "A", NULL, 0), QBFT_OK);
+    ck_assert_uint_eq(asked, 1);
+    ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 0);
+    ck_assert_uint_eq(verdicts(c, 1, QBFT_ERROR), 0);
+    ck_assert_int_eq(send_as(c, 0, 1, &pp, "A", NULL, 0), QBFT_REPLAY);
+    struct qbft_body pb = body(QBFT_PRE_PREPARE, 0, 1, "B");
+    ck_assert_int_eq(send_as(c, 0, 1, &pb, "B", NULL, 0), QBFT_EQUIVOCATION);
+    uint8_t ha[SHA256_LEN], hb[SHA256_LEN];
+    hash_of(ha, "A");
+    hash_of(hb, "B");
+    ck_assert_int_eq(cl_value_checked(c, 1, &ID, hb, true), -1); /* nothing pending for B */
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 0);
+    ck_assert_int_eq(cl_value_checked(c, 1, &ID, ha, true), 0);
+    struct qbft_msg *m = malloc(sizeof(*m));
+    ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, m), 1);
+    ck_assert(memcmp(m->m.b.value_hash, ha, SHA256_LEN) == 0);
+    ck_assert_int_eq(cl_value_checked(c, 1, &ID, ha, true), -1); /* already judged */
+    free(m);
+    cl_free(c);
+}
+END_TEST
+
+/* Invalid after all: not prepared; the node waits for the round change, and the same value
+ * proposed again in this instance is refused without asking again. */
+START_TEST(verify_validate_value_pending_then_invalid)
+{
+    unsigned asked = 0;
+    struct cl_opts o;
+    cl_opts_default(&o, 4);
+    o.validate = always_pending;
+    o.validate_ctx = &asked;
+    struct cluster *c = mk_opts(4, &o);
+    start(c, 2);
+    struct qbft_body pp = body(QBFT_PRE_PREPARE, 0, 1, "A");
+    ck_assert_int_eq(send_as(c, 0, 2, &pp, "A", NULL, 0), QBFT_OK);
+    uint8_t ha[SHA256_LEN];
+    hash_of(ha, "A");
+    ck_assert_int_eq(cl_value_checked(c, 2, &ID, ha, false), 0);
+    ck_assert_int_eq(sent(c, 2, QBFT_PREPARE, 1, NULL), 0);
+    c->now = cl_next_deadline(c, 2);
+    cl_tick(c, 2);
+    ck_assert_int_eq(sent(c, 2, QBFT_ROUND_CHANGE, 2, NULL), 1);
+    /* Round 2 (leader 1), nobody prepared: J1, the same value A again. */
+    struct sb rs[3];
+    struct qbft_sigref j[3];
+    for (unsigned i = 0; i < 3; i++) {
+        struct qbft_body r = rc_body(i, 2, 0, NULL);
+        j[i] = sb_make(&rs[i], c, i, &r);
+    }
+    struct qbft_body p2 = body(QBFT_PRE_PREPARE, 1, 2, "A");
+    ck_assert_int_eq(send_as(c, 1, 2, &p2, "A", j, 3), QBFT_ERROR);
+    ck_assert_uint_eq(asked, 1);
+    ck_assert_int_eq(sent(c, 2, QBFT_PREPARE, 2, NULL), 0);
+    sb_free(rs, 3);
     cl_free(c);
 }
 END_TEST
@@ -737,22 +823,29 @@ START_TEST(events_reported)
     vote(c, QBFT_COMMIT, 2, 1, 2, "in1");
     ck_assert_str_eq(nd->event_labels[QBFT_EV_QC], "commit");
     ck_assert_str_eq(nd->event_labels[QBFT_EV_STATE], "decided");
-    ck_assert_uint_eq(nd->events[QBFT_EV_INTENT], nd->signs); /* every signed vote was put */
+    struct qbft_stats st; /* every vote the engine signed was put (the seal is not a vote) */
+    qbft_stats(nd->eng, &st);
+    ck_assert_uint_eq(nd->events[QBFT_EV_INTENT], st.signed_msgs);
     cl_free(c);
 }
 END_TEST
 
 /* ================= intent discipline, restore ================= */
 
+/* An intent the node holds while its engine does not know it was sent (the instance could not
+ * be rebuilt at the restart: another of its intents is damaged) goes out again as stored; the
+ * engine never signs another message for that key. */
 START_TEST(intent_reemitted_never_resigned)
 {
     struct cluster *c = mk(4);
     start(c, 1);
-    /* An intent from before: PREPARE for X in round 1. */
+    cl_crash(c, 1);
     struct buf stored = BUF_INIT;
     struct qbft_body px = body(QBFT_PREPARE, 1, 1, "X");
     cl_craft(c, 1, &px, NULL, 0, NULL, 0, &stored);
     cl_intent_put(&c->nodes[1], &ID, 1, QBFT_PREPARE, stored.data, stored.len);
+    cl_intent_put(&c->nodes[1], &ID, 1, QBFT_COMMIT, (const uint8_t *)"junk", 4);
+    cl_restart(c, 1);
     uint64_t signs = c->nodes[1].signs;
     struct qbft_body pp = body(QBFT_PRE_PREPARE, 0, 1, "A");
     ck_assert_int_eq(send_as(c, 0, 1, &pp, "A", NULL, 0), QBFT_OK);
@@ -773,7 +866,10 @@ START_TEST(intent_reemitted_never_resigned)
 }
 END_TEST
 
-START_TEST(intent_store_down_withholds_then_retries)
+/* StateDB unreachable when a vote is due: it is signed once and held; it leaves only after
+ * StateDB took it. While StateDB does not answer at all, new votes are withheld (the engine
+ * retries them) and nothing is signed. */
+START_TEST(intent_store_down_holds_then_withholds)
 {
     struct cluster *c = mk(4);
     start(c, 1);
@@ -781,14 +877,41 @@ START_TEST(intent_store_down_withholds_then_retries)
     struct qbft_body pp = body(QBFT_PRE_PREPARE, 0, 1, "A");
     ck_assert_int_eq(send_as(c, 0, 1, &pp, "A", NULL, 0), QBFT_OK);
     ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 0);
-    ck_assert_uint_eq(cl_next_deadline(c, 1), c->now + QBFT_RETRY_MS);
-    c->now += QBFT_RETRY_MS;
+    uint64_t signs = c->nodes[1].signs;
+    ck_assert_uint_eq(signs, 1);
+    ck_assert_uint_eq(cl_next_deadline(c, 1), c->now + DUTIES_RETRY_MS);
+    c->now += DUTIES_RETRY_MS;
     cl_tick(c, 1);
     ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 0);
     c->nodes[1].store_down = false;
-    c->now += QBFT_RETRY_MS;
+    c->now = cl_next_deadline(c, 1);
     cl_tick(c, 1);
     ck_assert_int_eq(sent(c, 1, QBFT_PREPARE, 1, NULL), 1);
+    ck_assert_uint_eq(c->nodes[1].signs, signs);
+    ck_assert_ptr_nonnull(cl_intent_find(&c->nodes[1], &ID, 1, QBFT_PREPARE));
+
+    /* A duty StateDB cannot take marks it unavailable: the next vote is withheld. */
+    struct qbft_id other = {ID.duty, ID.height + 1};
+    c->nodes[2].store_down = true;
+    ck_assert_int_eq(cl_start(c, 2, &ID, "in2", 3), -1);
+    ck_assert_int_eq(c->nodes[2].submitted, DUTY_UNAVAILABLE);
+    c->nodes[2].store_down = false;
+    c->now = cl_next_deadline(c, 2); /* the probe: StateDB answers again */
+    cl_tick(c, 2);
+    start(c, 2);
+    c->nodes[2].store_down = true;
+    ck_assert_int_eq(cl_start(c, 2, &other, "x", 1), -1);
+    ck_assert_int_eq(send_as(c, 0, 2, &pp, "A", NULL, 0), QBFT_OK);
+    ck_assert_uint_eq(c->nodes[2].signs, 0);
+    ck_assert_int_eq(sent(c, 2, QBFT_PREPARE, 1, NULL), 0);
+    ck_assert_uint_eq(cl_next_deadline(c, 2), c->now + QBFT_RETRY_MS);
+    c->nodes[2].store_down = false;
+    for (int k = 0; k < 10 && !sent(c, 2, QBFT_PREPARE, 1, NULL); k++) {
+        c->now = cl_next_deadline(c, 2);
+        cl_tick(c, 2);
+    }
+    ck_assert_int_eq(sent(c, 2, QBFT_PREPARE, 1, NULL), 1);
+    ck_assert_uint_eq(c->nodes[2].signs, 1);
     cl_free(c);
 }
 END_TEST
@@ -935,16 +1058,19 @@ START_TEST(info_prune_and_restore_decided)
                                       (const uint8_t(*)[PUBKEY_LEN])c->pubkeys, c->lock_hash, 0, 7,
                                       in.value_hash, &round, NULL),
                      0);
-    /* A restarted decided node still answers laggards. */
+    /* A restarted decided node still answers laggards: the first ROUND-CHANGE brings the
+     * decision back from StateDB, the next is answered. */
     cl_crash(c, 2);
     cl_restart(c, 2);
     cl_drain(c);
-    ck_assert_int_eq(send_rc(c, 3, 2, 2, 0, NULL), QBFT_OK);
+    ck_assert_int_eq(send_rc(c, 3, 2, 2, 0, NULL), QBFT_BUFFERED);
+    ck_assert_int_eq(sent(c, 2, QBFT_DECIDED, 1, NULL), 0);
+    ck_assert_int_eq(send_rc(c, 3, 2, 3, 0, NULL), QBFT_OK);
     ck_assert_int_eq(sent(c, 2, QBFT_DECIDED, 1, NULL), 1);
     qbft_prune(c->nodes[2].eng, 0, 8);
     ck_assert_int_eq(qbft_info(c->nodes[2].eng, &ID, &in), -1);
     ck_assert_int_eq(in.status, QBFT_UNKNOWN);
-    ck_assert_int_eq(send_rc(c, 3, 2, 3, 0, NULL), QBFT_OLD);
+    ck_assert_int_eq(send_rc(c, 3, 2, 4, 0, NULL), QBFT_OLD);
     cl_free(c);
 }
 END_TEST
@@ -1193,6 +1319,30 @@ static void crash_in_phase(uint8_t type, unsigned victim, bool round_change)
     cl_free(c);
 }
 
+/* Pessimistic recovery: a node restarted on a StateDB that fell back to a checkpoint abstains
+ * from the instance it had joined; the others decide, and it learns the decision. */
+START_TEST(scenario_fallback_abstains_after_restart)
+{
+    struct cluster *c = mk(4);
+    for (unsigned i = 0; i < 4; i++)
+        start(c, i);
+    cl_crash(c, 1);
+    c->nodes[1].store_fallback = true;
+    cl_restart(c, 1);
+    struct qbft_info in;
+    ck_assert_int_eq(qbft_info(c->nodes[1].eng, &ID, &in), 0);
+    ck_assert(in.abstain);
+    uint64_t signs = c->nodes[1].signs;
+    settle(c, NULL, NULL);
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_ptr_nonnull(cl_decision(c, i, &ID));
+    ck_assert_uint_ge(c->nodes[1].abstains, 2);      /* its PREPARE and COMMIT */
+    ck_assert_uint_eq(c->nodes[1].signs, signs + 1); /* only its seal */
+    ck_assert_uint_eq(c->violations, 0);
+    cl_free(c);
+}
+END_TEST
+
 START_TEST(scenario_crash_restart_each_phase)
 {
     crash_in_phase(QBFT_PRE_PREPARE, 0, false); /* the leader, before its proposal left */
@@ -1221,6 +1371,8 @@ int main(void)
     tcase_add_test(v, verify_pre_prepare_justifications);
     tcase_add_test(v, verify_round_change_and_decided_justifications);
     tcase_add_test(v, verify_validate_value);
+    tcase_add_test(v, verify_validate_value_pending_then_valid);
+    tcase_add_test(v, verify_validate_value_pending_then_invalid);
     suite_add_tcase(s, v);
     TCase *u = tcase_create("upon");
     tcase_add_test(u, upon_pre_prepare_then_prepares_then_commits);
@@ -1234,7 +1386,7 @@ int main(void)
     suite_add_tcase(s, u);
     TCase *i = tcase_create("intents");
     tcase_add_test(i, intent_reemitted_never_resigned);
-    tcase_add_test(i, intent_store_down_withholds_then_retries);
+    tcase_add_test(i, intent_store_down_holds_then_withholds);
     tcase_add_test(i, restore_rebuilds_prepared_state);
     tcase_add_test(i, restore_resends_same_bytes);
     tcase_add_test(i, buffered_until_started);
@@ -1252,6 +1404,7 @@ int main(void)
     tcase_add_test(sc, scenario_f_plus_1_jump_in_cluster);
     tcase_add_test(sc, scenario_equivocating_leader);
     tcase_add_test(sc, scenario_crash_restart_each_phase);
+    tcase_add_test(sc, scenario_fallback_abstains_after_restart);
     suite_add_tcase(s, sc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

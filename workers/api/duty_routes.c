@@ -100,6 +100,12 @@ void route_duty_post(struct api *a, struct mg_connection *c, const struct mg_req
     case DUTY_CONFLICT:
         reply_text(out, 409, "duty conflict");
         break;
+    case DUTY_TOO_FAR_AHEAD:
+        reply_text(out, 409, "height too far ahead");
+        break;
+    case DUTY_TOO_OLD:
+        reply_text(out, 409, "height too old");
+        break;
     default:
         reply_text(out, 503, "unavailable");
         out->detail = call.status ? "qbft unreachable" : "qbft cannot accept now";

@@ -1,14 +1,14 @@
 /*
- * qbft_engine: the engine object and the entry points of qbft.h; instance storage.
- *
- * Instances live in a hash table keyed by (duty, height); running ones are also on a list that
- * the timer functions walk. Each instance keeps a window of rounds (current ± round_window), and
- * in each round one slot per (type, sender): a second, different message for an occupied slot is
- * an equivocation, the same one a replay. Messages for instances that have not started wait in a
- * per-instance list, bounded per peer in count and bytes.
+ * qbft_engine: the engine object and the entry points of qbft.h, the top layer. A received
+ * message is judged and recorded by the verifier (qbft_verify.h); the engine then runs what the
+ * verifier asks for — the instance's upon rules, a decision from a DECIDED message, an answer to
+ * a laggard — from the rules layer (qbft_rules.h). Instance storage is in qbft_table.c.
  */
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft.h"
 #include "lib/util.h"
+#include "workers/qbft/qbft_rules.h"
+#include "workers/qbft/qbft_table.h"
+#include "workers/qbft/qbft_verify.h"
 
 #include <errno.h>
 #include <secp256k1.h>
@@ -48,15 +48,6 @@ const char *qbft_verdict_name(enum qbft_verdict v)
 {
     return (unsigned)v < ARRAY_LEN(verdict_names) ? verdict_names[v] : "unknown";
 }
-
-void qevent(struct qbft_engine *e, const struct qinst *in, enum qbft_event ev, const char *label,
-            uint64_t round)
-{
-    if (e->host.event)
-        e->host.event(e->host.ctx, &in->id, ev, label, round);
-}
-
-/* ---- engine ---- */
 
 static int cfg_check(const struct qbft_config *c, char *err, size_t errsz)
 {
@@ -120,87 +111,11 @@ struct qbft_engine *qbft_engine_new(const struct qbft_config *cfg, const struct 
     return e;
 }
 
-static void val_free(struct qval *v)
-{
-    free(v->data);
-    memset(v, 0, sizeof(*v));
-}
-
-static void msg_free(struct qmsg *m)
-{
-    if (m) {
-        free(m->just);
-        free(m);
-    }
-}
-
-static void round_free(const struct qbft_engine *e, struct qround *qr)
-{
-    for (unsigned i = 0; i < QSLOT_TYPES * e->cfg.n; i++)
-        msg_free(qr->m[i]);
-    free(qr->m);
-}
-
-static void active_unlink(struct qbft_engine *e, struct qinst *in)
-{
-    if (in->aprev)
-        in->aprev->anext = in->anext;
-    else if (e->active == in)
-        e->active = in->anext;
-    if (in->anext)
-        in->anext->aprev = in->aprev;
-    in->anext = in->aprev = NULL;
-}
-
-static void pend_clear(struct qbft_engine *e, struct qinst *in)
-{
-    struct qpend *p = in->pend;
-    while (p) {
-        struct qpend *next = p->next;
-        e->pend_msgs[p->from]--;
-        e->pend_bytes[p->from] -= p->len;
-        free(p);
-        p = next;
-    }
-    in->pend = NULL;
-    in->pend_tail = &in->pend;
-}
-
-static void inst_free(struct qbft_engine *e, struct qinst *in)
-{
-    active_unlink(e, in);
-    pend_clear(e, in);
-    for (size_t i = 0; i < in->nrounds; i++)
-        round_free(e, &in->rounds[i]);
-    free(in->rounds);
-    for (unsigned i = 0; i < in->nvals; i++)
-        val_free(&in->vals[i]);
-    val_free(&in->input);
-    val_free(&in->dvalue);
-    free(in->pjust);
-    free(in->far_rc);
-    free(in->dcert);
-    buf_free(&in->cert);
-    buf_free(&in->dmsg);
-    free(in->dseen);
-    free(in->rcseen);
-    free(in->answers);
-    free(in->answer_ms);
-    free(in);
-}
-
 void qbft_engine_free(struct qbft_engine *e)
 {
     if (!e)
         return;
-    for (size_t b = 0; b < e->nbuckets; b++) {
-        struct qinst *in = e->buckets[b];
-        while (in) {
-            struct qinst *next = in->hnext;
-            inst_free(e, in);
-            in = next;
-        }
-    }
+    qtable_clear(e);
     free(e->buckets);
     free(e->pend_msgs);
     free(e->pend_bytes);
@@ -214,292 +129,6 @@ void qbft_engine_free(struct qbft_engine *e)
     free(e);
 }
 
-/* ---- instance table ---- */
-
-static size_t id_hash(const struct qbft_id *id, size_t nbuckets)
-{
-    uint64_t x = id->height * 4 + id->duty;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)(x & (nbuckets - 1));
-}
-
-struct qinst *qinst_find(const struct qbft_engine *e, const struct qbft_id *id)
-{
-    for (struct qinst *in = e->buckets[id_hash(id, e->nbuckets)]; in; in = in->hnext)
-        if (in->id.duty == id->duty && in->id.height == id->height)
-            return in;
-    return NULL;
-}
-
-static void table_grow(struct qbft_engine *e)
-{
-    size_t nb = e->nbuckets * 2;
-    struct qinst **b = xcalloc(nb, sizeof(*b));
-    for (size_t i = 0; i < e->nbuckets; i++) {
-        struct qinst *in = e->buckets[i];
-        while (in) {
-            struct qinst *next = in->hnext;
-            size_t h = id_hash(&in->id, nb);
-            in->hnext = b[h];
-            b[h] = in;
-            in = next;
-        }
-    }
-    free(e->buckets);
-    e->buckets = b;
-    e->nbuckets = nb;
-}
-
-struct qinst *qinst_get(struct qbft_engine *e, const struct qbft_id *id)
-{
-    struct qinst *in = qinst_find(e, id);
-    if (in)
-        return in;
-    if (e->ninst + 1 > e->nbuckets)
-        table_grow(e);
-    in = xcalloc(1, sizeof(*in));
-    in->id = *id;
-    in->status = QBFT_PENDING_START;
-    in->round = 1;
-    in->pend_tail = &in->pend;
-    size_t h = id_hash(id, e->nbuckets);
-    in->hnext = e->buckets[h];
-    e->buckets[h] = in;
-    e->ninst++;
-    return in;
-}
-
-void qinst_remove(struct qbft_engine *e, struct qinst *in)
-{
-    struct qinst **pp = &e->buckets[id_hash(&in->id, e->nbuckets)];
-    while (*pp != in)
-        pp = &(*pp)->hnext;
-    *pp = in->hnext;
-    e->ninst--;
-    inst_free(e, in);
-}
-
-/* ---- rounds and slots ---- */
-
-struct qround *qround_find(const struct qinst *in, uint64_t round)
-{
-    size_t lo = 0, hi = in->nrounds;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (in->rounds[mid].round < round)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < in->nrounds && in->rounds[lo].round == round ? &in->rounds[lo] : NULL;
-}
-
-struct qround *qround_get(struct qbft_engine *e, struct qinst *in, uint64_t round)
-{
-    struct qround *qr = qround_find(in, round);
-    if (qr)
-        return qr;
-    if (in->nrounds == in->caprounds) {
-        in->caprounds = in->caprounds ? in->caprounds * 2 : 4;
-        in->rounds = xrealloc(in->rounds, in->caprounds * sizeof(*in->rounds));
-    }
-    size_t pos = in->nrounds;
-    while (pos > 0 && in->rounds[pos - 1].round > round)
-        pos--;
-    memmove(&in->rounds[pos + 1], &in->rounds[pos], (in->nrounds - pos) * sizeof(*in->rounds));
-    in->nrounds++;
-    qr = &in->rounds[pos];
-    memset(qr, 0, sizeof(*qr));
-    qr->round = round;
-    qr->m = xcalloc(QSLOT_TYPES * e->cfg.n, sizeof(*qr->m));
-    return qr;
-}
-
-struct qmsg **qslot(const struct qbft_engine *e, const struct qround *qr, uint8_t type,
-                    unsigned sender)
-{
-    return &qr->m[(size_t)(type - 1) * e->cfg.n + sender];
-}
-
-/* Drop rounds that fell out of the window behind the current round. */
-static void rounds_trim(struct qbft_engine *e, struct qinst *in)
-{
-    uint64_t w = e->cfg.round_window;
-    uint64_t low = in->round > w ? in->round - w : 1;
-    size_t drop = 0;
-    while (drop < in->nrounds && in->rounds[drop].round < low)
-        round_free(e, &in->rounds[drop++]);
-    if (drop) {
-        memmove(in->rounds, in->rounds + drop, (in->nrounds - drop) * sizeof(*in->rounds));
-        in->nrounds -= drop;
-    }
-}
-
-void qinst_enter_round(struct qbft_engine *e, struct qinst *in, uint64_t round, bool want_rc,
-                       const char *cause)
-{
-    bool higher = round > in->round;
-    in->round = round;
-    in->deadline = qbft_round_end(&e->cfg, in->start_ms, round);
-    struct qround *qr = qround_get(e, in, round);
-    if (want_rc)
-        qr->want_rc = true;
-    rounds_trim(e, in);
-    if (higher)
-        qevent(e, in, QBFT_EV_ROUND_CHANGE, cause, round);
-}
-
-/* ---- values ---- */
-
-const struct qval *qval_find(const struct qinst *in, const uint8_t hash[QBFT_HASH_LEN])
-{
-    if (in->has_input && memcmp(in->input.hash, hash, QBFT_HASH_LEN) == 0)
-        return &in->input;
-    for (unsigned i = 0; i < in->nvals; i++)
-        if (memcmp(in->vals[i].hash, hash, QBFT_HASH_LEN) == 0)
-            return &in->vals[i];
-    return NULL;
-}
-
-static void val_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data,
-                    size_t len)
-{
-    memcpy(v->hash, hash, QBFT_HASH_LEN);
-    v->data = xmalloc(len ? len : 1);
-    if (len)
-        memcpy(v->data, data, len);
-    v->len = (uint32_t)len;
-}
-
-/*
- * Remember a value (its hash was checked by the caller), with the latest round that referred to
- * it. When full, the value referred to longest ago makes room, never the prepared one: values
- * come only from leaders' proposals (one per round) and prepared ROUND-CHANGEs, so what the
- * current round needs (its proposal, the values its ROUND-CHANGEs carry) is never evicted.
- */
-void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
-              uint64_t round)
-{
-    struct qval *victim = NULL;
-    for (unsigned i = 0; i < in->nvals; i++) {
-        struct qval *v = &in->vals[i];
-        if (memcmp(v->hash, hash, QBFT_HASH_LEN) == 0) {
-            if (round > v->round)
-                v->round = round;
-            return;
-        }
-        if ((!in->pr || memcmp(v->hash, in->ph, QBFT_HASH_LEN) != 0) &&
-            (!victim || v->round < victim->round))
-            victim = v;
-    }
-    if (in->nvals < QBFT_VALUES)
-        victim = &in->vals[in->nvals++];
-    else
-        val_free(victim);
-    val_set(victim, hash, data, len);
-    victim->round = round;
-}
-
-void qsig_set(struct qsig *s, const uint8_t *body, size_t body_len, const uint8_t *sig)
-{
-    memcpy(s->body, body, body_len);
-    s->body_len = (uint8_t)body_len;
-    memcpy(s->sig, sig, SIG_LEN);
-}
-
-void qinst_set_prepared(struct qinst *in, uint64_t round, const uint8_t hash[QBFT_HASH_LEN],
-                        const struct qsig *prepares, size_t n)
-{
-    in->pr = round;
-    memcpy(in->ph, hash, QBFT_HASH_LEN);
-    free(in->pjust);
-    in->pjust = xmalloc((n ? n : 1) * sizeof(*in->pjust));
-    memcpy(in->pjust, prepares, n * sizeof(*in->pjust));
-    in->npjust = (uint16_t)n;
-}
-
-/* Leave the running list and drop what only a running instance needs. */
-void qinst_stop(struct qbft_engine *e, struct qinst *in)
-{
-    active_unlink(e, in);
-    pend_clear(e, in);
-    in->blocked = false;
-    for (unsigned i = 0; i < in->nvals; i++)
-        val_free(&in->vals[i]);
-    in->nvals = 0;
-}
-
-/* ---- signatures ---- */
-
-static size_t cache_index(const struct qbft_engine *e, const uint8_t digest[SHA256_LEN])
-{
-    uint64_t x;
-    memcpy(&x, digest, sizeof(x));
-    return (size_t)(x & e->cache_mask);
-}
-
-void qsig_remember(struct qbft_engine *e, const uint8_t digest[SHA256_LEN],
-                   const uint8_t sig[SIG_LEN])
-{
-    struct sigc_entry *c = &e->cache[cache_index(e, digest)];
-    memcpy(c->digest, digest, SHA256_LEN);
-    memcpy(c->sig, sig, SIG_LEN);
-    c->used = true;
-}
-
-/* The digest covers the body, which names the signer; an entry matches only the same digest
- * with the same signature bytes, so a cached "valid" is never lent to another signature. */
-bool qsig_check(struct qbft_engine *e, unsigned signer, const uint8_t digest[SHA256_LEN],
-                const uint8_t sig[SIG_LEN])
-{
-    const struct sigc_entry *c = &e->cache[cache_index(e, digest)];
-    if (c->used && memcmp(c->digest, digest, SHA256_LEN) == 0 &&
-        memcmp(c->sig, sig, SIG_LEN) == 0) {
-        e->stats.sig_cached++;
-        return true;
-    }
-    bool ok;
-    e->stats.sig_verified++;
-    if (e->host.verify) {
-        ok = e->host.verify(e->host.ctx, signer, digest, sig);
-    } else {
-        const secp256k1_pubkey *pk = (const secp256k1_pubkey *)e->parsed + signer;
-        secp256k1_ecdsa_signature s;
-        ok = secp256k1_ecdsa_signature_parse_compact(secp_ctx(), &s, sig) &&
-             secp256k1_ecdsa_verify(secp_ctx(), &s, digest, pk) == 1; /* rejects high S */
-    }
-    if (ok)
-        qsig_remember(e, digest, sig);
-    return ok;
-}
-
-/* ---- buffer for instances that have not started ---- */
-
-int qpend_add(struct qbft_engine *e, struct qinst *in, const uint8_t *msg, size_t len,
-              unsigned from)
-{
-    unsigned b = from < e->cfg.n ? from : e->cfg.n;
-    if (e->pend_msgs[b] + 1 > e->cfg.buffer_msgs_per_peer ||
-        e->pend_bytes[b] + len > e->cfg.buffer_bytes_per_peer) {
-        e->stats.buffer_drops++;
-        qevent(e, in, QBFT_EV_BUFFER_DROP, "full", 0);
-        return -1;
-    }
-    struct qpend *p = xmalloc(sizeof(*p) + len);
-    p->next = NULL;
-    p->from = b;
-    p->len = len;
-    memcpy(p->bytes, msg, len);
-    *in->pend_tail = p;
-    in->pend_tail = &p->next;
-    e->pend_msgs[b]++;
-    e->pend_bytes[b] += len;
-    e->stats.buffered++;
-    return 0;
-}
-
 /* ---- entry points ---- */
 
 static bool id_valid(const struct qbft_id *id)
@@ -507,12 +136,26 @@ static bool id_valid(const struct qbft_id *id)
     return id->duty < QBFT_DUTY_TYPES && id->height <= QBFT_MAX_HEIGHT;
 }
 
-bool qid_stale(const struct qbft_engine *e, const struct qbft_id *id)
+/* Judge one message, then do what the verifier asks for. */
+static enum qbft_verdict receive_one(struct qbft_engine *e, const uint8_t *msg, size_t len,
+                                     unsigned from, uint64_t now)
 {
-    unsigned d = id->duty;
-    if (id->height < e->pruned_below[d])
-        return true;
-    return e->has_max[d] && id->height + e->cfg.retention < e->max_height[d];
+    struct qverify_out out;
+    qverify_accept(e, msg, len, from, &out);
+    switch (out.next) {
+    case QVERIFY_DONE:
+        break;
+    case QVERIFY_STEP:
+        qinst_step(e, out.in, now);
+        break;
+    case QVERIFY_DECIDE:
+        qinst_decide_msg(e, out.in, e->rx);
+        break;
+    case QVERIFY_ANSWER:
+        qanswer_decided(e, out.in, out.peer, now);
+        break;
+    }
+    return out.verdict;
 }
 
 int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value, size_t len,
@@ -534,14 +177,10 @@ int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *v
     }
     uint8_t hash[QBFT_HASH_LEN];
     sha256(hash, value ? value : (const uint8_t *)"", len);
-    val_set(&in->input, hash, value, len);
+    qval_set(&in->input, hash, value, len);
     in->has_input = true;
-    in->status = QBFT_RUNNING;
     in->start_ms = start_ms;
-    in->anext = e->active;
-    if (e->active)
-        e->active->aprev = in;
-    e->active = in;
+    qinst_run(e, in);
     if (!e->has_max[id->duty] || id->height > e->max_height[id->duty]) {
         e->has_max[id->duty] = true;
         e->max_height[id->duty] = id->height;
@@ -560,14 +199,10 @@ int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *v
     qinst_step(e, in, now);
 
     /* Judge what arrived before the start, in arrival order. */
-    struct qpend *p = in->pend;
-    in->pend = NULL;
-    in->pend_tail = &in->pend;
+    struct qpend *p = qpend_take(e, in);
     while (p) {
         struct qpend *next = p->next;
-        e->pend_msgs[p->from]--;
-        e->pend_bytes[p->from] -= p->len;
-        qverify_accept(e, p->bytes, p->len, p->from, now);
+        receive_one(e, p->bytes, p->len, p->from, now);
         free(p);
         p = next;
     }
@@ -578,7 +213,32 @@ enum qbft_verdict qbft_receive(struct qbft_engine *e, const uint8_t *msg, size_t
                                unsigned from_peer, uint64_t now)
 {
     e->last_now = now;
-    return qverify_accept(e, msg, len, from_peer, now);
+    return receive_one(e, msg, len, from_peer, now);
+}
+
+int qbft_value_checked(struct qbft_engine *e, const struct qbft_id *id,
+                       const uint8_t value_hash[QBFT_HASH_LEN], bool valid, uint64_t now)
+{
+    e->last_now = now;
+    struct qinst *in = id_valid(id) ? qinst_find(e, id) : NULL;
+    unsigned found = 0;
+    for (size_t r = 0; in && in->status == QBFT_RUNNING && r < in->nrounds; r++) {
+        const struct qround *qr = &in->rounds[r];
+        struct qmsg *pp =
+            *qslot(e, qr, QBFT_PRE_PREPARE, qbft_leader(id->duty, id->height, qr->round, e->cfg.n));
+        if (pp && pp->check == QCHECK_PENDING &&
+            memcmp(pp->b.value_hash, value_hash, QBFT_HASH_LEN) == 0) {
+            pp->check = valid ? QCHECK_VALID : QCHECK_INVALID;
+            found++;
+        }
+    }
+    if (!found) {
+        errno = ENOENT;
+        return -1;
+    }
+    qval_mark(in, value_hash, valid ? QCHECK_VALID : QCHECK_INVALID);
+    qinst_step(e, in, now);
+    return 0;
 }
 
 static const char *timeout_phase(const struct qbft_engine *e, const struct qinst *in)

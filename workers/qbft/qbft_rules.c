@@ -12,11 +12,14 @@
  * node that is prepared can put the value in its ROUND-CHANGE, and the next leader can re-propose
  * it; a node that missed the value catches up through a later round or a DECIDED answer.
  *
+ * A PRE-PREPARE whose value the host is still checking (or found invalid) moves nobody and is not
+ * prepared: see enum qcheck.
+ *
  * Emission (emit): ask the intent store first. If (instance, round, type) has an intent, its
  * bytes go out again unchanged and nothing is signed. Otherwise: build, sign, intent_put, then
  * send. If the store cannot answer, the vote is withheld and the rule retried later.
  */
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft_rules.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -274,13 +277,21 @@ static int rule_round_change_jump(struct qbft_engine *e, struct qinst *in, uint6
     return 1;
 }
 
+/* The leader's PRE-PREPARE of a round, if its value may be prepared. */
+static const struct qmsg *usable_proposal(const struct qbft_engine *e, const struct qinst *in,
+                                          const struct qround *qr)
+{
+    const struct qmsg *pp = *qslot(e, qr, QBFT_PRE_PREPARE, leader_of(e, in, qr->round));
+    return pp && (pp->check == QCHECK_NONE || pp->check == QCHECK_VALID) ? pp : NULL;
+}
+
 /* Alg. 2:1 for a higher round — a justified PRE-PREPARE (checked on receipt) moves us there. */
 static int rule_pre_prepare_ahead(struct qbft_engine *e, struct qinst *in, uint64_t now)
 {
     (void)now;
     for (size_t r = in->nrounds; r-- > 0 && in->rounds[r].round > in->round;) {
         const struct qround *qr = &in->rounds[r];
-        if (*qslot(e, qr, QBFT_PRE_PREPARE, leader_of(e, in, qr->round))) {
+        if (usable_proposal(e, in, qr)) {
             qinst_enter_round(e, in, qr->round, false, "pre_prepare");
             return 1;
         }
@@ -319,7 +330,7 @@ static int rule_justified_pre_prepare(struct qbft_engine *e, struct qinst *in, u
     (void)now;
     if (!qr || (qr->sent & TYPE_BIT(QBFT_PREPARE)))
         return 0;
-    const struct qmsg *pp = *qslot(e, qr, QBFT_PRE_PREPARE, leader_of(e, in, in->round));
+    const struct qmsg *pp = usable_proposal(e, in, qr);
     if (!pp)
         return 0;
     struct qbft_body b = body_of(e, in, QBFT_PREPARE, in->round, pp->b.value_hash);
@@ -457,6 +468,16 @@ void qinst_decide(struct qbft_engine *e, struct qinst *in, const uint8_t hash[QB
     qevent(e, in, QBFT_EV_STATE, "decided", round);
     e->host.decided(e->host.ctx, &in->id, in->dvalue.data, in->dvalue.len, in->dhash, round,
                     in->cert.data, in->cert.len);
+}
+
+void qinst_decide_msg(struct qbft_engine *e, struct qinst *in, const struct qbft_msg *m)
+{
+    size_t n = m->njust < e->q ? m->njust : e->q;
+    struct qsig *cert = xmalloc((n ? n : 1) * sizeof(*cert));
+    for (size_t i = 0; i < n; i++)
+        qsig_set(&cert[i], m->just[i].body, m->just[i].body_len, m->just[i].sig);
+    qinst_decide(e, in, m->m.b.value_hash, m->m.b.round, m->value, m->value_len, cert, n, true);
+    free(cert);
 }
 
 /*

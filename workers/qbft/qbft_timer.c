@@ -8,7 +8,7 @@
  * with a capped timer, drift that reaches one full period would otherwise never close again, and
  * a node alone ahead of the others could block a quorum forever. Arithmetic saturates.
  */
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft_table.h"
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {

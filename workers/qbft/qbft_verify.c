@@ -3,7 +3,9 @@
  * each; the first that fails names the `result` label and the message is dropped. Nothing is
  * recorded before the last check passes, so a message rejected for one rule consumes nothing
  * (a corrected message is not a replay). Valid signatures are cached by digest, which is not
- * consumption: the cache only saves work.
+ * consumption: the cache only saves work. A fresh proposal whose value the host is still
+ * checking (validate_value answered pending) passes and is recorded with its check pending: the
+ * rules prepare it only once the verdict is valid.
  *
  * Two places where the table needed a decision the SPEC leaves open:
  *  - round window (rule 5): a running instance accepts rounds in [current - w, current + w]
@@ -16,7 +18,7 @@
  *    f+1 of them still make a node that is far behind (it started late) jump ahead.
  *  - the type label of a message that does not decode is "unknown".
  */
-#include "workers/qbft/qbft_int.h"
+#include "workers/qbft/qbft_verify.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -29,13 +31,13 @@ struct vctx {
     const uint8_t *raw;
     size_t len;
     unsigned from;
-    uint64_t now;
     struct qbft_msg *m;
     const struct qbft_body *b;
     uint8_t digest[SHA256_LEN];
     struct qinst *in;
     struct qmsg *existing; /* the message in this (round, type, sender) slot */
     bool far_rc;           /* a ROUND-CHANGE above the window was noted */
+    bool pending;          /* a fresh proposal whose value the host is still checking */
 };
 
 static bool same_instance(const struct qbft_body *a, const struct qbft_body *b)
@@ -191,11 +193,23 @@ static int quorum_count(const struct vctx *c, uint8_t type, uint64_t round,
     return count;
 }
 
-static bool fresh_value_ok(const struct vctx *c)
+/* A value nobody prepared: the host judges it (once per value and instance, see qval.check). */
+static enum vstep fresh_value(struct vctx *c)
 {
     const struct qbft_host *h = &c->e->host;
     struct qbft_id id = {c->b->duty, c->b->height};
-    return !h->validate_value || h->validate_value(h->ctx, &id, c->m->value, c->m->value_len);
+    const struct qval *known = qval_find(c->in, c->b->value_hash);
+    enum qbft_validity v;
+    if (!h->validate_value)
+        return V_PASS;
+    if (known && known->check == QCHECK_VALID)
+        v = QBFT_VALUE_VALID;
+    else if (known && known->check == QCHECK_INVALID)
+        v = QBFT_VALUE_INVALID;
+    else
+        v = h->validate_value(h->ctx, &id, c->b->value_hash, c->m->value, c->m->value_len);
+    c->pending = v == QBFT_VALUE_PENDING;
+    return v == QBFT_VALUE_INVALID ? V_FAIL : V_PASS;
 }
 
 /*
@@ -211,7 +225,7 @@ static enum vstep sem_pre_prepare(struct vctx *c)
         !value_matches(c->m, b->value_hash))
         return V_FAIL;
     if (b->round == 1)
-        return fresh_value_ok(c) ? V_PASS : V_FAIL;
+        return fresh_value(c);
     uint64_t rcs = 0, preps = 0, maxpr = 0;
     unsigned nrc = 0, nprep = 0;
     bool proposes_highest = false;
@@ -246,7 +260,7 @@ static enum vstep sem_pre_prepare(struct vctx *c)
         nprep++;
     }
     if (maxpr == 0) /* J1: nobody prepared, any valid value */
-        return fresh_value_ok(c) ? V_PASS : V_FAIL;
+        return fresh_value(c);
     return proposes_highest && nprep >= e->q ? V_PASS : V_FAIL; /* J2 */
 }
 
@@ -312,16 +326,6 @@ static void seen_decided(struct qbft_engine *e, struct qinst *in, const struct v
     in->dseen_mask |= 1ull << c->b->sender;
 }
 
-static void decide_from_msg(struct qbft_engine *e, struct qinst *in, const struct qbft_msg *m)
-{
-    size_t n = m->njust < e->q ? m->njust : e->q;
-    struct qsig *cert = xmalloc(n * sizeof(*cert));
-    for (size_t i = 0; i < n; i++)
-        qsig_set(&cert[i], m->just[i].body, m->just[i].body_len, m->just[i].sig);
-    qinst_decide(e, in, m->m.b.value_hash, m->m.b.round, m->value, m->value_len, cert, n, true);
-    free(cert);
-}
-
 static void store(struct qbft_engine *e, struct qinst *in, const struct vctx *c)
 {
     const struct qbft_body *b = c->b;
@@ -330,6 +334,7 @@ static void store(struct qbft_engine *e, struct qinst *in, const struct vctx *c)
     q->b = *b;
     memcpy(q->digest, c->digest, SHA256_LEN);
     qsig_set(&q->s, c->m->m.body, c->m->m.body_len, c->m->m.sig);
+    q->check = c->pending ? QCHECK_PENDING : QCHECK_NONE;
     if (b->type == QBFT_ROUND_CHANGE && b->prepared_round) {
         q->just = xmalloc(c->m->njust * sizeof(*q->just));
         for (uint32_t i = 0; i < c->m->njust; i++)
@@ -344,11 +349,13 @@ static void store(struct qbft_engine *e, struct qinst *in, const struct vctx *c)
     *qslot(e, qr, b->type, b->sender) = q;
 }
 
-static void accept(struct vctx *c)
+/* Record an accepted message; say what the engine does next. */
+static void accept(struct vctx *c, struct qverify_out *out)
 {
     struct qbft_engine *e = c->e;
     struct qinst *in = c->in;
     uint8_t type = c->b->type;
+    out->in = in;
     if (type == QBFT_DECIDED)
         seen_decided(e, in, c);
     if (in->status == QBFT_DECIDED_STATUS) {
@@ -357,39 +364,45 @@ static void accept(struct vctx *c)
                 in->rcseen = xcalloc(e->cfg.n, sizeof(*in->rcseen));
             memcpy(in->rcseen[c->b->sender], c->digest, SHA256_LEN);
             in->rcseen_mask |= 1ull << c->b->sender;
-            qanswer_decided(e, in, c->b->sender, c->now);
+            out->next = QVERIFY_ANSWER;
+            out->peer = c->b->sender;
         }
         return;
     }
     if (type == QBFT_DECIDED) {
-        decide_from_msg(e, in, c->m);
+        out->next = QVERIFY_DECIDE;
         return;
     }
     store(e, in, c);
-    qinst_step(e, in, c->now);
+    out->next = QVERIFY_STEP;
 }
 
-enum qbft_verdict qverify_accept(struct qbft_engine *e, const uint8_t *msg, size_t len,
-                                 unsigned from, uint64_t now)
+void qverify_accept(struct qbft_engine *e, const uint8_t *msg, size_t len, unsigned from,
+                    struct qverify_out *out)
 {
-    struct vctx c = {.e = e, .raw = msg, .len = len, .from = from, .now = now, .m = e->rx};
+    struct vctx c = {.e = e, .raw = msg, .len = len, .from = from, .m = e->rx};
     const char *type = "unknown";
+    *out = (struct qverify_out){.verdict = QBFT_OK, .next = QVERIFY_DONE};
     for (size_t i = 0; i < ARRAY_LEN(vrules); i++) {
         enum vstep s = vrules[i].check(&c);
         if (c.b)
             type = qbft_type_name(c.b->type);
-        if (s == V_HOLD)
-            return QBFT_BUFFERED;
+        if (s == V_HOLD) {
+            out->verdict = QBFT_BUFFERED;
+            return;
+        }
         if (s == V_FAIL) {
             if (e->host.verified)
                 e->host.verified(e->host.ctx, type, vrules[i].result);
-            if (c.far_rc)
-                qinst_step(e, c.in, now);
-            return vrules[i].verdict;
+            out->verdict = vrules[i].verdict;
+            if (c.far_rc) { /* the far ROUND-CHANGE it noted may make f+1 */
+                out->next = QVERIFY_STEP;
+                out->in = c.in;
+            }
+            return;
         }
     }
     if (e->host.verified)
         e->host.verified(e->host.ctx, type, "ok");
-    accept(&c);
-    return QBFT_OK;
+    accept(&c, out);
 }

@@ -1,15 +1,19 @@
 /*
- * qbft_int: the engine's internal state, shared by its files (not part of the API).
+ * qbft_table: the bottom layer of the engine — its state and the tables that hold it (not part of
+ * the API). The instance table keyed by (duty, height) with the list of running instances; per
+ * instance a window of rounds with one slot per (type, sender); the values an instance knows;
+ * the buffer of messages for instances that have not started; the verified-signature cache; the
+ * round schedule (qbft_timer.c). Functions here only look up, store and free: they decide
+ * nothing about the protocol and call no other layer (reports go to the host through qevent).
  *
- *   qbft_engine.c  engine, instance table, rounds, values, buffers, signature cache, entry points
- *   qbft_verify.c  the verifier: SPEC §7.4 rules in order, one table row each
- *   qbft_rules.c   the upon rules of one instance, emission under the intent discipline, decision
- *   qbft_timer.c   the round schedule
+ * Above this layer: qbft_verify.h (judge and record a message) and qbft_rules.h (the upon
+ * rules), which call only into this layer; qbft_engine.c (qbft.h) calls both.
  */
-#ifndef AEQUA_WORKERS_QBFT_INT_H
-#define AEQUA_WORKERS_QBFT_INT_H
+#ifndef AEQUA_WORKERS_QBFT_TABLE_H
+#define AEQUA_WORKERS_QBFT_TABLE_H
 
-#include "workers/qbft/qbft.h"
+#include "lib/buf.h"
+#include "workers/qbft/qbft_types.h"
 
 #define QBFT_VALUES   8   /* values remembered per instance (proposals, prepared, input) */
 #define QBFT_RETRY_MS 100 /* retry delay for votes withheld because the intent store failed */
@@ -23,9 +27,19 @@ struct qsig {
     uint8_t sig[SIG_LEN];
 };
 
+/* What the host said about a freshly proposed value (validate_value), per PRE-PREPARE and per
+ * value. A PRE-PREPARE may be prepared only when its check is NONE (no check needed) or VALID. */
+enum qcheck {
+    QCHECK_NONE,    /* not asked (no check needed, or no verdict recorded for the value) */
+    QCHECK_PENDING, /* asked, the verdict comes through qbft_value_checked() */
+    QCHECK_VALID,
+    QCHECK_INVALID,
+};
+
 /* An accepted message in its (round, type, sender) slot. */
 struct qmsg {
     struct qbft_body b;
+    uint8_t check; /* PRE-PREPARE: enum qcheck */
     uint8_t digest[SHA256_LEN];
     struct qsig s;
     struct qsig *just; /* ROUND-CHANGE: the PREPARE quorum justifying its prepared round */
@@ -45,6 +59,7 @@ struct qval {
     uint8_t *data;
     uint32_t len;
     uint64_t round; /* latest round that referred to it */
+    uint8_t check;  /* enum qcheck: the host's verdict on it, NONE when not asked */
 };
 
 /* A message held for an instance that has not started. */
@@ -134,51 +149,56 @@ struct qbft_engine {
     struct qbft_stats stats;
 };
 
-/* qbft_timer.c */
+/* qbft_timer.c: the round schedule */
 uint64_t qbft_round_timeout(const struct qbft_config *c, uint64_t round);
 uint64_t qbft_round_end(const struct qbft_config *c, uint64_t start, uint64_t round);
 uint64_t qbft_round_at(const struct qbft_config *c, uint64_t start, uint64_t now);
 
-/* qbft_engine.c */
+/* Instances (qinst_get creates one in QBFT_PENDING_START; qinst_remove frees it). */
 struct qinst *qinst_find(const struct qbft_engine *e, const struct qbft_id *id);
 struct qinst *qinst_get(struct qbft_engine *e, const struct qbft_id *id);
 void qinst_remove(struct qbft_engine *e, struct qinst *in);
+/* Below the retention window of its duty type, or pruned. */
 bool qid_stale(const struct qbft_engine *e, const struct qbft_id *id);
+/* Put a started instance on the running list; take one off it and drop what only a running
+ * instance needs (buffered messages, known values). */
+void qinst_run(struct qbft_engine *e, struct qinst *in);
+void qinst_stop(struct qbft_engine *e, struct qinst *in);
+void qinst_enter_round(struct qbft_engine *e, struct qinst *in, uint64_t round, bool want_rc,
+                       const char *cause);
+void qinst_set_prepared(struct qinst *in, uint64_t round, const uint8_t hash[QBFT_HASH_LEN],
+                        const struct qsig *prepares, size_t n);
+/* Free every instance (the engine is going away). */
+void qtable_clear(struct qbft_engine *e);
+
+/* Rounds and slots. */
 struct qround *qround_find(const struct qinst *in, uint64_t round);
 struct qround *qround_get(struct qbft_engine *e, struct qinst *in, uint64_t round);
 struct qmsg **qslot(const struct qbft_engine *e, const struct qround *qr, uint8_t type,
                     unsigned sender);
+
+/* Values. */
 const struct qval *qval_find(const struct qinst *in, const uint8_t hash[QBFT_HASH_LEN]);
 void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
               uint64_t round);
+void qval_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len);
+/* Record the host's verdict on a value the instance holds (nothing if it holds none). */
+void qval_mark(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], enum qcheck check);
+
+/* Signatures. */
 void qsig_set(struct qsig *s, const uint8_t *body, size_t body_len, const uint8_t *sig);
 bool qsig_check(struct qbft_engine *e, unsigned signer, const uint8_t digest[SHA256_LEN],
                 const uint8_t sig[SIG_LEN]);
 void qsig_remember(struct qbft_engine *e, const uint8_t digest[SHA256_LEN],
                    const uint8_t sig[SIG_LEN]);
+
+/* Messages for instances that have not started: append (bounded per peer), or take them all
+ * (in arrival order; the caller frees each with free()). */
 int qpend_add(struct qbft_engine *e, struct qinst *in, const uint8_t *msg, size_t len,
               unsigned from);
-void qinst_enter_round(struct qbft_engine *e, struct qinst *in, uint64_t round, bool want_rc,
-                       const char *cause);
-void qinst_set_prepared(struct qinst *in, uint64_t round, const uint8_t hash[QBFT_HASH_LEN],
-                        const struct qsig *prepares, size_t n);
-void qinst_stop(struct qbft_engine *e, struct qinst *in);
+struct qpend *qpend_take(struct qbft_engine *e, struct qinst *in);
+
 void qevent(struct qbft_engine *e, const struct qinst *in, enum qbft_event ev, const char *label,
             uint64_t round);
-
-/* qbft_verify.c */
-enum qbft_verdict qverify_accept(struct qbft_engine *e, const uint8_t *msg, size_t len,
-                                 unsigned from, uint64_t now);
-
-/* qbft_rules.c */
-void qinst_step(struct qbft_engine *e, struct qinst *in, uint64_t now);
-/* Store one of this node's own messages (built now or read back from an intent). */
-void qown_accept(struct qbft_engine *e, struct qinst *in, const struct qbft_msg *m,
-                 const uint8_t digest[SHA256_LEN]);
-void qinst_decide(struct qbft_engine *e, struct qinst *in, const uint8_t hash[QBFT_HASH_LEN],
-                  uint64_t round, const uint8_t *value, size_t len, const struct qsig *cert,
-                  size_t ncert, bool report);
-void qanswer_decided(struct qbft_engine *e, struct qinst *in, unsigned peer, uint64_t now);
-void qresend_round(struct qbft_engine *e, struct qinst *in);
 
 #endif
