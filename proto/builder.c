@@ -65,6 +65,23 @@ int bld_height_decode(uint64_t *height, const void *body, size_t n)
     return finish(&rd);
 }
 
+void bld_build_encode(struct buf *b, uint64_t height, bool explicit_duty)
+{
+    mp_w_array(b, 2);
+    mp_w_uint(b, height);
+    mp_w_bool(b, explicit_duty);
+}
+
+int bld_build_decode(uint64_t *height, bool *explicit_duty, const void *body, size_t n)
+{
+    struct mp_reader rd;
+    mp_reader_init(&rd, body, n);
+    mp_expect_array(&rd, 2);
+    mp_read_uint_max(&rd, BLD_HEIGHT_MAX, height);
+    mp_read_bool(&rd, explicit_duty);
+    return finish(&rd);
+}
+
 void bld_tx_submit_rep_encode(struct buf *b, const struct bld_tx_submit_rep *r)
 {
     mp_w_array(b, 4);

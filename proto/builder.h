@@ -17,7 +17,8 @@
  *
  *   TX_SUBMIT      [tx bin]                   TX_SUBMIT_REP   [result, err, hash bin32, detail str]
  *   TX_GET         [hash bin32]               TX_GET_REP      [state, nil|tx bin]
- *   BUILD          [height]                   BUILD_REP       [result, nil|block bin]
+ *   BUILD          [height, explicit]         BUILD_REP       [result, nil|block bin]
+ *                  (explicit: a POSTed duty, whose block is built even when nothing is pending)
  *   VALIDATE       [height, block bin]        VALIDATE_REP    [verdict, reason str]
  *   DECIDED        [height, block bin]
  *   SLOT           [height]
@@ -123,8 +124,10 @@ void bld_bytes_encode(struct buf *b, const void *p, size_t len); /* TX_SUBMIT */
 int bld_bytes_decode(const uint8_t **p, uint32_t *len, uint32_t max, const void *body, size_t n);
 void bld_hash_encode(struct buf *b, const uint8_t hash[BLD_HASH_LEN]); /* TX_GET */
 int bld_hash_decode(uint8_t hash[BLD_HASH_LEN], const void *body, size_t n);
-void bld_height_encode(struct buf *b, uint64_t height); /* BUILD, SLOT */
+void bld_height_encode(struct buf *b, uint64_t height); /* SLOT */
 int bld_height_decode(uint64_t *height, const void *body, size_t n);
+void bld_build_encode(struct buf *b, uint64_t height, bool explicit_duty); /* BUILD */
+int bld_build_decode(uint64_t *height, bool *explicit_duty, const void *body, size_t n);
 
 void bld_tx_submit_rep_encode(struct buf *b, const struct bld_tx_submit_rep *r);
 int bld_tx_submit_rep_decode(struct bld_tx_submit_rep *r, const void *body, size_t n);

@@ -55,6 +55,9 @@ enum qbft_type {
     QBFT_DECIDED = 5,      /* decided node -> a peer still changing rounds */
 };
 #define QBFT_TYPE_MAX 5
+/* Not a message: the type of a proposer lock's record in the vote-intent WAL (the parent and
+ * value this node voted for in a block instance; workers/qbft/duties.h). */
+#define QBFT_INTENT_LOCK 6
 
 /* Metric label of a type ("pre_prepare" ...), "unknown" for anything else. */
 const char *qbft_type_name(unsigned type);

@@ -63,8 +63,8 @@ static const char *const status_names[SDB_STATUS_COUNT] = {
     "ok", "duplicate", "refused", "conflict", "not_found", "error",
 };
 static const char *const duty_names[SDB_DUTY_TYPES] = {"attester", "proposer", "sync"};
-static const char *const msg_names[SDB_MSG_TYPES] = {"pre_prepare", "prepare", "commit",
-                                                     "round_change", "decided"};
+static const char *const msg_names[SDB_MSG_TYPES] = {"pre_prepare",  "prepare", "commit",
+                                                     "round_change", "decided", "lock"};
 static const char *const cf_names[SDB_CF_COUNT] = {"meta",    "wal",     "duties",
                                                    "decided", "mempool", "chain"};
 

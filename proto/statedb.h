@@ -133,8 +133,9 @@ enum sdb_msg_type {
     SDB_MSG_COMMIT = 2,
     SDB_MSG_ROUND_CHANGE = 3,
     SDB_MSG_DECIDED = 4,
+    SDB_MSG_LOCK = 5, /* not a message: a proposer lock (QBFT_INTENT_LOCK) */
 };
-#define SDB_MSG_TYPES 5
+#define SDB_MSG_TYPES 6
 const char *sdb_duty_name(unsigned dtype); /* "attester" ... or NULL */
 const char *sdb_msg_name(unsigned mtype);  /* "pre_prepare" ... or NULL */
 int sdb_duty_from_name(const char *s);     /* -1 if unknown */

@@ -27,7 +27,7 @@ LAYERS = [
     (2, "rules", ["qbft_rules.h", "qbft_rules.c"]),
     (3, "engine", ["qbft.h", "qbft_engine.c"]),
     (3, "intent cache", ["intents.h", "intents.c"]),
-    (4, "duties", ["duties.h", "duties.c"]),
+    (4, "duties", ["duties.h", "duties_int.h", "duties.c", "blocks.c"]),
     (5, "worker", ["main.c"]),
 ]
 

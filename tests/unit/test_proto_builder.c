@@ -83,6 +83,13 @@ START_TEST(small_bodies)
     buf_reset(&b);
     bld_height_encode(&b, BLD_HEIGHT_MAX + 1);
     ck_assert_int_eq(bld_height_decode(&height, b.data, b.len), -1);
+    bool ex = false;
+    buf_reset(&b);
+    bld_build_encode(&b, 77, true);
+    ck_assert_int_eq(bld_build_decode(&height, &ex, b.data, b.len), 0);
+    ck_assert_uint_eq(height, 77);
+    ck_assert(ex);
+    ck_assert_int_eq(bld_build_decode(&height, &ex, b.data, b.len - 1), -1);
     buf_free(&b);
 }
 END_TEST

@@ -155,9 +155,10 @@ static void h_log(void *ctx, enum log_level level, const char *event, const stru
             snprintf(f->last_log, sizeof(f->last_log), "%s/%s", event, kv->v.s);
 }
 
-static void h_want_input(void *ctx, const struct qbft_id *id)
+static void h_want_input(void *ctx, const struct qbft_id *id, bool explicit_duty)
 {
     (void)id;
+    (void)explicit_duty;
     ((struct fake *)ctx)->want_input++;
 }
 

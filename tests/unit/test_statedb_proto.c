@@ -165,7 +165,8 @@ START_TEST(request_field_bounds)
     ck_assert_int_eq(decode_intent(3, 1, 1, 1, 10), -1);                  /* duty type */
     ck_assert_int_eq(decode_intent(0, SDB_HEIGHT_MAX + 1, 1, 1, 10), -1); /* height */
     ck_assert_int_eq(decode_intent(0, 1, 1ull << 32, 1, 10), -1);         /* round */
-    ck_assert_int_eq(decode_intent(0, 1, 1, 5, 10), -1);                  /* message type */
+    ck_assert_int_eq(decode_intent(1, 1, 1, SDB_MSG_LOCK, 64), 0);        /* a proposer lock */
+    ck_assert_int_eq(decode_intent(0, 1, 1, SDB_MSG_TYPES, 10), -1);      /* message type */
     ck_assert_int_eq(decode_intent(0, 1, 1, 1, 0), -1);                   /* empty message */
     ck_assert_int_eq(decode_intent(0, 1, 1, 1, SDB_INTENT_MAX), 0);
     ck_assert_int_eq(decode_intent(0, 1, 1, 1, SDB_INTENT_MAX + 1), -1);

@@ -406,7 +406,8 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
 {
     (void)ctx;
     uint64_t height;
-    if (bld_height_decode(&height, e->body, e->body_len) < 0) {
+    bool explicit_duty;
+    if (bld_build_decode(&height, &explicit_duty, e->body, e->body_len) < 0) {
         mailbox_violation(mb, e, "malformed BUILD");
         return;
     }
@@ -416,7 +417,7 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
         return;
     }
     mempool_size(B.pool, &pending, &queued);
-    if (pending == 0 && !B.w->cfg.builder_empty_blocks) {
+    if (pending == 0 && !explicit_duty && !B.w->cfg.builder_empty_blocks) {
         reply_build(e, BLD_BUILD_EMPTY, NULL);
         return;
     }

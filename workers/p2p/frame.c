@@ -4,10 +4,9 @@
 #include <string.h>
 
 static const char *const topic_names[P2P_TOPIC_COUNT] = {
-    [P2P_TOPIC_CONTROL] = "control",
-    [P2P_TOPIC_QBFT] = "aequa/qbft/v1",
-    [P2P_TOPIC_TX] = "aequa/tx/v1",
-    [P2P_TOPIC_TSS] = "aequa/tss/v1",
+    [P2P_TOPIC_CONTROL] = "control",    [P2P_TOPIC_QBFT] = "aequa/qbft/v1",
+    [P2P_TOPIC_TX] = "aequa/tx/v1",     [P2P_TOPIC_TSS] = "aequa/tss/v1",
+    [P2P_TOPIC_SYNC] = "aequa/sync/v1",
 };
 
 const char *p2p_topic_name(unsigned t)

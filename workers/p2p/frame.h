@@ -30,6 +30,7 @@ enum p2p_topic {
     P2P_TOPIC_QBFT = 1, /* aequa/qbft/v1 */
     P2P_TOPIC_TX = 2,   /* aequa/tx/v1 */
     P2P_TOPIC_TSS = 3,  /* aequa/tss/v1 */
+    P2P_TOPIC_SYNC = 4, /* aequa/sync/v1 */
     P2P_TOPIC_COUNT,
 };
 

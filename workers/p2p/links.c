@@ -63,9 +63,11 @@ struct peer {
 };
 
 /* Label slots of p2p_msgs_total / p2p_bytes_total. */
-enum mtopic { MT_CONTROL, MT_QBFT, MT_TX, MT_TSS, MT_HANDSHAKE, MT_INVALID, MT_COUNT };
+/* The first P2P_TOPIC_COUNT slots are the topics, by number. */
+enum mtopic { MT_CONTROL, MT_QBFT, MT_TX, MT_TSS, MT_SYNC, MT_HANDSHAKE, MT_INVALID, MT_COUNT };
 static const char *const mtopic_names[MT_COUNT] = {"control",      "aequa/qbft/v1", "aequa/tx/v1",
-                                                   "aequa/tss/v1", "handshake",     "invalid"};
+                                                   "aequa/tss/v1", "aequa/sync/v1", "handshake",
+                                                   "invalid"};
 enum mresult {
     MR_OK,
     MR_RATE_LIMITED,

@@ -34,6 +34,7 @@ static const unsigned topic_owner[P2P_TOPIC_COUNT] = {
     [P2P_TOPIC_QBFT] = W_QBFT,
     [P2P_TOPIC_TX] = W_BUILDER,
     [P2P_TOPIC_TSS] = W_QBFT,
+    [P2P_TOPIC_SYNC] = W_QBFT,
 };
 
 static void on_message(void *ctx, uint32_t peer, enum p2p_topic topic, const uint8_t *data,

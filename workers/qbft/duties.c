@@ -3,6 +3,7 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "proto/p2p.h"
+#include "workers/qbft/duties_int.h"
 #include "workers/qbft/intents.h"
 
 #include <errno.h>
@@ -10,104 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INST_BUCKETS 4096
-
-#define DLOG(d, level, event, ...)                                                                 \
-    dlog((d), (level), (event), (const struct log_kv[]){__VA_ARGS__, LOG_END})
-
-struct early_seal {
-    struct seal s;
-    struct early_seal *next;
-};
-
-/* An instance as the node sees it (the engine keeps the protocol state). */
-struct dinst {
-    struct qbft_id id;
-    uint64_t start_mono_ms;
-    bool decided;
-    bool persisted;      /* PUT_DECIDED acknowledged durable */
-    bool persisting;     /* a PUT_DECIDED is in flight */
-    bool open;           /* counted in nopen */
-    bool awaiting_input; /* a builder duty: its input value was asked for */
-    uint8_t value_hash[SHA256_LEN];
-    struct buf value; /* once decided */
-    struct buf cert;
-    uint64_t decided_round;
-    uint64_t seal_mask;          /* operators whose seal we hold (verified) */
-    uint8_t (*seals)[SIG_LEN];   /* once decided: one per operator */
-    struct early_seal *early;    /* verified seals that arrived before this node decided */
-    struct buf dmsg;             /* this node's DECIDED, held until the decision is durable */
-    uint64_t dmsg_to;            /* peers it waits for */
-    struct dinst *next;          /* hash chain */
-    struct dinst *older, *newer; /* decided list, oldest first */
-};
-
-/* What a StateDB request was for (its token). */
-enum dreq_kind {
-    R_HELLO,
-    R_LIST_DUTIES,
-    R_LOAD_INTENTS,
-    R_PUT_DUTY,
-    R_APPEND,
-    R_PUT_DECIDED,
-    R_VIEW_DECIDED,
-    R_VIEW_DUTY,
-    R_LOOKUP,
-};
-
-struct dreq {
-    enum dreq_kind kind;
-    struct dreq *prev, *next; /* outstanding requests */
-    struct ikey k;            /* R_APPEND */
-    struct qbft_id id;        /* R_PUT_DUTY, R_PUT_DECIDED, views, R_LOOKUP */
-    struct duties_asker who;  /* R_PUT_DUTY, views */
-    struct buf payload;       /* R_PUT_DUTY */
-};
-
-struct loaded_duty {
-    struct qbft_id id;
-    struct buf payload;
-    uint64_t accepted_ms;
-    struct loaded_duty *next;
-};
-
-struct duties {
-    struct duties_config cfg;
-    struct duties_host host;
-    uint8_t (*pubkeys)[PUBKEY_LEN];
-    struct qbft_engine *eng;
-    struct icache *intents;
-    struct qbft_msg *scratch; /* decoding this node's and peers' messages */
-    struct dinst *inst[INST_BUCKETS];
-    struct dinst *decided_head, *decided_tail;
-    size_t ndecided, nopen, nearly;
-    struct dreq *reqs;
-    /* StateDB and the reload */
-    bool loaded;   /* every duty and intent reloaded: READY */
-    bool sdb_up;   /* StateDB answered the last request */
-    bool fallback; /* StateDB recovered from a checkpoint (SPEC §7.5) */
-    bool probing;  /* a HELLO is in flight */
-    uint64_t recovered_ms;
-    uint64_t abstain_below[QBFT_DUTY_TYPES]; /* abstain for heights < this after a fallback */
-    uint64_t max_height[QBFT_DUTY_TYPES];    /* highest instance started or reloaded */
-    bool has_max[QBFT_DUTY_TYPES];
-    struct ientry **reloaded; /* intents reloaded at start, in key order */
-    size_t nreloaded, reloaded_cap;
-    struct loaded_duty *loaded_duties;
-    struct qbft_id *lookups; /* decisions looked up in StateDB */
-    size_t nlookups;
-    /* timers */
-    bool retry_intents, retry_decided, retry_hello;
-    uint64_t retry_at, sweep_at;
-};
-
-static void dlog(struct duties *d, enum log_level level, const char *event, const struct log_kv *kv)
+void duties_log(struct duties *d, enum log_level level, const char *event, const struct log_kv *kv)
 {
     if (d->host.log)
         d->host.log(d->host.ctx, level, event, kv);
 }
 
-static uint64_t mono(const struct duties *d)
+uint64_t duties_mono(const struct duties *d)
 {
     return d->host.mono_ms(d->host.ctx);
 }
@@ -125,7 +35,7 @@ static size_t inst_bucket(const struct qbft_id *id)
     return (size_t)(h ^ h >> 31) & (INST_BUCKETS - 1);
 }
 
-static struct dinst *inst_find(const struct duties *d, const struct qbft_id *id)
+struct dinst *duties_inst_find(const struct duties *d, const struct qbft_id *id)
 {
     for (struct dinst *i = d->inst[inst_bucket(id)]; i; i = i->next)
         if (i->id.duty == id->duty && i->id.height == id->height)
@@ -133,9 +43,9 @@ static struct dinst *inst_find(const struct duties *d, const struct qbft_id *id)
     return NULL;
 }
 
-static struct dinst *inst_get(struct duties *d, const struct qbft_id *id)
+struct dinst *duties_inst_get(struct duties *d, const struct qbft_id *id)
 {
-    struct dinst *i = inst_find(d, id);
+    struct dinst *i = duties_inst_find(d, id);
     if (i)
         return i;
     i = xcalloc(1, sizeof(*i));
@@ -146,7 +56,7 @@ static struct dinst *inst_get(struct duties *d, const struct qbft_id *id)
     return i;
 }
 
-static void inst_close(struct duties *d, struct dinst *in)
+void duties_inst_close(struct duties *d, struct dinst *in)
 {
     if (in->open) {
         in->open = false;
@@ -161,7 +71,7 @@ static void inst_remove(struct duties *d, struct dinst *x)
         pp = &(*pp)->next;
     if (*pp)
         *pp = x->next;
-    inst_close(d, x);
+    duties_inst_close(d, x);
     if (x->decided) {
         if (x->older)
             x->older->newer = x->newer;
@@ -179,6 +89,7 @@ static void inst_remove(struct duties *d, struct dinst *x)
         free(e);
         d->nearly--;
     }
+    blocks_forget(d, x);
     buf_free(&x->value);
     buf_free(&x->cert);
     buf_free(&x->dmsg);
@@ -186,20 +97,20 @@ static void inst_remove(struct duties *d, struct dinst *x)
     free(x);
 }
 
-static bool builder_duty(const struct duties *d, uint8_t duty)
+bool duties_builder_duty(const struct duties *d, uint8_t duty)
 {
     return (d->cfg.builder_duties >> duty) & 1;
 }
 
 /* ---------------------------------------------------------------- StateDB requests */
 
-static void arm_retry(struct duties *d)
+void duties_arm_retry(struct duties *d)
 {
     if (d->retry_at == UINT64_MAX)
-        d->retry_at = mono(d) + DUTIES_RETRY_MS;
+        d->retry_at = duties_mono(d) + DUTIES_RETRY_MS;
 }
 
-static struct dreq *dreq_new(enum dreq_kind kind)
+struct dreq *duties_dreq_new(enum dreq_kind kind)
 {
     struct dreq *q = xcalloc(1, sizeof(*q));
     q->kind = kind;
@@ -223,7 +134,7 @@ static void dreq_free(struct dreq *q)
 }
 
 /* Send a request; q is the token (freed here when it could not leave). */
-static int request(struct duties *d, const struct sdb_req *r, struct dreq *q)
+int duties_request(struct duties *d, const struct sdb_req *r, struct dreq *q)
 {
     q->next = d->reqs;
     if (d->reqs)
@@ -236,25 +147,25 @@ static int request(struct duties *d, const struct sdb_req *r, struct dreq *q)
     return -1;
 }
 
-static void sdb_status(struct duties *d, bool up)
+void duties_sdb_status(struct duties *d, bool up)
 {
     if (d->sdb_up != up)
         DLOG(d, LOG_WARN, "statedb_availability", LB("up", up),
              LS("effect", up ? "voting resumes" : "votes withheld until StateDB answers"));
     d->sdb_up = up;
     if (!up && d->loaded)
-        arm_retry(d); /* a HELLO probe: an answer resumes voting */
+        duties_arm_retry(d); /* a HELLO probe: an answer resumes voting */
 }
 
 /* ---------------------------------------------------------------- intents and sends */
 
-static void send_msg(struct duties *d, uint32_t peer, uint8_t type, const uint8_t *bytes,
+void duties_send_msg(struct duties *d, uint32_t peer, uint8_t type, const uint8_t *bytes,
                      size_t len)
 {
     d->host.send(d->host.ctx, peer, QBFT_KIND_MSG, type, bytes, len);
 }
 
-static void append_intent(struct duties *d, struct ientry *e)
+void duties_append_intent(struct duties *d, struct ientry *e)
 {
     struct sdb_req r = {.type = SDB_APPEND_INTENT};
     r.u.append.k = (struct sdb_intent_key){.dtype = e->k.duty,
@@ -263,13 +174,13 @@ static void append_intent(struct duties *d, struct ientry *e)
                                            .mtype = (uint8_t)(e->k.type - 1)};
     r.u.append.msg.p = e->intent.data;
     r.u.append.msg.len = (uint32_t)e->intent.len;
-    struct dreq *q = dreq_new(R_APPEND);
+    struct dreq *q = duties_dreq_new(R_APPEND);
     q->k = e->k;
-    if (request(d, &r, q) == 0) {
+    if (duties_request(d, &r, q) == 0) {
         e->in_flight = true;
     } else {
         d->retry_intents = true;
-        arm_retry(d);
+        duties_arm_retry(d);
     }
 }
 
@@ -280,17 +191,23 @@ static void on_append(struct duties *d, struct dreq *q, const struct sdb_reply *
         return;
     e->in_flight = false;
     if (!r) {
-        sdb_status(d, false);
+        duties_sdb_status(d, false);
         d->retry_intents = true;
-        arm_retry(d);
+        duties_arm_retry(d);
         return;
     }
-    sdb_status(d, true);
+    duties_sdb_status(d, true);
     if ((r->status == SDB_OK || r->status == SDB_DUPLICATE) && r->durable) {
         e->durable = true;
+        if (e->k.type == QBFT_INTENT_LOCK) {
+            blocks_lock_durable(d, e); /* the votes that waited for it may leave */
+            return;
+        }
+        if (!blocks_may_send(d, e))
+            return; /* its lock record is not durable yet */
         struct isend *s = ientry_take_sends(e);
         for (struct isend *x = s; x; x = x->next)
-            send_msg(d, x->peer, e->k.type, x->payload.data, x->payload.len);
+            duties_send_msg(d, x->peer, e->k.type, x->payload.data, x->payload.len);
         isend_free_list(s);
     } else if (r->status == SDB_REFUSED) {
         /* StateDB holds other bytes under this key: they were signed first and are the only
@@ -304,9 +221,11 @@ static void on_append(struct duties *d, struct dreq *q, const struct sdb_reply *
             buf_append(&e->intent, r->u.stored.msg.p, r->u.stored.msg.len);
         e->durable = true;
         metric_inc(metric("qbft_wal_guard_drops_total"));
+        if (e->k.type == QBFT_INTENT_LOCK)
+            blocks_lock_durable(d, e);
     } else {
         d->retry_intents = true; /* not stored, or not synced: appended again */
-        arm_retry(d);
+        duties_arm_retry(d);
     }
 }
 
@@ -320,7 +239,7 @@ static void emit(struct duties *d, uint32_t peer, uint8_t type, const uint8_t *m
         struct ikey k = {b->duty, b->height, b->round, b->type};
         struct qbft_id id = {b->duty, b->height};
         e = icache_get(d->intents, &k);
-        in = type == QBFT_DECIDED ? inst_find(d, &id) : NULL;
+        in = type == QBFT_DECIDED ? duties_inst_find(d, &id) : NULL;
     }
     metric_inc(metric("qbft_msg_total", type_label(type)));
     if (in && in->decided && !in->persisted) {
@@ -337,7 +256,7 @@ static void emit(struct duties *d, uint32_t peer, uint8_t type, const uint8_t *m
         metric_inc(metric("consensus_broadcast_total", type_label(type), "held"));
         return;
     }
-    send_msg(d, peer, type, msg, len);
+    duties_send_msg(d, peer, type, msg, len);
     metric_inc(metric("consensus_broadcast_total", type_label(type), "ok"));
 }
 
@@ -387,7 +306,10 @@ static int h_intent_put(void *ctx, const struct qbft_id *id, uint64_t round, uin
     struct ikey k = {id->duty, id->height, round, type};
     if (!d->sdb_up || icache_get(d->intents, &k))
         return -1;
-    append_intent(d, icache_add(d->intents, &k, bytes, len, false));
+    /* a vote in a block instance first takes the proposer lock (its record goes first) */
+    if (blocks_duty(d, id->duty) && blocks_vote(d, id, round, type, bytes, len) < 0)
+        return -1;
+    duties_append_intent(d, icache_add(d->intents, &k, bytes, len, false));
     return 0;
 }
 
@@ -408,7 +330,7 @@ static void announce_decision(struct duties *d, struct dinst *in)
     }
     for (unsigned p = 0; p < d->cfg.qbft.n; p++) {
         if (in->dmsg_to & (1ull << p)) {
-            send_msg(d, p, QBFT_DECIDED, in->dmsg.data, in->dmsg.len);
+            duties_send_msg(d, p, QBFT_DECIDED, in->dmsg.data, in->dmsg.len);
             metric_inc(metric("consensus_broadcast_total", type_label(QBFT_DECIDED), "ok"));
         }
     }
@@ -418,27 +340,29 @@ static void announce_decision(struct duties *d, struct dinst *in)
 
 static void on_put_decided(struct duties *d, struct dreq *q, const struct sdb_reply *r)
 {
-    struct dinst *in = inst_find(d, &q->id);
+    struct dinst *in = duties_inst_find(d, &q->id);
     if (in)
         in->persisting = false;
     if (!r) {
-        sdb_status(d, false);
+        duties_sdb_status(d, false);
         if (in && !in->persisted)
             persist_decided(d, in); /* try again */
         return;
     }
-    sdb_status(d, true);
+    duties_sdb_status(d, true);
     if (in && (r->status == SDB_OK || r->status == SDB_DUPLICATE) && r->durable) {
         if (!in->persisted) {
             in->persisted = true;
             announce_decision(d, in);
+            if (blocks_duty(d, in->id.duty))
+                blocks_decided(d, in); /* the builder applies it */
         }
     } else if (r->status == SDB_CONFLICT) {
         DLOG(d, LOG_ERROR, "consensus_block", LU("height", q->id.height),
              LS("err", "StateDB holds a different decided value for this instance"));
     } else if (in && !in->persisted) {
         d->retry_decided = true;
-        arm_retry(d);
+        duties_arm_retry(d);
     }
 }
 
@@ -465,13 +389,13 @@ static void persist_decided(struct duties *d, struct dinst *in)
                                            .nseals = ns,
                                            .seals = seals,
                                            .decided_ms = d->host.wall_ms(d->host.ctx)};
-    struct dreq *q = dreq_new(R_PUT_DECIDED);
+    struct dreq *q = duties_dreq_new(R_PUT_DECIDED);
     q->id = in->id;
-    if (request(d, &r, q) == 0) {
+    if (duties_request(d, &r, q) == 0) {
         in->persisting = true;
     } else if (!in->persisted) {
         d->retry_decided = true;
-        arm_retry(d);
+        duties_arm_retry(d);
     }
 }
 
@@ -481,7 +405,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
 {
     struct duties *d = ctx;
     unsigned self = d->cfg.qbft.self;
-    struct dinst *in = inst_get(d, id);
+    struct dinst *in = duties_inst_get(d, id);
     if (in->decided)
         return;
     in->decided = true;
@@ -515,14 +439,14 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
         d->decided_head = in;
     d->decided_tail = in;
     d->ndecided++;
-    inst_close(d, in);
+    duties_inst_close(d, in);
 
     const char *duty = qbft_duty_name(id->duty);
     metric_inc(metric("qbft_decided_total", duty));
     metric_observe(metric("qbft_decided_round"), (double)round);
     if (in->start_mono_ms)
         metric_observe(metric("qbft_decide_seconds", duty),
-                       (double)(mono(d) - in->start_mono_ms) / 1000.0);
+                       (double)(duties_mono(d) - in->start_mono_ms) / 1000.0);
     char hex[2 * SHA256_LEN + 1];
     hex_encode(hex, value_hash, SHA256_LEN);
     DLOG(d, LOG_INFO, "consensus_state", LS("duty", duty), LU("height", id->height),
@@ -601,17 +525,21 @@ static enum qbft_validity h_validate(void *ctx, const struct qbft_id *id,
                                      size_t len)
 {
     struct duties *d = ctx;
-    if (!builder_duty(d, id->duty))
+    if (blocks_duty(d, id->duty))
+        return blocks_validate(d, id, hash, value, len);
+    if (!duties_builder_duty(d, id->duty))
         return QBFT_VALUE_VALID;
     return d->host.validate(d->host.ctx, id, hash, value, len);
 }
 
 /* ---------------------------------------------------------------- starting instances */
 
-static void engine_start(struct duties *d, struct dinst *in, const uint8_t *value, size_t len,
+void duties_engine_start(struct duties *d, struct dinst *in, const uint8_t *value, size_t len,
                          uint64_t start_mono)
 {
-    if (qbft_start(d->eng, &in->id, value, len, start_mono, mono(d)) == 0) {
+    int rc = value ? qbft_start(d->eng, &in->id, value, len, start_mono, duties_mono(d))
+                   : qbft_join(d->eng, &in->id, start_mono, duties_mono(d));
+    if (rc == 0) {
         if (!in->decided && !in->open) {
             in->open = true;
             d->nopen++;
@@ -622,10 +550,10 @@ static void engine_start(struct duties *d, struct dinst *in, const uint8_t *valu
     }
 }
 
-static void start_instance(struct duties *d, const struct qbft_id *id, const uint8_t *payload,
+void duties_start_instance(struct duties *d, const struct qbft_id *id, const uint8_t *payload,
                            size_t len, uint64_t start_mono)
 {
-    struct dinst *in = inst_get(d, id);
+    struct dinst *in = duties_inst_get(d, id);
     if (!in->start_mono_ms)
         in->start_mono_ms = start_mono;
     if (d->fallback && id->height < d->abstain_below[id->duty])
@@ -634,7 +562,7 @@ static void start_instance(struct duties *d, const struct qbft_id *id, const uin
         d->has_max[id->duty] = true;
         d->max_height[id->duty] = id->height;
     }
-    if (builder_duty(d, id->duty) && d->host.want_input) {
+    if (duties_builder_duty(d, id->duty) && d->host.want_input) {
         /* The builder brings the input (duties_input); the instance counts as open now. */
         struct qbft_info info;
         bool known = qbft_info(d->eng, id, &info) == 0 && info.status != QBFT_PENDING_START;
@@ -644,11 +572,11 @@ static void start_instance(struct duties *d, const struct qbft_id *id, const uin
                 in->open = true;
                 d->nopen++;
             }
-            d->host.want_input(d->host.ctx, id);
+            d->host.want_input(d->host.ctx, id, in->explicit_duty);
         }
         return;
     }
-    engine_start(d, in, payload, len, start_mono);
+    duties_engine_start(d, in, payload, len, start_mono);
 }
 
 /* ---------------------------------------------------------------- DUTY_SUBMIT */
@@ -661,13 +589,15 @@ static void answer_submit(struct duties *d, const struct duties_asker *who, enum
 static void on_put_duty(struct duties *d, struct dreq *q, const struct sdb_reply *r)
 {
     if (!r) {
-        sdb_status(d, false);
+        duties_sdb_status(d, false);
         answer_submit(d, &q->who, DUTY_UNAVAILABLE);
         return;
     }
-    sdb_status(d, true);
+    duties_sdb_status(d, true);
     if ((r->status == SDB_OK || r->status == SDB_DUPLICATE) && r->durable) {
-        start_instance(d, &q->id, q->payload.data, q->payload.len, mono(d));
+        if (blocks_duty(d, q->id.duty))
+            duties_inst_get(d, &q->id)->explicit_duty = true; /* its block may be empty */
+        duties_start_instance(d, &q->id, q->payload.data, q->payload.len, duties_mono(d));
         answer_submit(d, &q->who, DUTY_ACCEPTED);
         DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"),
              LS("duty", qbft_duty_name(q->id.duty)), LU("height", q->id.height),
@@ -687,6 +617,11 @@ static const char *admission(const struct duties *d, const struct dinst *in, uin
     *res = DUTY_UNAVAILABLE;
     if (!d->loaded)
         return "reload in progress";
+    if (!in && blocks_duty(d, t)) {
+        const char *why = blocks_admission(d, h, res);
+        if (why)
+            return why;
+    }
     if (!in && d->has_max[t] && h > top && h - top > d->cfg.max_height_jump) {
         *res = DUTY_TOO_FAR_AHEAD;
         return "height more than [qbft] max_height_jump above the highest of this duty type";
@@ -713,25 +648,34 @@ void duties_submit(struct duties *d, const struct duties_asker *who, const struc
 {
     struct qbft_id id = {s->type, s->height};
     enum duty_result res;
-    const char *why = admission(d, inst_find(d, &id), s->type, s->height, &res);
+    const char *why = admission(d, duties_inst_find(d, &id), s->type, s->height, &res);
     if (why) {
         DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"), LS("duty", qbft_duty_name(s->type)),
              LU("height", s->height), LS("result", result_labels[res]), LS("err", why));
         answer_submit(d, who, res);
         return;
     }
+    /* A block duty's value is the builder's block: what the client posted is not kept (so a
+     * slot this node started itself and the same duty posted later are one duty). */
+    static const uint8_t null_payload[] = "null";
+    struct duty_submit sub = *s;
+    if (blocks_duty(d, s->type)) {
+        sub.payload = null_payload;
+        sub.payload_len = sizeof(null_payload) - 1;
+    }
+    s = &sub;
     struct sdb_req r = {.type = SDB_PUT_DUTY};
     r.u.put_duty = (struct sdb_duty){.dtype = s->type,
                                      .height = s->height,
                                      .payload = {s->payload, s->payload_len},
                                      .accepted_ms = d->host.wall_ms(d->host.ctx)};
     snprintf(r.u.put_duty.trace_id, sizeof(r.u.put_duty.trace_id), "%s", trace_id);
-    struct dreq *q = dreq_new(R_PUT_DUTY);
+    struct dreq *q = duties_dreq_new(R_PUT_DUTY);
     q->who = *who;
     q->id = id;
     buf_append(&q->payload, s->payload, s->payload_len);
-    if (request(d, &r, q) < 0) {
-        sdb_status(d, false);
+    if (duties_request(d, &r, q) < 0) {
+        duties_sdb_status(d, false);
         answer_submit(d, who, DUTY_UNAVAILABLE);
     }
 }
@@ -809,10 +753,10 @@ static void on_view_decided(struct duties *d, struct dreq *q, const struct sdb_r
     struct sdb_req g = {.type = SDB_GET_DUTY};
     g.u.get.dtype = q->id.duty;
     g.u.get.height = q->id.height;
-    struct dreq *next = dreq_new(R_VIEW_DUTY);
+    struct dreq *next = duties_dreq_new(R_VIEW_DUTY);
     next->who = q->who;
     next->id = q->id;
-    if (request(d, &g, next) < 0)
+    if (duties_request(d, &g, next) < 0)
         view(d, &q->who, NULL);
 }
 
@@ -830,7 +774,7 @@ static void on_view_duty(struct duties *d, struct dreq *q, const struct sdb_repl
 void duties_get(struct duties *d, const struct duties_asker *who, uint8_t type, uint64_t height)
 {
     struct qbft_id id = {type, height};
-    struct dinst *in = inst_find(d, &id);
+    struct dinst *in = duties_inst_find(d, &id);
     struct qbft_info info;
     struct duty_view *v = xcalloc(1, sizeof(*v));
     v->type = type;
@@ -846,10 +790,10 @@ void duties_get(struct duties *d, const struct duties_asker *who, uint8_t type, 
         struct sdb_req g = {.type = SDB_GET_DECIDED};
         g.u.get.dtype = type;
         g.u.get.height = height;
-        struct dreq *q = dreq_new(R_VIEW_DECIDED);
+        struct dreq *q = duties_dreq_new(R_VIEW_DECIDED);
         q->who = *who;
         q->id = id;
-        if (request(d, &g, q) < 0)
+        if (duties_request(d, &g, q) < 0)
             view(d, who, NULL);
     }
     free(v);
@@ -879,13 +823,13 @@ static void on_seal(struct duties *d, unsigned from, const uint8_t *bytes, size_
         return;
     }
     struct qbft_id id = {s.duty, s.height};
-    struct dinst *in = inst_find(d, &id);
+    struct dinst *in = duties_inst_find(d, &id);
     if (!in || !in->decided) {
         /* It decided first: hold the seal until this node decides (bounded, one per operator). */
         if (d->nearly >= DUTIES_EARLY_SEALS ||
             s.height + d->cfg.qbft.height_window < d->max_height[s.duty])
             return;
-        in = inst_get(d, &id);
+        in = duties_inst_get(d, &id);
         for (struct early_seal *e = in->early; e; e = e->next)
             if (e->s.index == s.index)
                 return;
@@ -929,7 +873,7 @@ static void lookup_decided(struct duties *d, const uint8_t *msg, size_t len)
     for (size_t i = 0; i < d->nlookups; i++)
         if (d->lookups[i].duty == id.duty && d->lookups[i].height == id.height)
             return;
-    struct dinst *in = inst_find(d, &id);
+    struct dinst *in = duties_inst_find(d, &id);
     if (in && in->open)
         return;
     if (!d->lookups)
@@ -940,9 +884,9 @@ static void lookup_decided(struct duties *d, const uint8_t *msg, size_t len)
     struct sdb_req g = {.type = SDB_GET_DECIDED};
     g.u.get.dtype = id.duty;
     g.u.get.height = id.height;
-    struct dreq *q = dreq_new(R_LOOKUP);
+    struct dreq *q = duties_dreq_new(R_LOOKUP);
     q->id = id;
-    request(d, &g, q);
+    duties_request(d, &g, q);
 }
 
 int duties_deliver(struct duties *d, unsigned peer, enum qbft_topic_kind kind, const uint8_t *bytes,
@@ -954,11 +898,15 @@ int duties_deliver(struct duties *d, unsigned peer, enum qbft_topic_kind kind, c
         on_seal(d, peer, bytes, len);
         return -1;
     }
-    enum qbft_verdict v = qbft_receive(d->eng, bytes, len, peer, mono(d));
+    enum qbft_verdict v = qbft_receive(d->eng, bytes, len, peer, duties_mono(d));
+    blocks_flush(d);
     if (v == QBFT_SIG_INVALID)
         d->host.report(d->host.ctx, peer, DUTIES_REPORT_INVALID_SIG);
-    else if (v == QBFT_BUFFERED)
+    else if (v == QBFT_BUFFERED) {
         lookup_decided(d, bytes, len);
+        if (qbft_msg_decode(d->scratch, bytes, len, QBFT_DECODE_WIRE) == 0)
+            blocks_join(d, &(struct qbft_id){d->scratch->m.b.duty, d->scratch->m.b.height});
+    }
     return (int)v;
 }
 
@@ -972,13 +920,13 @@ static bool resend_one(struct ientry *e, void *arg)
     struct resend_ctx *c = arg;
     struct duties *d = c->d;
     struct qbft_id id = {e->k.duty, e->k.height};
-    struct dinst *in = inst_find(d, &id);
-    if (!e->durable || (in && in->decided))
+    struct dinst *in = duties_inst_find(d, &id);
+    if (!e->durable || (in && in->decided) || e->k.type == QBFT_INTENT_LOCK)
         return true;
     if (qbft_msg_decode(d->scratch, e->intent.data, e->intent.len, QBFT_DECODE_INTENT) == 0) {
         struct buf wire = BUF_INIT;
         qbft_msg_strip(&wire, d->scratch, e->intent.data, e->intent.len);
-        send_msg(d, c->peer, e->k.type, wire.data, wire.len);
+        duties_send_msg(d, c->peer, e->k.type, wire.data, wire.len);
         buf_free(&wire);
     }
     return true;
@@ -1011,7 +959,7 @@ static void abstain_all_known(struct duties *d)
  * [qbft] height_window (SPEC §7.5: when in doubt, abstain). */
 static void finish_load(struct duties *d)
 {
-    uint64_t now_wall = d->host.wall_ms(d->host.ctx), now = mono(d);
+    uint64_t now_wall = d->host.wall_ms(d->host.ctx), now = duties_mono(d);
     size_t restored = 0, failed = 0, started = 0;
     struct qbft_intent *list = xcalloc(d->nreloaded ? d->nreloaded : 1, sizeof(*list));
     for (size_t i = 0; i < d->nreloaded;) {
@@ -1054,7 +1002,8 @@ static void finish_load(struct duties *d)
         struct loaded_duty *l = d->loaded_duties;
         d->loaded_duties = l->next;
         uint64_t age = now_wall > l->accepted_ms ? now_wall - l->accepted_ms : 0;
-        start_instance(d, &l->id, l->payload.data, l->payload.len, now > age ? now - age : 0);
+        duties_start_instance(d, &l->id, l->payload.data, l->payload.len,
+                              now > age ? now - age : 0);
         started++;
         buf_free(&l->payload);
         free(l);
@@ -1077,12 +1026,16 @@ static void on_load_intents(struct duties *d, struct dreq *q, const struct sdb_r
     for (uint32_t i = 0; i < r->u.list.n; i++) {
         const struct sdb_intent *it = &r->u.list.v.intents[i];
         struct ikey k = {it->k.dtype, it->k.height, it->k.round, (uint8_t)(it->k.mtype + 1)};
-        if (!icache_get(d->intents, &k)) {
+        if (!icache_get(d->intents, &k) && k.type == QBFT_INTENT_LOCK) {
+            /* not a message: a proposer lock (blocks.c) */
+            blocks_reloaded(d, icache_add(d->intents, &k, it->msg.p, it->msg.len, true));
+        } else if (!icache_get(d->intents, &k)) {
             if (d->nreloaded == d->reloaded_cap) {
                 d->reloaded_cap = d->reloaded_cap ? 2 * d->reloaded_cap : 256;
                 d->reloaded = xrealloc(d->reloaded, d->reloaded_cap * sizeof(*d->reloaded));
             }
             d->reloaded[d->nreloaded++] = icache_add(d->intents, &k, it->msg.p, it->msg.len, true);
+            blocks_reloaded(d, d->reloaded[d->nreloaded - 1]);
         }
         last = it->k;
     }
@@ -1098,7 +1051,7 @@ static void load_intents(struct duties *d, bool has_after, struct sdb_intent_key
     r.u.load.has_after = has_after;
     r.u.load.after = after;
     r.u.load.max_bytes = DUTIES_LOAD_PAGE;
-    if (request(d, &r, dreq_new(R_LOAD_INTENTS)) < 0)
+    if (duties_request(d, &r, duties_dreq_new(R_LOAD_INTENTS)) < 0)
         sdb_hello(d);
 }
 
@@ -1136,7 +1089,7 @@ static void load_duties(struct duties *d, bool has_after, uint8_t dtype, uint64_
     r.u.list.height = height;
     r.u.list.undecided_only = true;
     r.u.list.max_bytes = DUTIES_LOAD_PAGE;
-    if (request(d, &r, dreq_new(R_LIST_DUTIES)) < 0)
+    if (duties_request(d, &r, duties_dreq_new(R_LIST_DUTIES)) < 0)
         sdb_hello(d);
 }
 
@@ -1155,14 +1108,14 @@ static void on_hello(struct duties *d, struct dreq *q, const struct sdb_reply *r
     (void)q;
     d->probing = false;
     if (!r) {
-        sdb_status(d, false);
+        duties_sdb_status(d, false);
         if (!d->loaded) {
             d->retry_hello = true;
-            arm_retry(d);
+            duties_arm_retry(d);
         }
         return;
     }
-    sdb_status(d, true);
+    duties_sdb_status(d, true);
     bool was = d->fallback;
     d->fallback = r->u.hello.fallback;
     d->recovered_ms = r->u.hello.recovered_ms;
@@ -1191,11 +1144,11 @@ static void sdb_hello(struct duties *d)
     r.u.hello.generation = d->cfg.generation;
     if (d->probing)
         return;
-    if (request(d, &r, dreq_new(R_HELLO)) == 0) {
+    if (duties_request(d, &r, duties_dreq_new(R_HELLO)) == 0) {
         d->probing = true;
     } else if (!d->loaded) {
         d->retry_hello = true;
-        arm_retry(d);
+        duties_arm_retry(d);
     }
 }
 
@@ -1211,6 +1164,8 @@ static void (*const on_reply[])(struct duties *, struct dreq *, const struct sdb
     [R_VIEW_DECIDED] = on_view_decided,
     [R_VIEW_DUTY] = on_view_duty,
     [R_LOOKUP] = on_lookup,
+    [R_SELF_DUTY] = blocks_on_self_duty,
+    [R_SYNC_SERVE] = blocks_on_sync_serve,
 };
 
 void duties_on_reply(struct duties *d, void *token, const struct sdb_reply *r)
@@ -1227,7 +1182,7 @@ static bool retry_intent(struct ientry *e, void *arg)
 {
     struct duties *d = arg;
     if (!e->durable && !e->in_flight)
-        append_intent(d, e);
+        duties_append_intent(d, e);
     return true;
 }
 
@@ -1250,7 +1205,7 @@ static void retry(struct duties *d)
         sdb_hello(d); /* while loaded, a probe: an answer resumes voting */
     }
     if (d->loaded && !d->sdb_up)
-        arm_retry(d);
+        duties_arm_retry(d);
 }
 
 static void sweep(struct duties *d)
@@ -1258,11 +1213,11 @@ static void sweep(struct duties *d)
     /* An instance that cannot decide (too few nodes ever got its duty) must not hold an
      * admission slot forever: after instance_expire_ms it stops counting as open. The engine
      * keeps it until the retention window passes, so a late quorum still decides it. */
-    uint64_t now = mono(d), expire = d->cfg.instance_expire_ms;
+    uint64_t now = duties_mono(d), expire = d->cfg.instance_expire_ms;
     for (size_t b = 0; b < INST_BUCKETS && d->nopen > 0; b++) {
         for (struct dinst *in = d->inst[b]; in; in = in->next) {
             if (in->open && now - in->start_mono_ms > expire) {
-                inst_close(d, in);
+                duties_inst_close(d, in);
                 metric_inc(metric("qbft_timeouts_total", "expired"));
                 DLOG(d, LOG_WARN, "qbft_state", LS("event", "expired"),
                      LS("duty", qbft_duty_name(in->id.duty)), LU("height", in->id.height));
@@ -1296,9 +1251,12 @@ static void sweep(struct duties *d)
 
 void duties_tick(struct duties *d)
 {
-    uint64_t now = mono(d);
-    if (d->loaded)
+    uint64_t now = duties_mono(d);
+    if (d->loaded) {
         qbft_tick(d->eng, now); /* round timers, and votes withheld before */
+        blocks_flush(d);
+        blocks_tick(d);
+    }
     if (d->retry_at <= now) {
         d->retry_at = UINT64_MAX;
         retry(d);
@@ -1312,6 +1270,8 @@ void duties_tick(struct duties *d)
 uint64_t duties_next_deadline(const struct duties *d)
 {
     uint64_t t = d->loaded ? qbft_next_deadline(d->eng) : UINT64_MAX;
+    if (d->loaded && blocks_deadline(d) < t)
+        t = blocks_deadline(d);
     if (d->retry_at < t)
         t = d->retry_at;
     return d->sweep_at < t ? d->sweep_at : t;
@@ -1353,7 +1313,8 @@ struct duties *duties_new(const struct duties_config *cfg, const struct duties_h
     d->scratch = xmalloc(sizeof(*d->scratch));
     d->sdb_up = true;
     d->retry_at = UINT64_MAX;
-    d->sweep_at = mono(d) + DUTIES_SWEEP_MS;
+    d->sync_deadline = UINT64_MAX;
+    d->sweep_at = duties_mono(d) + DUTIES_SWEEP_MS;
     metric("qbft_equivocations_total");
     metric("qbft_wal_guard_drops_total");
     metric("qbft_view_changes_total");
@@ -1387,6 +1348,7 @@ void duties_free(struct duties *d)
     free_loaded_duties(d);
     free(d->reloaded);
     free(d->lookups);
+    free(d->abstain_q);
     free(d->scratch);
     icache_free(d->intents);
     qbft_engine_free(d->eng);
@@ -1403,20 +1365,23 @@ void duties_health(const struct duties *d, char *out, size_t n)
 
 int duties_input(struct duties *d, const struct qbft_id *id, const uint8_t *value, size_t len)
 {
-    struct dinst *in = inst_find(d, id);
+    struct dinst *in = duties_inst_find(d, id);
     if (!in || !in->awaiting_input) {
         errno = ENOENT;
         return -1;
     }
     in->awaiting_input = false;
-    engine_start(d, in, value, len, in->start_mono_ms);
+    if (value && blocks_duty(d, id->duty))
+        blocks_own_value(d, in, value, len);
+    duties_engine_start(d, in, value, len, in->start_mono_ms);
+    blocks_flush(d);
     return 0;
 }
 
 int duties_value_checked(struct duties *d, const struct qbft_id *id,
                          const uint8_t hash[QBFT_HASH_LEN], bool valid)
 {
-    return qbft_value_checked(d->eng, id, hash, valid, mono(d));
+    return duties_value_judged(d, id, hash, valid ? DUTIES_VALID : DUTIES_INVALID);
 }
 
 struct qbft_engine *duties_engine(struct duties *d)

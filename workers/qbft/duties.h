@@ -35,10 +35,22 @@
  *    DUTIES_SWEEP_MS, instances that could not decide within instance_expire_ms stop counting as
  *    open, what fell below the retention window is forgotten, and at most DUTIES_DECIDED_KEEP
  *    decided instances stay in memory (GET then answers from StateDB).
- *  - The sequencer's hooks, for the duty types in builder_duties (none yet): the input value is
- *    asked for with host->want_input and the instance starts when duties_input() brings it;
- *    fresh proposals are judged by host->validate, whose late verdicts come in through
- *    duties_value_checked(). Other types use the duty's payload and take every proposal.
+ *  - The sequencer's hooks, for the duty types in builder_duties: the input value is asked for
+ *    with host->want_input and the instance starts when duties_input() brings it (or joins
+ *    without one); fresh proposals are judged by host->validate, whose late verdicts come in
+ *    through duties_value_judged(). Other types use the duty's payload and take every proposal.
+ *  - Block instances, the types in block_duties (proposer in the worker; blocks.c): their values
+ *    are blocks (proto/block.h) that the builder builds and judges against the chain's head,
+ *    which it reports (duties_head). The proposer lock keeps two block instances from deciding
+ *    two children of one parent: this node PREPAREs or COMMITs a block only when its parent is
+ *    the head, and with one parent it votes in one instance at a time; a vote in a lower instance
+ *    moves the lock down (the higher one is abstained from) unless this node has COMMITted in the
+ *    higher one. The lock is a record in the WAL (QBFT_INTENT_LOCK: parent | value hash), durable
+ *    before the vote leaves. Block instances start from a POSTed proposer duty (its block may be
+ *    empty), at the builder's slot (duties_slot), or when a peer's message for one arrives
+ *    (joining); a durable decision goes to the builder (host->decided_value). A node whose builder
+ *    is behind asks a peer (aequa/sync/v1) for the chain's blocks after its head, verifies each
+ *    certificate and decides them like its own.
  *
  * Fatal vs dropped: nothing here is fatal. A malformed message from another worker is the
  * caller's protocol violation (it decodes envelopes before calling in). Bytes from peers
@@ -74,6 +86,8 @@ struct duties_config {
     uint64_t max_height_jump;    /* [qbft] max_height_jump */
     uint64_t instance_expire_ms; /* [qbft] instance_expire_s */
     uint8_t builder_duties;      /* bit per duty type whose input and validation use the hooks */
+    uint8_t block_duties;        /* bit per duty type whose values are blocks (a subset) */
+    uint64_t slot_ms;            /* [builder] slot_ms: heights of block duties are slots (0: off) */
     uint64_t generation;         /* this worker's, sent with HELLO */
 };
 
@@ -120,10 +134,14 @@ struct duties_host {
     /* The sequencer's hooks (builder_duties types only). want_input: ask for the input value of
      * an instance (it comes back through duties_input). validate: judge a fresh proposal;
      * QBFT_VALUE_PENDING means the verdict comes through duties_value_checked. */
-    void (*want_input)(void *ctx, const struct qbft_id *id);
+    void (*want_input)(void *ctx, const struct qbft_id *id, bool explicit_duty);
     enum qbft_validity (*validate)(void *ctx, const struct qbft_id *id,
                                    const uint8_t hash[QBFT_HASH_LEN], const uint8_t *value,
                                    size_t len);
+    /* Block instances: a decision is durable (hand it to the builder; may come again); a
+     * message of aequa/sync/v1 to one peer. */
+    void (*decided_value)(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len);
+    void (*send_sync)(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len);
     /* Optional: the engine's reports are also passed on to tap's verified, equivocation,
      * abstained and event callbacks (tests and the simulator observe through it). */
     const struct qbft_host *tap;
@@ -162,11 +180,21 @@ uint64_t duties_next_deadline(const struct duties *d);
 /* "" when healthy, else why not. */
 void duties_health(const struct duties *d, char *out, size_t n);
 
-/* The sequencer's hooks: the input value asked for with want_input (-1 ENOENT when the instance
- * does not wait for one), the verdict on a value validate answered pending for. */
+/* The sequencer's hooks: the input value asked for with want_input (value NULL: join without
+ * one; -1 ENOENT when the instance does not wait for one), the verdict on a value validate
+ * answered pending for (behind: the builder lacks the proposal's parent; asked again once the
+ * head moves). */
 int duties_input(struct duties *d, const struct qbft_id *id, const uint8_t *value, size_t len);
+enum duties_verdict { DUTIES_VALID, DUTIES_INVALID, DUTIES_BEHIND };
+int duties_value_judged(struct duties *d, const struct qbft_id *id,
+                        const uint8_t hash[QBFT_HASH_LEN], enum duties_verdict v);
 int duties_value_checked(struct duties *d, const struct qbft_id *id,
                          const uint8_t hash[QBFT_HASH_LEN], bool valid);
+/* Block instances: the builder's head (behind: decided blocks are missing: catch up), its slot
+ * (start the block instance of that height), a message from a peer on aequa/sync/v1. */
+void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LEN], bool behind);
+void duties_slot(struct duties *d, uint64_t height);
+void duties_sync_deliver(struct duties *d, unsigned peer, const uint8_t *bytes, size_t len);
 
 /* The engine (tests and the simulator read its state; the worker never does). */
 struct qbft_engine *duties_engine(struct duties *d);

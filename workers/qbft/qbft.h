@@ -56,6 +56,10 @@ void qbft_engine_free(struct qbft_engine *e);
  */
 int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value, size_t len,
                uint64_t start_ms, uint64_t now);
+/* Start (or join) an instance without an input value: the node votes on what leaders propose,
+ * and as a leader it proposes only a value a ROUND-CHANGE quorum carries as prepared (else it
+ * stays silent and the round changes). Errors as qbft_start. */
+int qbft_join(struct qbft_engine *e, const struct qbft_id *id, uint64_t start_ms, uint64_t now);
 
 const char *qbft_verdict_name(enum qbft_verdict v);
 
@@ -89,6 +93,11 @@ int qbft_restore(struct qbft_engine *e, const struct qbft_id *id, const struct q
 /* Mark an instance decided from its persisted certificate (answers late peers). 0 or -1. */
 int qbft_restore_decided(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
                          size_t len, const uint8_t *cert, size_t cert_len);
+/* A decision learned from elsewhere (catch-up): the certificate is verified against the lock's
+ * keys, the instance is decided and reported through host->decided like one decided here.
+ * -1 with errno EINVAL (bad value or certificate) or EEXIST (decided already). */
+int qbft_learn_decided(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                       size_t len, const uint8_t *cert, size_t cert_len, uint64_t now);
 
 /* Pessimistic recovery: emit no PRE-PREPARE, PREPARE, COMMIT or ROUND-CHANGE for this instance. */
 int qbft_abstain(struct qbft_engine *e, const struct qbft_id *id);

@@ -158,8 +158,22 @@ static enum qbft_verdict receive_one(struct qbft_engine *e, const uint8_t *msg, 
     return out.verdict;
 }
 
+static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input,
+                 const uint8_t *value, size_t len, uint64_t start_ms, uint64_t now);
+
 int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value, size_t len,
                uint64_t start_ms, uint64_t now)
+{
+    return start(e, id, true, value, len, start_ms, now);
+}
+
+int qbft_join(struct qbft_engine *e, const struct qbft_id *id, uint64_t start_ms, uint64_t now)
+{
+    return start(e, id, false, NULL, 0, start_ms, now);
+}
+
+static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input,
+                 const uint8_t *value, size_t len, uint64_t start_ms, uint64_t now)
 {
     e->last_now = now;
     if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
@@ -175,10 +189,12 @@ int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *v
         errno = EEXIST;
         return -1;
     }
-    uint8_t hash[QBFT_HASH_LEN];
-    sha256(hash, value ? value : (const uint8_t *)"", len);
-    qval_set(&in->input, hash, value, len);
-    in->has_input = true;
+    if (has_input) {
+        uint8_t hash[QBFT_HASH_LEN];
+        sha256(hash, value ? value : (const uint8_t *)"", len);
+        qval_set(&in->input, hash, value, len);
+    }
+    in->has_input = has_input;
     in->start_ms = start_ms;
     qinst_run(e, in);
     if (!e->has_max[id->duty] || id->height > e->max_height[id->duty]) {
@@ -325,8 +341,24 @@ int qbft_restore(struct qbft_engine *e, const struct qbft_id *id, const struct q
     return 0;
 }
 
+static int decided_from_cert(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                             size_t len, const uint8_t *cert, size_t cert_len, bool report);
+
 int qbft_restore_decided(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
                          size_t len, const uint8_t *cert, size_t cert_len)
+{
+    return decided_from_cert(e, id, value, len, cert, cert_len, false);
+}
+
+int qbft_learn_decided(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                       size_t len, const uint8_t *cert, size_t cert_len, uint64_t now)
+{
+    e->last_now = now;
+    return decided_from_cert(e, id, value, len, cert, cert_len, true);
+}
+
+static int decided_from_cert(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                             size_t len, const uint8_t *cert, size_t cert_len, bool report)
 {
     uint8_t hash[QBFT_HASH_LEN];
     uint64_t round;
@@ -352,7 +384,7 @@ int qbft_restore_decided(struct qbft_engine *e, const struct qbft_id *id, const 
     struct qsig *entries = xmalloc(count * sizeof(*entries));
     for (size_t i = 0; i < count; i++)
         qsig_set(&entries[i], e->tx->just[i].body, e->tx->just[i].body_len, e->tx->just[i].sig);
-    qinst_decide(e, in, hash, round, value, len, entries, count, false);
+    qinst_decide(e, in, hash, round, value, len, entries, count, report);
     free(entries);
     return 0;
 }

@@ -371,9 +371,11 @@ static int rule_leader_proposes(struct qbft_engine *e, struct qinst *in, uint64_
     const struct qround *qr = qround_find(in, in->round);
     (void)now;
     if (!qr || leader_of(e, in, in->round) != e->cfg.self ||
-        (qr->sent & TYPE_BIT(QBFT_PRE_PREPARE)) || !in->has_input)
+        (qr->sent & TYPE_BIT(QBFT_PRE_PREPARE)))
         return 0;
     if (in->round == 1) {
+        if (!in->has_input)
+            return 0; /* joined without a value: silent, the round changes */
         struct qbft_body b = body_of(e, in, QBFT_PRE_PREPARE, 1, in->input.hash);
         return emit(e, in, &b, in->input.data, in->input.len, NULL, 0);
     }
@@ -394,6 +396,8 @@ static int rule_leader_proposes(struct qbft_engine *e, struct qinst *in, uint64_
         v = qval_find(in, best->b.prepared_hash);
         if (!v)
             return 0;
+    } else if (!in->has_input) {
+        return 0; /* nothing prepared and no value of its own to propose */
     }
     struct qbft_sigref just[QBFT_MAX_JUST];
     size_t nj = 0;

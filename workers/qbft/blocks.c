@@ -1,0 +1,538 @@
+/*
+ * blocks: what the duties module does only for block instances (duties.h, "Block instances"):
+ * the builder's verdicts on proposals, the proposer lock, the instances it starts itself (slots,
+ * joining), decided blocks handed to the builder, and catching up over aequa/sync/v1.
+ *
+ * Why the lock. A block names its parent, and each honest node PREPAREs a proposal only when its
+ * parent is the node's head. Two block instances running at once (a slow slot and the next one)
+ * could still decide two different children of one parent: each quorum would have validated its
+ * block against the same head. Every quorum of one instance and every quorum of another share an
+ * honest node; the lock makes that node vote in at most one of them for a given parent, so at
+ * most one child of a parent is ever decided and the chain never forks:
+ *   - a vote (PREPARE or COMMIT) in instance h for a block with parent P needs P = the head, and
+ *     no other live instance of this node holding a vote for a child of P at a lower height;
+ *   - a vote at a lower height than the instance holding the lock moves the lock down — the
+ *     higher instance is abstained from for good — unless this node COMMITted there (a COMMIT
+ *     may already count towards a decision);
+ *   - the lock of a decided instance, or one whose parent is no longer the head, binds nothing.
+ * Moving down (never up) lets nodes that split between two instances converge on the lower one.
+ * The lock is a WAL record (QBFT_INTENT_LOCK: parent | value hash) appended before the vote's
+ * own intent, and the vote leaves only once both are durable; after a restart the records
+ * rebuild the lock.
+ *
+ * Untrusted input: proposals (judged by the builder; a block that does not even decode is
+ * invalid here), sync messages from peers (decoded strictly; a certificate is verified by the
+ * engine against the lock's keys before anything is believed; a bad one is reported for the P2P
+ * score). Bounds: DUTIES_VALS values per instance, one sync request out, DUTIES_SYNC_SERVE peers'
+ * requests served at once.
+ */
+#include "lib/metrics.h"
+#include "lib/util.h"
+#include "proto/block.h"
+#include "proto/sync.h"
+#include "workers/qbft/duties_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const uint8_t null_payload[] = "null"; /* the stored payload of every block duty */
+
+bool blocks_duty(const struct duties *d, uint8_t duty)
+{
+    return (d->cfg.block_duties >> duty) & 1;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static struct dval *val_find(struct dinst *in, const uint8_t hash[SHA256_LEN])
+{
+    for (struct dval *v = in->vals; v; v = v->next)
+        if (!memcmp(v->hash, hash, SHA256_LEN))
+            return v;
+    return NULL;
+}
+
+static struct dval *val_add(struct dinst *in, const uint8_t hash[SHA256_LEN],
+                            const uint8_t parent[SHA256_LEN], uint8_t verdict)
+{
+    struct dval *v = xcalloc(1, sizeof(*v));
+    memcpy(v->hash, hash, SHA256_LEN);
+    memcpy(v->parent, parent, SHA256_LEN);
+    v->verdict = verdict;
+    v->next = in->vals;
+    in->vals = v;
+    in->nvals++;
+    return v;
+}
+
+/* The parent of a block, or -1 when the bytes are not a block (of this height). */
+static int block_parent(const uint8_t *value, size_t len, uint64_t height,
+                        uint8_t parent[SHA256_LEN])
+{
+    struct block b;
+    if (block_decode(&b, value, len, UINT32_MAX) != BLOCK_DECODE_OK)
+        return -1;
+    int rc = b.h.height == height ? 0 : -1;
+    memcpy(parent, b.h.parent_hash, SHA256_LEN);
+    block_free(&b);
+    return rc;
+}
+
+enum qbft_validity blocks_validate(struct duties *d, const struct qbft_id *id,
+                                   const uint8_t hash[QBFT_HASH_LEN], const uint8_t *value,
+                                   size_t len)
+{
+    struct dinst *in = duties_inst_get(d, id);
+    struct dval *v = val_find(in, hash);
+    if (v)
+        return v->verdict == DV_VALID     ? QBFT_VALUE_VALID
+               : v->verdict == DV_INVALID ? QBFT_VALUE_INVALID
+                                          : QBFT_VALUE_PENDING;
+    uint8_t parent[SHA256_LEN];
+    if (in->nvals >= DUTIES_VALS || block_parent(value, len, id->height, parent) < 0) {
+        if (in->nvals < DUTIES_VALS)
+            val_add(in, hash, parent, DV_INVALID);
+        metric_inc(metric("builder_reject_total", "block", "decode"));
+        return QBFT_VALUE_INVALID;
+    }
+    v = val_add(in, hash, parent, DV_PENDING);
+    buf_append(&v->bytes, value, len);
+    enum qbft_validity r = d->host.validate(d->host.ctx, id, hash, value, len);
+    if (r != QBFT_VALUE_PENDING) {
+        v->verdict = r == QBFT_VALUE_VALID ? DV_VALID : DV_INVALID;
+        buf_free(&v->bytes);
+    }
+    return r;
+}
+
+int duties_value_judged(struct duties *d, const struct qbft_id *id,
+                        const uint8_t hash[QBFT_HASH_LEN], enum duties_verdict verdict)
+{
+    struct dinst *in = duties_inst_find(d, id);
+    struct dval *v = in && blocks_duty(d, id->duty) ? val_find(in, hash) : NULL;
+    if (in && blocks_duty(d, id->duty) && !v) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (v && verdict == DUTIES_BEHIND) {
+        /* The builder lacks the proposal's parent: catch up, then ask again (the engine keeps
+         * the proposal pending meanwhile). */
+        v->verdict = DV_BEHIND;
+        d->behind = true;
+        if (!d->sync_on)
+            d->sync_deadline = 0; /* a request goes out at the next tick */
+        return 0;
+    }
+    if (v) {
+        v->verdict = verdict == DUTIES_VALID ? DV_VALID : DV_INVALID;
+        buf_free(&v->bytes);
+    }
+    int rc = qbft_value_checked(d->eng, id, hash, verdict == DUTIES_VALID, duties_mono(d));
+    blocks_flush(d);
+    return rc;
+}
+
+void blocks_own_value(struct duties *d, struct dinst *in, const uint8_t *value, size_t len)
+{
+    uint8_t hash[SHA256_LEN], parent[SHA256_LEN];
+    (void)d;
+    sha256(hash, value, len);
+    if (block_parent(value, len, in->id.height, parent) == 0 && !val_find(in, hash) &&
+        in->nvals < DUTIES_VALS)
+        val_add(in, hash, parent, DV_VALID);
+}
+
+/* ---------------------------------------------------------------- the lock */
+
+static void abstain_later(struct duties *d, const struct qbft_id *id)
+{
+    if (d->nabstain == d->abstain_cap) {
+        d->abstain_cap = d->abstain_cap ? 2 * d->abstain_cap : 8;
+        d->abstain_q = xrealloc(d->abstain_q, d->abstain_cap * sizeof(*d->abstain_q));
+    }
+    d->abstain_q[d->nabstain++] = *id;
+}
+
+void blocks_flush(struct duties *d)
+{
+    for (size_t i = 0; i < d->nabstain; i++)
+        qbft_abstain(d->eng, &d->abstain_q[i]);
+    d->nabstain = 0;
+}
+
+static bool lock_binds(const struct duties *d, const struct dinst *l, const uint8_t parent[32])
+{
+    return l->voted && !l->decided && !l->abandoned &&
+           !memcmp(l->vote_parent, parent, SHA256_LEN) &&
+           !memcmp(l->vote_parent, d->head, SHA256_LEN);
+}
+
+static void voted_link(struct duties *d, struct dinst *in)
+{
+    for (struct dinst *l = d->voted; l; l = l->vnext)
+        if (l == in)
+            return;
+    in->vnext = d->voted;
+    d->voted = in;
+}
+
+static void voted_unlink(struct duties *d, struct dinst *in)
+{
+    for (struct dinst **pp = &d->voted; *pp; pp = &(*pp)->vnext)
+        if (*pp == in) {
+            *pp = in->vnext;
+            in->vnext = NULL;
+            return;
+        }
+}
+
+int blocks_vote(struct duties *d, const struct qbft_id *id, uint64_t round, uint8_t type,
+                const uint8_t *bytes, size_t len)
+{
+    if (type != QBFT_PREPARE && type != QBFT_COMMIT)
+        return 0;
+    if (qbft_msg_decode(d->scratch, bytes, len, QBFT_DECODE_INTENT) < 0)
+        return -1;
+    uint8_t hash[SHA256_LEN];
+    memcpy(hash, d->scratch->m.b.value_hash, SHA256_LEN);
+    struct dinst *in = duties_inst_get(d, id);
+    struct dval *v = val_find(in, hash);
+    /* Only a block the builder found valid, on the head as it is now. */
+    if (!v || v->verdict != DV_VALID || !d->head_known ||
+        memcmp(v->parent, d->head, SHA256_LEN) != 0)
+        return -1;
+    for (struct dinst *l = d->voted; l; l = l->vnext) {
+        if (l == in || !lock_binds(d, l, v->parent))
+            continue;
+        if (l->id.height < id->height || l->committed)
+            return -1; /* the lock holds: a lower instance, or a COMMIT there */
+    }
+    for (struct dinst *l = d->voted; l; l = l->vnext) {
+        if (l == in || !lock_binds(d, l, v->parent))
+            continue;
+        l->abandoned = true; /* the lock moves down to this instance */
+        abstain_later(d, &l->id);
+        DLOG(d, LOG_INFO, "consensus_block", LS("event", "lock_moved"), LU("from", l->id.height),
+             LU("to", id->height));
+    }
+    struct ikey k = {id->duty, id->height, round, QBFT_INTENT_LOCK};
+    if (!icache_get(d->intents, &k)) {
+        uint8_t rec[2 * SHA256_LEN];
+        memcpy(rec, v->parent, SHA256_LEN);
+        memcpy(rec + SHA256_LEN, hash, SHA256_LEN);
+        duties_append_intent(d, icache_add(d->intents, &k, rec, sizeof(rec), false));
+    }
+    in->voted = true;
+    memcpy(in->vote_parent, v->parent, SHA256_LEN);
+    if (type == QBFT_COMMIT)
+        in->committed = true;
+    voted_link(d, in);
+    return 0;
+}
+
+static const struct ientry *lock_of(struct duties *d, const struct ikey *k)
+{
+    struct ikey lk = {k->duty, k->height, k->round, QBFT_INTENT_LOCK};
+    return icache_get(d->intents, &lk);
+}
+
+bool blocks_may_send(struct duties *d, const struct ientry *e)
+{
+    if (!blocks_duty(d, e->k.duty) || (e->k.type != QBFT_PREPARE && e->k.type != QBFT_COMMIT))
+        return true;
+    const struct ientry *l = lock_of(d, &e->k);
+    return !l || l->durable;
+}
+
+void blocks_lock_durable(struct duties *d, const struct ientry *lock)
+{
+    static const uint8_t votes[] = {QBFT_PREPARE, QBFT_COMMIT};
+    for (size_t i = 0; i < sizeof(votes); i++) {
+        struct ikey k = {lock->k.duty, lock->k.height, lock->k.round, votes[i]};
+        struct ientry *e = icache_get(d->intents, &k);
+        if (!e || !e->durable)
+            continue;
+        struct isend *s = ientry_take_sends(e);
+        for (struct isend *x = s; x; x = x->next)
+            duties_send_msg(d, x->peer, e->k.type, x->payload.data, x->payload.len);
+        isend_free_list(s);
+    }
+}
+
+void blocks_reloaded(struct duties *d, const struct ientry *e)
+{
+    if (!blocks_duty(d, e->k.duty))
+        return;
+    struct qbft_id id = {e->k.duty, e->k.height};
+    if (e->k.type == QBFT_INTENT_LOCK && e->intent.len == 2 * SHA256_LEN) {
+        struct dinst *in = duties_inst_get(d, &id);
+        in->voted = true;
+        memcpy(in->vote_parent, e->intent.data, SHA256_LEN);
+        voted_link(d, in);
+    } else if (e->k.type == QBFT_COMMIT) {
+        duties_inst_get(d, &id)->committed = true;
+    }
+}
+
+/* ---------------------------------------------------------------- instances of our own */
+
+const char *blocks_admission(const struct duties *d, uint64_t height, enum duty_result *res)
+{
+    if (d->head_known && height <= d->head_height) {
+        *res = DUTY_TOO_OLD;
+        return "height not above the chain's head";
+    }
+    if (d->cfg.slot_ms) {
+        uint64_t slot = d->host.wall_ms(d->host.ctx) / d->cfg.slot_ms;
+        if (height > slot && height - slot > d->cfg.max_height_jump) {
+            *res = DUTY_TOO_FAR_AHEAD;
+            return "height more than [qbft] max_height_jump slots after the current one";
+        }
+    }
+    return NULL;
+}
+
+/* Persist a block duty of our own (a slot, a join), then start it. */
+static void self_duty(struct duties *d, const struct qbft_id *id)
+{
+    struct dinst *in = duties_inst_find(d, id);
+    if (!d->loaded || (in && (in->self_pending || in->open || in->decided)) ||
+        d->nopen >= d->cfg.max_open || (d->head_known && id->height <= d->head_height))
+        return;
+    in = duties_inst_get(d, id);
+    in->self_pending = true;
+    struct sdb_req r = {.type = SDB_PUT_DUTY};
+    r.u.put_duty = (struct sdb_duty){.dtype = id->duty,
+                                     .height = id->height,
+                                     .payload = {null_payload, sizeof(null_payload) - 1},
+                                     .accepted_ms = d->host.wall_ms(d->host.ctx)};
+    struct dreq *q = duties_dreq_new(R_SELF_DUTY);
+    q->id = *id;
+    if (duties_request(d, &r, q) < 0)
+        in->self_pending = false;
+}
+
+void blocks_on_self_duty(struct duties *d, struct dreq *q, const struct sdb_reply *r)
+{
+    struct dinst *in = duties_inst_find(d, &q->id);
+    if (in)
+        in->self_pending = false;
+    if (!r) {
+        duties_sdb_status(d, false);
+        return;
+    }
+    duties_sdb_status(d, true);
+    if ((r->status == SDB_OK || r->status == SDB_DUPLICATE) && r->durable)
+        duties_start_instance(d, &q->id, null_payload, sizeof(null_payload) - 1, duties_mono(d));
+}
+
+void duties_slot(struct duties *d, uint64_t height)
+{
+    for (uint8_t t = 0; t < QBFT_DUTY_TYPES; t++)
+        if (blocks_duty(d, t))
+            self_duty(d, &(struct qbft_id){t, height});
+}
+
+void blocks_join(struct duties *d, const struct qbft_id *id)
+{
+    if (blocks_duty(d, id->duty) && !duties_inst_find(d, id))
+        self_duty(d, id);
+}
+
+/* ---------------------------------------------------------------- decisions and the head */
+
+void blocks_decided(struct duties *d, struct dinst *in)
+{
+    voted_unlink(d, in);
+    if (d->host.decided_value)
+        d->host.decided_value(d->host.ctx, &in->id, in->value.data, in->value.len);
+}
+
+void blocks_forget(struct duties *d, struct dinst *in)
+{
+    voted_unlink(d, in);
+    while (in->vals) {
+        struct dval *v = in->vals;
+        in->vals = v->next;
+        buf_free(&v->bytes);
+        free(v);
+    }
+    in->nvals = 0;
+}
+
+static void sync_request(struct duties *d);
+
+void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LEN], bool behind)
+{
+    bool moved = !d->head_known || height != d->head_height || memcmp(hash, d->head, SHA256_LEN);
+    d->head_known = true;
+    d->head_height = height;
+    memcpy(d->head, hash, SHA256_LEN);
+    d->behind = behind;
+    /* What the builder has not applied although it is decided here (a message it missed):
+     * handed to it again. Proposals it could not judge: asked again. */
+    for (size_t b = 0; b < INST_BUCKETS; b++) {
+        for (struct dinst *in = d->inst[b]; in; in = in->next) {
+            if (!blocks_duty(d, in->id.duty))
+                continue;
+            if (in->decided && in->persisted && in->id.height > height)
+                blocks_decided(d, in);
+            for (struct dval *v = in->vals; moved && v; v = v->next) {
+                if (v->verdict != DV_BEHIND)
+                    continue;
+                v->verdict = DV_PENDING;
+                enum qbft_validity r =
+                    d->host.validate(d->host.ctx, &in->id, v->hash, v->bytes.data, v->bytes.len);
+                if (r != QBFT_VALUE_PENDING)
+                    duties_value_judged(d, &in->id, v->hash,
+                                        r == QBFT_VALUE_VALID ? DUTIES_VALID : DUTIES_INVALID);
+            }
+        }
+    }
+    if (behind && !d->sync_on)
+        sync_request(d);
+}
+
+/* ---------------------------------------------------------------- catching up */
+
+static void sync_send(struct duties *d, unsigned peer, const struct sync_msg *m)
+{
+    struct buf b = BUF_INIT;
+    sync_encode(&b, m);
+    d->host.send_sync(d->host.ctx, peer, b.data, b.len);
+    buf_free(&b);
+}
+
+/* Ask the next peer for the chain's block after our head. */
+static void sync_request(struct duties *d)
+{
+    unsigned n = d->cfg.qbft.n, self = d->cfg.qbft.self;
+    if (n < 2 || !d->host.send_sync || !d->head_known) {
+        d->sync_on = false;
+        d->sync_deadline = UINT64_MAX;
+        return;
+    }
+    do
+        d->sync_peer = (d->sync_peer + 1) % n;
+    while (d->sync_peer == self);
+    struct sync_msg m = {.kind = SYNC_REQ, .height = d->head_height};
+    sync_send(d, d->sync_peer, &m);
+    d->sync_on = true;
+    d->sync_deadline = duties_mono(d) + DUTIES_SYNC_MS;
+}
+
+static void sync_next(struct duties *d, uint64_t after)
+{
+    struct sync_msg m = {.kind = SYNC_REQ, .height = after};
+    sync_send(d, d->sync_peer, &m);
+    d->sync_deadline = duties_mono(d) + DUTIES_SYNC_MS;
+}
+
+void blocks_tick(struct duties *d)
+{
+    if (d->sync_deadline > duties_mono(d))
+        return;
+    d->sync_deadline = UINT64_MAX;
+    if (d->behind || d->sync_on)
+        sync_request(d); /* unanswered (or due): the next peer */
+    else
+        d->sync_on = false;
+}
+
+uint64_t blocks_deadline(const struct duties *d)
+{
+    return d->sync_deadline;
+}
+
+static void serve(struct duties *d, unsigned peer, uint64_t after)
+{
+    if (d->serving >= DUTIES_SYNC_SERVE)
+        return; /* the peer asks again */
+    struct sdb_req r = {.type = SDB_GET_BLOCK};
+    r.u.block.mode = SDB_BLOCK_NEXT;
+    r.u.block.height = after;
+    struct dreq *q = duties_dreq_new(R_SYNC_SERVE);
+    q->peer = peer;
+    q->id.height = after;
+    if (duties_request(d, &r, q) == 0)
+        d->serving++;
+}
+
+void blocks_on_sync_serve(struct duties *d, struct dreq *q, const struct sdb_reply *r)
+{
+    d->serving--;
+    if (!r)
+        return;
+    struct sync_msg m = {.kind = SYNC_NONE, .height = q->id.height};
+    if (r->status == SDB_OK && r->u.block.present && r->u.block.d.ncert > 0) {
+        m.kind = SYNC_BLOCK;
+        m.height = r->u.block.height;
+        m.block = r->u.block.d.value.p;
+        m.block_len = r->u.block.d.value.len;
+        m.cert = r->u.block.d.cert[0].p;
+        m.cert_len = r->u.block.d.cert[0].len;
+    } else if (r->status != SDB_NOT_FOUND) {
+        return;
+    }
+    sync_send(d, q->peer, &m);
+}
+
+/* A block from the peer we asked: believed only with a certificate of a quorum. */
+static void sync_block(struct duties *d, unsigned peer, const struct sync_msg *m)
+{
+    if (!d->sync_on || peer != d->sync_peer)
+        return; /* not asked for */
+    struct qbft_id id = {0, m->height};
+    for (uint8_t t = 0; t < QBFT_DUTY_TYPES; t++)
+        if (blocks_duty(d, t)) {
+            id.duty = t;
+            break;
+        }
+    int rc = qbft_learn_decided(d->eng, &id, m->block, m->block_len, m->cert, m->cert_len,
+                                duties_mono(d));
+    blocks_flush(d);
+    if (rc < 0 && errno != EEXIST) {
+        metric_inc(metric("sync_blocks_total", "invalid"));
+        DLOG(d, LOG_WARN, "consensus_block", LS("event", "sync_invalid"), LU("peer", peer),
+             LU("height", m->height), LS("err", "the certificate does not verify"));
+        d->host.report(d->host.ctx, peer, DUTIES_REPORT_INVALID_SIG);
+        sync_request(d); /* another peer */
+        return;
+    }
+    if (rc == 0) {
+        metric_inc(metric("sync_blocks_total", "ok"));
+        DLOG(d, LOG_INFO, "consensus_block", LS("event", "synced"), LU("peer", peer),
+             LU("height", m->height));
+    } else {
+        struct dinst *in = duties_inst_find(d, &id);
+        if (in && in->decided && in->persisted)
+            blocks_decided(d, in); /* decided here already: the builder gets it again */
+    }
+    sync_next(d, m->height);
+}
+
+void duties_sync_deliver(struct duties *d, unsigned peer, const uint8_t *bytes, size_t len)
+{
+    struct sync_msg m;
+    if (!d->loaded || peer >= d->cfg.qbft.n || peer == d->cfg.qbft.self)
+        return;
+    if (sync_decode(&m, bytes, len) < 0) {
+        d->host.report(d->host.ctx, peer, DUTIES_REPORT_UNDECODABLE);
+        return;
+    }
+    switch (m.kind) {
+    case SYNC_REQ:
+        serve(d, peer, m.height);
+        break;
+    case SYNC_BLOCK:
+        sync_block(d, peer, &m);
+        break;
+    default: /* SYNC_NONE: that peer has nothing after our head */
+        if (d->sync_on && peer == d->sync_peer) {
+            d->sync_on = false;
+            d->sync_deadline = UINT64_MAX;
+        }
+        break;
+    }
+}
