@@ -224,8 +224,9 @@ START_TEST(forward_form)
     struct buf b = BUF_INIT;
     http1_request_forward((const uint8_t *)h, &r, &b);
     buf_append(&b, "", 1);
-    ck_assert_str_eq((char *)b.data, "POST /v1/duty?x HTTP/1.1\r\nHost: a\r\nX-Trace-ID: t\r\n"
-                                     "Content-Length: 2\r\n\r\n");
+    /* the length first: civetweb ignores header lines beyond its 64th */
+    ck_assert_str_eq((char *)b.data, "POST /v1/duty?x HTTP/1.1\r\nContent-Length: 2\r\nHost: a\r\n"
+                                     "X-Trace-ID: t\r\n\r\n");
     buf_free(&b);
 
     ck_assert_int_eq(parse("GET /health HTTP/1.1\r\n\r\n", &r), HTTP1_OK);
@@ -247,6 +248,7 @@ START_TEST(forward_reparses)
     http1_request_forward((const uint8_t *)c->head, &r, &b);
     ck_assert_int_eq(http1_request_parse(b.data, b.len, &r2), HTTP1_OK);
     ck_assert_uint_eq(r2.head_len, b.len);
+    ck_assert_uint_le(r2.nheaders + 1, 64); /* civetweb's limit, the length line included */
     ck_assert(r2.content_length == r.content_length);
     ck_assert_uint_eq(r2.nheaders, r.nheaders);
     ck_assert_str_eq(span((char *)b.data, r2.target), span(c->head, r.target));

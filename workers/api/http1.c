@@ -263,14 +263,14 @@ void http1_request_forward(const uint8_t *p, const struct http1_request *r, stru
     buf_append(out, p + r->method.off, r->method.len);
     buf_append(out, " ", 1);
     buf_append(out, p + r->target.off, r->target.len);
-    buf_append_str(out, " HTTP/1.1\r\n");
+    buf_printf(out, " HTTP/1.1\r\nContent-Length: %llu\r\n", (unsigned long long)r->content_length);
     for (size_t i = 0; i < r->nheaders; i++) {
         buf_append(out, p + r->name[i].off, r->name[i].len);
         buf_append(out, ": ", 2);
         buf_append(out, p + r->value[i].off, r->value[i].len);
         buf_append(out, "\r\n", 2);
     }
-    buf_printf(out, "Content-Length: %llu\r\n\r\n", (unsigned long long)r->content_length);
+    buf_append(out, "\r\n", 2);
 }
 
 enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_request,

@@ -18,8 +18,10 @@
 
 #include "lib/buf.h"
 
-#define HTTP1_HEAD_MAX    16384 /* bytes of a request head, blank line included */
-#define HTTP1_HEADERS_MAX 64    /* header lines of a request (civetweb's own limit) */
+#define HTTP1_HEAD_MAX 16384 /* bytes of a request head, blank line included */
+/* Header lines of a request. civetweb reads 64 and ignores any beyond: with the Content-Length
+ * line the front adds, a forwarded head stays within them. */
+#define HTTP1_HEADERS_MAX 63
 
 enum http1_result {
     HTTP1_INCOMPLETE,      /* the head has not ended yet */
@@ -62,8 +64,8 @@ struct http1_request {
  * skipped (RFC 9112 §2.2); lines may end in CRLF or LF. */
 enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_request *r);
 
-/* Append the head to forward: "METHOD target HTTP/1.1", the kept headers, and
- * "Content-Length: N", each line ending in CRLF, then the blank line. */
+/* Append the head to forward: "METHOD target HTTP/1.1", "Content-Length: N", the kept headers,
+ * each line ending in CRLF, then the blank line. */
 void http1_request_forward(const uint8_t *p, const struct http1_request *r, struct buf *out);
 
 struct http1_response {
