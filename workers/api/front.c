@@ -159,6 +159,18 @@ static double ms(uint64_t v)
     return (double)v / 1000.0;
 }
 
+/* Give back what a large body or answer made a buffer grow to, once it holds little. */
+static void trim(struct buf *b)
+{
+    if (b->cap <= 2 * READ_CHUNK || b->len > READ_CHUNK)
+        return;
+    struct buf nb = BUF_INIT;
+    if (b->len)
+        buf_append(&nb, b->data, b->len);
+    buf_free(b);
+    *b = nb;
+}
+
 /* Count a refused or cut connection; log it at most once a second per reason. */
 static void count_reject(struct front *f, enum reject_reason r, uint32_t addr)
 {
@@ -297,6 +309,7 @@ static void client_flush(struct client *c)
         c->out_off += (size_t)n;
     }
     buf_reset(&c->out);
+    trim(&c->out);
     c->out_off = 0;
     if (c->close_after) {
         client_linger(c);
@@ -445,12 +458,12 @@ static void client_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void refuse(struct front *f, int fd, enum reject_reason r, uint32_t addr)
 {
     char drop[4096];
+    count_reject(f, r, addr);
     send_now(fd, refuse_503, sizeof(refuse_503) - 1);
     /* a request already sent would turn the close into a reset that can eat the 503 */
     ssize_t n = recv(fd, drop, sizeof(drop), MSG_DONTWAIT);
     (void)n;
     close(fd);
-    count_reject(f, r, addr);
 }
 
 static void client_new(struct front *f, int fd, uint32_t addr)
@@ -636,10 +649,12 @@ static void upstream_done(struct upstream *u, const struct http1_response *resp)
     size_t used = c->req.head_len + c->req.content_length;
     memmove(c->in.data, c->in.data + used, c->in.len - used);
     c->in.len -= used;
+    trim(&c->in);
     c->state = C_SEND;
     if (reusable) {
         u->state = U_IDLE;
         buf_reset(&u->in);
+        trim(&u->in);
         watch(u->f->loop, &u->io, u->fd, EV_READ);
     } else {
         upstream_close(u);
