@@ -57,8 +57,9 @@ static void fuzz_request(const uint8_t *data, size_t size)
     const char *first = memchr(b.data, '\n', b.len);
     CHECK(first && b.len - (size_t)(first + 1 - (const char *)b.data) >= 16 &&
           memcmp(first + 1, "Content-Length: ", 16) == 0);
-    CHECK(http1_request_parse(b.data, b.len, &r2) == HTTP1_OK || b.len > HTTP1_HEAD_MAX);
-    if (b.len <= HTTP1_HEAD_MAX) {
+    /* (a head at the caps may come out over them: the length line, CRLF for LF) */
+    if (b.len <= HTTP1_HEAD_MAX && r.nheaders < HTTP1_HEADERS_MAX) {
+        CHECK(http1_request_parse(b.data, b.len, &r2) == HTTP1_OK);
         CHECK(r2.head_len == b.len && r2.content_length == r.content_length);
         CHECK(r2.nheaders == r.nheaders && r2.target.len == r.target.len);
         CHECK(memcmp(b.data + r2.target.off, data + r.target.off, r.target.len) == 0);
