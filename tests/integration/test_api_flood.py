@@ -38,57 +38,66 @@ def raise_fd_limit(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def attack(mode, port, n):
-    """The attacker: keeps n connections to 127.0.0.1:port open until stdin closes, then prints
-    one JSON line: the lifetimes of the connections the node cut (from connect to the cut)."""
+def attack(mode, port, n, sources):
+    """The attacker: keeps n connections to 127.0.0.1:port open, from the source addresses in
+    turn, until stdin closes. Prints "opened K" once its first n connections are up (or after
+    10 s: a server may leave some hanging in its backlog), and at the end one JSON line with the
+    lifetimes of the connections the server cut (from the connect call to the cut). Also used
+    by scripts/bench.d/http."""
     raise_fd_limit(n + 256)
     sel = selectors.DefaultSelector()
     due = []  # (time of the next header line, seq, socket) in slowloris mode
-    cuts, first_gen_cut, errors, seq = [], 0, 0, 0
-    lock = threading.Lock()
+    cuts, first_gen_cut, errors, seq, nopen = [], 0, 0, 0, 0
     stop = threading.Event()
 
     def open_one(gen):
-        nonlocal errors, seq
+        nonlocal errors, nopen
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        nopen += 1
         try:
-            s.bind((ATTACKER, 0))
-            s.settimeout(5)
-            s.connect(("127.0.0.1", port))
+            s.bind((sources[nopen % len(sources)], 0))
             s.setblocking(False)
-            if mode == "slowloris":
-                s.send(b"GET /health HTTP/1.1\r\n")
+            t = time.monotonic()
+            s.connect_ex(("127.0.0.1", port))
         except OSError:
             errors += 1
             s.close()
-            return False
-        t = time.monotonic()
-        sel.register(s, selectors.EVENT_READ, (t, gen))
-        if mode == "slowloris":
-            seq += 1
-            heapq.heappush(due, (t + LINE_EVERY_S, seq, s))
-        return True
+            return
+        sel.register(s, selectors.EVENT_WRITE, (t, gen, False))
 
-    def watch_stdin():
-        sys.stdin.read()
-        stop.set()
-
-    for _ in range(n):
-        open_one(0)
-    print("opened %d" % len(sel.get_map()), flush=True)
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    while not stop.is_set():
-        for key, _ in sel.select(timeout=0.05):
-            s, (t, gen) = key.fileobj, key.data
-            try:
-                s.recv(4096)  # the 408, the end, or a reset: the node cut it
-            except OSError:
-                pass
-            cuts.append(time.monotonic() - t)
-            first_gen_cut += gen == 0
+    def on_connected(s, t, gen):
+        nonlocal errors, seq
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            errors += 1
             sel.unregister(s)
             s.close()
-            open_one(1)
+            return
+        sel.modify(s, selectors.EVENT_READ, (t, gen, True))
+        if mode == "slowloris":
+            try:
+                s.send(b"GET /health HTTP/1.1\r\n")
+            except OSError:
+                return  # cut: the selector sees it
+            seq += 1
+            heapq.heappush(due, (time.monotonic() + LINE_EVERY_S, seq, s))
+
+    def on_cut(s, t, gen):
+        nonlocal first_gen_cut
+        try:
+            s.recv(4096)  # the 408, the end, or a reset: the server cut it
+        except OSError:
+            pass
+        cuts.append(time.monotonic() - t)
+        first_gen_cut += gen == 0
+        sel.unregister(s)
+        s.close()
+        open_one(1)
+
+    def turn(timeout):
+        nonlocal seq
+        for key, _ in sel.select(timeout=timeout):
+            t, gen, up = key.data
+            (on_cut if up else on_connected)(key.fileobj, t, gen)
         now = time.monotonic()
         while due and due[0][0] <= now:
             _, _, s = heapq.heappop(due)
@@ -100,6 +109,23 @@ def attack(mode, port, n):
                 continue  # cut: the selector sees it
             seq += 1
             heapq.heappush(due, (now + LINE_EVERY_S, seq, s))
+
+    def up():
+        return sum(1 for k in sel.get_map().values() if k.data[2])
+
+    def watch_stdin():
+        sys.stdin.read()
+        stop.set()
+
+    for _ in range(n):
+        open_one(0)
+    deadline = time.monotonic() + 10
+    while up() < n and time.monotonic() < deadline:
+        turn(0.05)
+    print("opened %d" % up(), flush=True)
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    while not stop.is_set():
+        turn(0.05)
     print(json.dumps({"cuts": cuts, "first_gen_cut": first_gen_cut, "errors": errors}),
           flush=True)
 
@@ -183,6 +209,6 @@ def main(mode):
 
 if __name__ == "__main__":
     if sys.argv[1] == "attack":
-        attack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        attack(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:] or [ATTACKER])
     else:
         main(sys.argv[1])
