@@ -42,8 +42,8 @@ def attack(mode, port, n, sources):
     """The attacker: keeps n connections to 127.0.0.1:port open, from the source addresses in
     turn, until stdin closes. Prints "opened K" once its first n connections are up (or after
     10 s: a server may leave some hanging in its backlog), and at the end one JSON line with the
-    lifetimes of the connections the server cut (from the connect call to the cut). Also used
-    by scripts/bench.d/http."""
+    lifetimes of the connections the server cut (from the connect call to the cut), once it has
+    seen the first n cut or 10 s passed. Also used by scripts/bench.d/http."""
     raise_fd_limit(n + 256)
     sel = selectors.DefaultSelector()
     due = []  # (time of the next header line, seq, socket) in slowloris mode
@@ -91,7 +91,8 @@ def attack(mode, port, n, sources):
         first_gen_cut += gen == 0
         sel.unregister(s)
         s.close()
-        open_one(1)
+        if not stop.is_set():
+            open_one(1)
 
     def turn(timeout):
         nonlocal seq
@@ -122,9 +123,13 @@ def attack(mode, port, n, sources):
     deadline = time.monotonic() + 10
     while up() < n and time.monotonic() < deadline:
         turn(0.05)
-    print("opened %d" % up(), flush=True)
+    opened = up()
+    print("opened %d" % opened, flush=True)
     threading.Thread(target=watch_stdin, daemon=True).start()
     while not stop.is_set():
+        turn(0.05)
+    deadline = time.monotonic() + 10
+    while first_gen_cut < opened and time.monotonic() < deadline:
         turn(0.05)
     print(json.dumps({"cuts": cuts, "first_gen_cut": first_gen_cut, "errors": errors}),
           flush=True)

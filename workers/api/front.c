@@ -572,6 +572,8 @@ static void upstream_begin(struct upstream *u, struct client *c)
     watch(u->f->loop, &u->io, u->fd, EV_READ | EV_WRITE);
 }
 
+/* Connect for a request (c), or ahead of any (c NULL: at start, so that civetweb's threads are
+ * the front's from the outset). */
 static void upstream_connect(struct upstream *u, struct client *c)
 {
     struct front *f = u->f;
@@ -583,7 +585,8 @@ static void upstream_connect(struct upstream *u, struct client *c)
             errno == EINPROGRESS) {
             u->state = U_CONNECTING;
             u->c = c;
-            c->up = u;
+            if (c)
+                c->up = u;
             watch(f->loop, &u->io, u->fd, EV_WRITE);
             return;
         }
@@ -591,7 +594,8 @@ static void upstream_connect(struct upstream *u, struct client *c)
         u->fd = -1;
     }
     log_error("api_upstream", LS("listener", f->name), LS("err", strerror(errno)));
-    client_answer(c, 503, "unavailable", "cannot connect to civetweb", true);
+    if (c)
+        client_answer(c, 503, "unavailable", "cannot connect to civetweb", true);
 }
 
 static void dispatch(struct front *f, struct client *c)
@@ -615,13 +619,14 @@ static void dispatch(struct front *f, struct client *c)
     f->wait_tail = &c->wait_next;
 }
 
-/* The request in flight failed on the civetweb side: answer 503 and drop the connection. */
+/* The connection to civetweb failed: drop it, and answer 503 to its request if it had one. */
 static void upstream_fail(struct upstream *u, const char *why)
 {
     struct client *c = u->c;
     log_error("api_upstream", LS("listener", u->f->name), LS("err", why));
     upstream_close(u);
-    client_answer(c, 503, "unavailable", why, true);
+    if (c)
+        client_answer(c, 503, "unavailable", why, true);
     upstream_next(u);
 }
 
@@ -725,7 +730,13 @@ static void upstream_on_io(struct ev_loop *loop, ev_io *w, int revents)
             upstream_fail(u, "cannot connect to civetweb");
             return;
         }
-        upstream_begin(u, u->c);
+        if (u->c) {
+            upstream_begin(u, u->c);
+            return;
+        }
+        u->state = U_IDLE;
+        watch(u->f->loop, &u->io, u->fd, EV_READ);
+        upstream_next(u);
         return;
     }
     case U_IDLE: /* civetweb closed a kept connection, or wrote what nobody asked for */
@@ -760,6 +771,8 @@ static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
 static void *front_thread(void *arg)
 {
     struct front *f = arg;
+    for (unsigned i = 0; i < f->lim.upstreams; i++)
+        upstream_connect(&f->ups[i], NULL);
     ev_run(f->loop, 0);
     return NULL;
 }

@@ -133,8 +133,8 @@ static int on_log(const struct mg_connection *c, const char *message)
 }
 
 /* civetweb on an ephemeral port of 127.0.0.1, for the front alone; its port in *port. The
- * front sends whole requests at once and keeps its connections (one per thread) open, so the
- * read timeout never waits on a client and the keep-alive timeout is long. */
+ * front sends whole requests at once and keeps its connections (one per thread, opened at start)
+ * open, so the read timeout never waits on a client and the keep-alive timeout is a day. */
 static struct mg_context *start_civetweb(uint64_t nthreads, unsigned listener, uint16_t *port)
 {
     char threads[24];
@@ -147,7 +147,7 @@ static struct mg_context *start_civetweb(uint64_t nthreads, unsigned listener, u
         "request_timeout_ms",
         "5000",
         "keep_alive_timeout_ms",
-        "3600000",
+        "86400000",
         "enable_keep_alive",
         "yes",
         "tcp_nodelay",
