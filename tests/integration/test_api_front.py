@@ -3,7 +3,8 @@
 deadlines: HTTP/1.x framing (pipelining, HEAD, HTTP/1.0, Expect: 100-continue, the requests it
 refuses itself and how they are counted), route labels (SPEC §12.2), the body, head and
 keep-alive deadlines, the caps per address and in total with idle keep-alive connections giving
-way first, and the monitoring listener under attack while the API answers.
+way first, the monitoring listener under attack while the API answers, and a request in flight
+answered when the API stops.
 
 Attacking connections come from other loopback addresses (127.0.0.2 and up) than the
 well-behaved client (127.0.0.1): the caps count per source address."""
@@ -294,6 +295,29 @@ def monitoring_attacked(n):
             c.close()
 
 
+def drain_on_stop(n):
+    """SIGTERM to the API worker while a request is at civetweb: it is answered, with
+    Connection: close, before the worker goes (the supervisor then starts it again)."""
+    workers = n.workers()
+    qbft, api = workers["qbft"]["pid"], workers["api"]["pid"]
+    os.kill(qbft, signal.SIGSTOP)  # /metrics now waits 1 s for qbft's part
+    try:
+        c = Raw(n.mon)
+        c.send(b"GET /metrics HTTP/1.1\r\n\r\n")
+        # That the request has reached civetweb cannot be seen from outside: it takes well under
+        # this, while its answer waits a second for qbft.
+        time.sleep(0.3)
+        os.kill(api, signal.SIGTERM)
+        st, hdr, body = c.answer()
+        check(st == 200 and hdr.get("connection") == "close" and b"dvt_up" in body and
+              c.closed(), "a request in flight when the API stops is answered, then closed")
+        c.close()
+    finally:
+        os.kill(qbft, signal.SIGCONT)
+    wait_for(lambda: n.workers()["api"]["pid"] not in (0, api), "the API worker started again")
+    n.wait_ready()
+
+
 with Node(config_text=API_CFG) as n:
     n.start()
     n.wait_ready()
@@ -303,3 +327,4 @@ with Node(config_text=API_CFG) as n:
     caps(n)
     monitoring_attacked(n)
     check(all(w["restarts"] == 0 for w in n.status()["workers"]), "no worker restarted")
+    drain_on_stop(n)

@@ -39,6 +39,7 @@
 #define LINGER_S       1.0
 #define LINGER_DROP    (1u << 20) /* bytes read and dropped while lingering */
 #define ACCEPT_RETRY_S 0.1        /* out of file descriptors: try accepting again after */
+#define STOP_GRACE_S   2.0        /* requests in flight when the front stops may finish within */
 
 enum reject_reason {
     R_PER_ADDRESS,
@@ -110,6 +111,8 @@ struct front {
     ev_io accept_io;
     ev_timer accept_retry;
     ev_async stop_async;
+    ev_timer stop_grace;
+    bool stopping, finished;
     struct conn_limit limit;
     struct client *clients;
     struct client *wait_head, **wait_tail;
@@ -126,6 +129,7 @@ static void client_flush(struct client *c);
 static void upstream_on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_close(struct upstream *u);
 static void dispatch(struct front *f, struct client *c);
+static void front_finish(struct front *f);
 
 /* ---- small helpers ---- */
 
@@ -241,6 +245,8 @@ static void client_close(struct client *c)
     buf_free(&c->out);
     free(c);
     gauge(f);
+    if (f->stopping && !f->clients && !f->finished)
+        front_finish(f);
 }
 
 /* Stop answering this connection: shut the write side, read and drop for a moment. */
@@ -311,6 +317,10 @@ static void client_flush(struct client *c)
     buf_reset(&c->out);
     trim(&c->out);
     c->out_off = 0;
+    if (f->stopping) {
+        client_close(c);
+        return;
+    }
     if (c->close_after) {
         client_linger(c);
         return;
@@ -641,7 +651,7 @@ static void upstream_done(struct upstream *u, const struct http1_response *resp)
     c->up = NULL;
     u->c = NULL;
     budget_release(c);
-    c->close_after = !c->req.keep_alive || resp->close;
+    c->close_after = !c->req.keep_alive || resp->close || u->f->stopping;
     const char *extra = "";
     if (!resp->has_connection)
         extra = c->close_after ? "Connection: close\r\n"
@@ -755,17 +765,48 @@ static void upstream_on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- thread, start and stop ---- */
 
-static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
+/* Close everything and leave the loop. */
+static void front_finish(struct front *f)
 {
-    (void)revents;
-    struct front *f = w->data;
-    ev_io_stop(loop, &f->accept_io);
-    ev_timer_stop(loop, &f->accept_retry);
+    f->finished = true;
+    ev_timer_stop(f->loop, &f->stop_grace);
     while (f->clients)
         client_close(f->clients);
     for (unsigned i = 0; i < f->lim.upstreams; i++)
         upstream_close(&f->ups[i]);
-    ev_break(loop, EVBREAK_ALL);
+    ev_break(f->loop, EVBREAK_ALL);
+}
+
+static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    front_finish(w->data);
+}
+
+/* Stop accepting; requests in flight (queued, at civetweb, being written) may finish, each on a
+ * connection closed after its answer, for STOP_GRACE_S at most; every other connection goes now. */
+static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)revents;
+    struct front *f = w->data;
+    f->stopping = true;
+    ev_io_stop(loop, &f->accept_io);
+    ev_timer_stop(loop, &f->accept_retry);
+    struct client *next;
+    for (struct client *c = f->clients; c && !f->finished; c = next) {
+        next = c->next;
+        if (c->state != C_WAIT && c->state != C_SEND)
+            client_close(c);
+    }
+    if (f->finished)
+        return;
+    if (!f->clients) {
+        front_finish(f);
+        return;
+    }
+    ev_timer_set(&f->stop_grace, STOP_GRACE_S, 0);
+    ev_timer_start(loop, &f->stop_grace);
 }
 
 static void *front_thread(void *arg)
@@ -846,6 +887,8 @@ struct front *front_start(const char *name, unsigned listener, const char *addr,
     f->accept_retry.data = f;
     ev_async_init(&f->stop_async, on_stop);
     f->stop_async.data = f;
+    ev_init(&f->stop_grace, on_stop_grace);
+    f->stop_grace.data = f;
     ev_async_start(f->loop, &f->stop_async);
 
     /* the loop thread takes no signals: the worker's main loop handles them */
@@ -862,6 +905,10 @@ struct front *front_start(const char *name, unsigned listener, const char *addr,
 void front_stop(struct front *f)
 {
     ev_async_send(f->loop, &f->stop_async);
+}
+
+void front_free(struct front *f)
+{
     pthread_join(f->thread, NULL);
     for (unsigned i = 0; i < f->lim.upstreams; i++)
         buf_free(&f->ups[i].in);

@@ -49,7 +49,10 @@ struct front *front_start(const char *name, unsigned listener, const char *addr,
                           uint16_t upstream_port, const struct front_limits *lim, char *err,
                           size_t errsz);
 
-/* Close the listener and every connection, end the thread, free. */
+/* Stop accepting, let the requests in flight finish (2 s at most, each answer with
+ * "Connection: close"), then close every connection and end the thread. Returns at once. */
 void front_stop(struct front *f);
+/* Wait for the thread to end, free. */
+void front_free(struct front *f);
 
 #endif

@@ -265,14 +265,17 @@ static void on_stopped(struct ev_loop *loop, ev_async *a, int revents)
 }
 
 /* mg_stop waits for handler threads, which may wait on the loop: stop from another thread. The
- * fronts go first, so that no request reaches civetweb any more. */
+ * fronts go first (answering what is in flight), so that no request reaches civetweb any more. */
 static void *stop_thread(void *arg)
 {
     (void)arg;
-    if (A.api_front)
-        front_stop(A.api_front);
-    if (A.mon_front)
-        front_stop(A.mon_front);
+    struct front *fronts[] = {A.api_front, A.mon_front};
+    for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
+        if (fronts[i])
+            front_stop(fronts[i]);
+    for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
+        if (fronts[i])
+            front_free(fronts[i]);
     if (A.api_ctx)
         mg_stop(A.api_ctx);
     if (A.mon_ctx)
