@@ -33,12 +33,25 @@ static const struct key_def keys[] = {
 
     {"api", "listen", T_HOSTPORT, F(api_listen), "127.0.0.1:4600", 0, 0},
     U("api", "threads", api_threads, "16", 1, 256),
-    U("api", "request_timeout_ms", api_request_timeout_ms, "10000", 100, 600000),
+    /* the connection front (workers/api/front.h) */
     U("api", "max_connections", api_max_connections, "256", 1, 65536),
+    U("api", "max_connections_per_address", api_max_connections_per_address, "64", 1, 65536),
+    U("api", "header_timeout_ms", api_header_timeout_ms, "5000", 100, 600000),
+    U("api", "body_timeout_ms", api_body_timeout_ms, "10000", 100, 600000),
+    U("api", "idle_timeout_ms", api_idle_timeout_ms, "10000", 100, 3600000),
+    /* at least one largest body (2 MiB, workers/api/main.c) */
+    U("api", "body_buffer_bytes", api_body_buffer_bytes, "67108864", 2097152, 1ull << 40),
     U("api", "max_open_duties", api_max_open_duties, "512", 1, 10000000),
     {"api", "upstream", T_STR, F(api_upstream), NULL, 0, 0},
 
     {"monitoring", "listen", T_HOSTPORT, F(monitoring_listen), "127.0.0.1:4620", 0, 0},
+    U("monitoring", "threads", monitoring_threads, "4", 1, 64),
+    U("monitoring", "max_connections", monitoring_max_connections, "64", 1, 4096),
+    U("monitoring", "max_connections_per_address", monitoring_max_connections_per_address, "16", 1,
+      4096),
+    U("monitoring", "header_timeout_ms", monitoring_header_timeout_ms, "5000", 100, 600000),
+    U("monitoring", "body_timeout_ms", monitoring_body_timeout_ms, "5000", 100, 600000),
+    U("monitoring", "idle_timeout_ms", monitoring_idle_timeout_ms, "10000", 100, 3600000),
 
     {"p2p", "listen", T_STR, F(p2p_listen), NULL, 0, 0},
     U("p2p", "max_connections", p2p_max_connections, "64", 1, 4096),
@@ -319,6 +332,14 @@ int config_finish(struct config *cfg, char *err, size_t errsz)
     }
     if (cfg->p2p_idle_timeout_ms <= cfg->p2p_ping_interval_ms) {
         snprintf(err, errsz, "[p2p] idle_timeout_ms must be > ping_interval_ms");
+        return -1;
+    }
+    if (cfg->api_max_connections_per_address > cfg->api_max_connections) {
+        snprintf(err, errsz, "[api] max_connections_per_address must be <= max_connections");
+        return -1;
+    }
+    if (cfg->monitoring_max_connections_per_address > cfg->monitoring_max_connections) {
+        snprintf(err, errsz, "[monitoring] max_connections_per_address must be <= max_connections");
         return -1;
     }
     if (cfg->backoff_max_ms < cfg->backoff_min_ms) {

@@ -28,12 +28,22 @@ struct config {
     /* [api] */
     char api_listen[CFG_STR];
     uint64_t api_threads;
-    uint64_t api_request_timeout_ms;
     uint64_t api_max_connections;
+    uint64_t api_max_connections_per_address;
+    uint64_t api_header_timeout_ms;
+    uint64_t api_body_timeout_ms;
+    uint64_t api_idle_timeout_ms;
+    uint64_t api_body_buffer_bytes;
     uint64_t api_max_open_duties;
     char api_upstream[CFG_STR];
     /* [monitoring] */
     char monitoring_listen[CFG_STR];
+    uint64_t monitoring_threads;
+    uint64_t monitoring_max_connections;
+    uint64_t monitoring_max_connections_per_address;
+    uint64_t monitoring_header_timeout_ms;
+    uint64_t monitoring_body_timeout_ms;
+    uint64_t monitoring_idle_timeout_ms;
     /* [p2p] */
     char p2p_listen[CFG_STR];
     uint64_t p2p_max_connections;

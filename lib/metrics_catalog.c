@@ -37,6 +37,10 @@ const struct metric_def metric_catalog[] = {
     C("api_requests_total", "HTTP requests answered, by route and status code.", "route", "code",
       NULL),
     H("api_latency_seconds", SECS, "HTTP request latency.", "route", NULL),
+    G("api_connections_open", "Client connections held by an HTTP listener.", "listener", NULL),
+    C("api_connections_rejected_total",
+      "Client connections refused (caps) or cut (deadlines) by an HTTP listener, by reason.",
+      "listener", "reason", NULL),
     H("service_op_seconds", SECS, "Duration of service start and stop operations.", "service", "op",
       NULL),
     /* consensus */

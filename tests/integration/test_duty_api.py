@@ -170,5 +170,5 @@ with Node() as n:
     check(True, "the node recovers after StateDB is back")
 
     m = n.metrics()
-    check(metric(m, "api_requests_total", route="duty", code="400") >= 20,
+    check(metric(m, "api_requests_total", route="/v1/duty", code="400") >= 20,
           "every answer is counted by route and code")

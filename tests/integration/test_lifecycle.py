@@ -41,9 +41,9 @@ with Node() as n:
     check(all(metric(m, "aequa_worker_up", worker=w) == 1 for w in WORKERS),
           "aequa_worker_up is 1 for every worker")
     check(metric(m, "aequa_build_info", version=st["node"]["version"]) == 1, "aequa_build_info")
-    check(metric(m, "api_requests_total", route="health", code="200") >= 2,
+    check(metric(m, "api_requests_total", route="/health", code="200") >= 2,
           "api_requests_total counts requests")
-    check(("api_latency_seconds_count", frozenset({("route", "health")})) in m,
+    check(("api_latency_seconds_count", frozenset({("route", "/health")})) in m,
           "api_latency_seconds observed")
 
     r = subprocess.run([AEQUACTL, "status", "--monitoring", n.mon], capture_output=True)

@@ -197,6 +197,55 @@ START_TEST(builder_keys)
 }
 END_TEST
 
+/* The connection fronts' limits (workers/api/front.h): defaults, file, bounds, cross rules. */
+START_TEST(front_limits)
+{
+    struct config cfg;
+    char err[512];
+    config_defaults(&cfg);
+    ck_assert_uint_eq(cfg.api_max_connections, 256);
+    ck_assert_uint_eq(cfg.api_max_connections_per_address, 64);
+    ck_assert_uint_eq(cfg.api_header_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg.api_body_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.api_idle_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.api_body_buffer_bytes, 64u << 20);
+    ck_assert_uint_eq(cfg.monitoring_threads, 4);
+    ck_assert_uint_eq(cfg.monitoring_max_connections, 64);
+    ck_assert_uint_eq(cfg.monitoring_max_connections_per_address, 16);
+    ck_assert_int_eq(load("[api]\nmax_connections = 2000\nmax_connections_per_address = 1500\n"
+                          "header_timeout_ms = 1000\nbody_timeout_ms = 2000\n"
+                          "idle_timeout_ms = 3000\nbody_buffer_bytes = 4194304\n"
+                          "[monitoring]\nthreads = 2\nmax_connections = 8\n"
+                          "max_connections_per_address = 8\nheader_timeout_ms = 700\n"
+                          "body_timeout_ms = 800\nidle_timeout_ms = 900\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.api_max_connections_per_address, 1500);
+    ck_assert_uint_eq(cfg.api_header_timeout_ms, 1000);
+    ck_assert_uint_eq(cfg.api_body_buffer_bytes, 4194304);
+    ck_assert_uint_eq(cfg.monitoring_idle_timeout_ms, 900);
+
+    static const char *const out_of_bounds[] = {
+        "[api]\nheader_timeout_ms = 99\n",    "[api]\nmax_connections = 0\n",
+        "[api]\nmax_connections = 65537\n",   "[api]\nbody_buffer_bytes = 2097151\n",
+        "[monitoring]\nthreads = 65\n",       "[monitoring]\nmax_connections = 4097\n",
+        "[api]\nrequest_timeout_ms = 1000\n", /* replaced by the front's deadlines */
+    };
+    for (size_t i = 0; i < sizeof(out_of_bounds) / sizeof(out_of_bounds[0]); i++)
+        ck_assert_int_eq(load(out_of_bounds[i], &cfg, err, sizeof(err)), -1);
+
+    ck_assert_int_eq(load("[api]\nmax_connections = 10\nmax_connections_per_address = 11\n", &cfg,
+                          err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "[api] max_connections_per_address"));
+    ck_assert_int_eq(load("[monitoring]\nmax_connections = 10\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "[monitoring] max_connections_per_address"));
+}
+END_TEST
+
 START_TEST(worker_user)
 {
     struct config cfg;
@@ -291,6 +340,7 @@ int main(void)
     tcase_add_test(tc, syntax_error);
     tcase_add_test(tc, cross_field_rules);
     tcase_add_test(tc, builder_keys);
+    tcase_add_test(tc, front_limits);
     tcase_add_test(tc, worker_user);
     tcase_add_test(tc, flags_override_file);
     tcase_add_test(tc, bad_flags);

@@ -1,8 +1,10 @@
 /*
  * The API worker (aequa-api): civetweb serves the validator API and the monitoring endpoint
- * (SPEC §11). Handlers run on civetweb's threads and reach the rest of the node through the
- * bridge. Routes are one table (routes.c); every answer is written in one call, counted in
- * api_requests_total{route,code} and api_latency_seconds{route}, and logged as api_request.
+ * (SPEC §11), each behind a connection front (front.h) that faces the clients and hands civetweb
+ * only complete requests. Handlers run on civetweb's threads and reach the rest of the node
+ * through the bridge. Routes are one table (routes.c); every answer is written in one call,
+ * counted in api_requests_total{route,code} and api_latency_seconds{route}, and logged as
+ * api_request.
  */
 #ifndef AEQUA_API_API_H
 #define AEQUA_API_API_H
@@ -19,10 +21,13 @@ struct mg_request_info;
 
 enum listener { L_API = 1, L_MON = 2 };
 
+struct front;
+
 struct api {
     struct worker *w;
     struct bridge *bridge;
     struct mg_context *api_ctx, *mon_ctx;
+    struct front *api_front, *mon_front;
     ev_async stopped;
     volatile bool stopping;
 };
@@ -35,11 +40,12 @@ struct http_reply {
     const char *detail; /* why, for the log line of an error answer (static text) */
 };
 
+/* One row per route. The pattern is the path with {name} for one segment of any value; it is
+ * also the route label of the metrics (SPEC §12.2). Rows are tried in order: put a literal row
+ * (/v1/block/latest) before the pattern it would also match (/v1/block/{height}). */
 struct route {
     unsigned listeners; /* L_API | L_MON */
-    const char *path;
-    bool prefix;       /* path is a prefix ("/v1/duty/") */
-    const char *label; /* the route label of the metrics */
+    const char *pattern;
     void (*handler)(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
                     struct http_reply *out);
 };
@@ -47,8 +53,17 @@ struct route {
 extern const struct route api_routes[];
 extern const size_t api_routes_len;
 
-/* Find the route for a path on a listener, or NULL. */
-const struct route *api_route_find(unsigned listener, const char *path);
+/* Find the route for a path (len bytes, no query) on a listener, or NULL. */
+const struct route *api_route_find(unsigned listener, const char *path, size_t len);
+
+/* The route label of a path: its route's pattern, "proxy" for what goes to --upstream on the
+ * validator API, "other" for the rest (one value, so that clients cannot grow the series). */
+const char *api_route_label(unsigned listener, const char *path, size_t len);
+
+/* Count and log one answer (SPEC §11.3): api_requests_total{route,code},
+ * api_latency_seconds{route} and an api_request line. Any thread. */
+void api_account(const char *route, const char *method, const char *path, int status, double secs,
+                 const char *detail);
 
 /* Route handlers (one row each in routes.c). */
 struct api;

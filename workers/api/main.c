@@ -1,5 +1,7 @@
 /*
- * aequa-api: wiring of civetweb, the bridge and the route table (see api.h).
+ * aequa-api: wiring of the connection fronts, civetweb, the bridge and the route table (see
+ * api.h). Each listener is a front (front.h) on the public address and a civetweb context on an
+ * ephemeral port of 127.0.0.1 that only the front talks to.
  */
 #include "workers/api/api.h"
 #include "lib/crypto.h"
@@ -7,11 +9,22 @@
 #include "lib/metrics.h"
 #include "lib/util.h"
 #include "proto/workers.h"
+#include "workers/api/front.h"
 
 #include <civetweb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* The largest request body the front hands on: above the largest a route accepts (1 MiB,
+ * SPEC §11.2), so that the route answers its own size error; beyond it the front answers 413. */
+#define API_BODY_MAX (2u << 20)
+/* The monitoring routes take no body. */
+#define MON_BODY_MAX 65536
+/* Descriptors beyond the connection caps: civetweb, IPC, logs, libraries. */
+#define FD_SLACK 256
 
 static struct api A;
 
@@ -35,8 +48,10 @@ static void trace_id_for(const struct mg_connection *c, char *out, size_t n)
     hex_encode(out, r, sizeof(r));
 }
 
-/* Status line, headers and body in one write (no Nagle stall, no split responses). */
-static void send_reply(struct mg_connection *c, const struct http_reply *r, const char *trace)
+/* Status line, headers and body in one write (no Nagle stall, no split responses). The answer
+ * to HEAD has the headers of the GET answer and no body. */
+static void send_reply(struct mg_connection *c, const struct mg_request_info *ri,
+                       const struct http_reply *r, const char *trace)
 {
     struct buf b = BUF_INIT;
     buf_printf(&b,
@@ -44,9 +59,34 @@ static void send_reply(struct mg_connection *c, const struct http_reply *r, cons
                "%s\r\n",
                r->status, mg_get_response_code_text(c, r->status), r->ctype, r->body.len, trace,
                r->headers);
-    buf_append(&b, r->body.data, r->body.len);
+    if (strcmp(ri->request_method, "HEAD") != 0)
+        buf_append(&b, r->body.data, r->body.len);
     mg_write(c, b.data, b.len);
     buf_free(&b);
+}
+
+static bool goes_upstream(unsigned listener)
+{
+    return listener == L_API && A.w->cfg.api_upstream[0];
+}
+
+const char *api_route_label(unsigned listener, const char *path, size_t len)
+{
+    const struct route *rt = api_route_find(listener, path, len);
+    return rt ? rt->pattern : goes_upstream(listener) ? "proxy" : "other";
+}
+
+void api_account(const char *route, const char *method, const char *path, int status, double secs,
+                 const char *detail)
+{
+    char code[8];
+    snprintf(code, sizeof(code), "%d", status);
+    metric_inc(metric("api_requests_total", route, code));
+    metric_observe(metric("api_latency_seconds", route), secs);
+    log_at(status >= 500 ? LOG_WARN : LOG_INFO, "api_request", LS("route", route),
+           LS("method", method), LS("path", path), LI("code", status),
+           LS("result", status < 400 ? "ok" : "error"), LF("latency_ms", secs * 1000.0),
+           LS("err", detail ? detail : ""), LOG_END);
 }
 
 static int on_request(struct mg_connection *c, void *cbdata)
@@ -59,30 +99,27 @@ static int on_request(struct mg_connection *c, void *cbdata)
     log_set_trace(trace);
 
     const char *path = ri->local_uri ? ri->local_uri : "/";
-    const struct route *rt = api_route_find(listener, path);
+    const struct route *rt = api_route_find(listener, path, strlen(path));
+    const char *label = api_route_label(listener, path, strlen(path));
     struct http_reply out = {.status = 500, .ctype = "text/plain; charset=utf-8"};
-    const char *label = rt ? rt->label : "other";
-    if (A.stopping && rt && strcmp(rt->label, "health") != 0)
+    if (A.stopping && rt && strcmp(rt->pattern, "/health") != 0)
         reply_text(&out, 503, "unavailable");
     else if (rt)
         rt->handler(&A, c, ri, &out);
-    else if (listener == L_API && A.w->cfg.api_upstream[0]) {
-        label = "proxy";
+    else if (goes_upstream(listener)) {
         reply_text(&out, 501, "not implemented");
         out.detail = "reverse proxying to --upstream is not built yet";
     } else
         reply_text(&out, 404, "not found");
-    send_reply(c, &out, trace);
+    send_reply(c, ri, &out, trace);
+    /* A body the route did not read is here in full (the front sent it): read it, so that
+     * civetweb keeps the front's connection for the next request. */
+    char drain[4096];
+    while (mg_read(c, drain, sizeof(drain)) > 0)
+        continue;
 
-    double secs = (double)(now_ns() - t0) / 1e9;
-    char code[8];
-    snprintf(code, sizeof(code), "%d", out.status);
-    metric_inc(metric("api_requests_total", label, code));
-    metric_observe(metric("api_latency_seconds", label), secs);
-    log_at(out.status >= 500 ? LOG_WARN : LOG_INFO, "api_request", LS("route", label),
-           LS("method", ri->request_method), LS("path", path), LI("code", out.status),
-           LS("result", out.status < 400 ? "ok" : "error"), LF("latency_ms", secs * 1000.0),
-           LS("err", out.detail ? out.detail : ""), LOG_END);
+    api_account(label, ri->request_method, path, out.status, (double)(now_ns() - t0) / 1e9,
+                out.detail);
     buf_free(&out.body);
     log_set_trace(NULL);
     return out.status;
@@ -95,54 +132,125 @@ static int on_log(const struct mg_connection *c, const char *message)
     return 1;
 }
 
-static struct mg_context *start_listener(struct worker *w, const char *addr, unsigned listener)
+/* civetweb on an ephemeral port of 127.0.0.1, for the front alone; its port in *port. The
+ * front sends whole requests at once and keeps its connections (one per thread, opened at start)
+ * open, so the read timeout never waits on a client and the keep-alive timeout is a day. */
+static struct mg_context *start_civetweb(uint64_t nthreads, unsigned listener, uint16_t *port)
 {
-    char threads[16], timeout[24];
-    snprintf(threads, sizeof(threads), "%llu", (unsigned long long)w->cfg.api_threads);
-    snprintf(timeout, sizeof(timeout), "%llu", (unsigned long long)w->cfg.api_request_timeout_ms);
-    char queue[16];
-    snprintf(queue, sizeof(queue), "%llu", (unsigned long long)w->cfg.api_max_connections);
+    char threads[24];
+    snprintf(threads, sizeof(threads), "%llu", (unsigned long long)nthreads);
     const char *opts[] = {
         "listening_ports",
-        addr,
+        "127.0.0.1:0",
         "num_threads",
         threads,
         "request_timeout_ms",
-        timeout,
+        "5000",
         "keep_alive_timeout_ms",
-        timeout,
+        "86400000",
         "enable_keep_alive",
         "yes",
         "tcp_nodelay",
         "1",
         "connection_queue",
-        queue,
+        threads,
         "listen_backlog",
-        queue,
+        threads,
+        "max_request_size",
+        "32768",
         NULL,
     };
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log;
     struct mg_context *ctx = mg_start(&cb, NULL, opts);
-    if (!ctx) {
-        log_error("http_listen", LS("addr", addr), LS("err", "cannot listen (address in use?)"));
+    struct mg_server_port sp;
+    if (!ctx || mg_get_server_ports(ctx, 1, &sp) != 1) {
+        log_error("http_listen", LS("addr", "127.0.0.1:0"), LS("err", "civetweb cannot start"));
+        if (ctx)
+            mg_stop(ctx);
         return NULL;
     }
+    *port = (uint16_t)sp.port;
     mg_set_request_handler(ctx, "/", on_request, (void *)(uintptr_t)listener);
-    log_info("http_listen", LS("addr", addr),
-             LS("listener", listener == L_API ? "validator-api" : "monitoring"));
     return ctx;
+}
+
+static struct front *start_front(const char *name, unsigned listener, const char *addr,
+                                 uint16_t port, const struct front_limits *lim)
+{
+    char err[256];
+    struct front *f = front_start(name, listener, addr, port, lim, err, sizeof(err));
+    if (!f)
+        log_error("http_listen", LS("addr", addr), LS("err", err));
+    else
+        log_info("http_listen", LS("addr", addr), LS("listener", name),
+                 LU("max_connections", lim->max_connections),
+                 LU("max_connections_per_address", lim->max_per_address),
+                 LU("header_timeout_ms", lim->header_timeout_ms),
+                 LU("body_timeout_ms", lim->body_timeout_ms));
+    return f;
+}
+
+/* Before the privilege drop: room for every connection the caps allow. A hard limit below it
+ * (unprivileged) is logged; connections beyond it are refused like those beyond the total cap. */
+static int api_preinit(struct worker *w)
+{
+    const struct config *cfg = &w->cfg;
+    rlim_t need = (rlim_t)(cfg->api_max_connections + cfg->monitoring_max_connections +
+                           cfg->api_threads + cfg->monitoring_threads + FD_SLACK);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur < need) {
+        if (geteuid() == 0 && rl.rlim_max < need)
+            rl.rlim_max = need;
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return 0;
+    }
+    if (rl.rlim_cur < need)
+        log_warn("api_fd_limit", LU("limit", rl.rlim_cur), LU("need", need),
+                 LS("err", "file limit below the connection caps: the excess is refused"));
+    return 0;
 }
 
 static int api_init(struct worker *w)
 {
+    const struct config *cfg = &w->cfg;
+    uint16_t api_port = 0, mon_port = 0;
     A.w = w;
     A.bridge = bridge_new(w->loop, w->mb);
     mg_init_library(0);
-    A.api_ctx = start_listener(w, w->cfg.api_listen, L_API);
-    A.mon_ctx = A.api_ctx ? start_listener(w, w->cfg.monitoring_listen, L_MON) : NULL;
+    A.api_ctx = start_civetweb(cfg->api_threads, L_API, &api_port);
+    A.mon_ctx = start_civetweb(cfg->monitoring_threads, L_MON, &mon_port);
     if (!A.api_ctx || !A.mon_ctx)
+        return -1;
+    const struct front_limits api_lim = {
+        .max_connections = cfg->api_max_connections,
+        .max_per_address = cfg->api_max_connections_per_address,
+        .header_timeout_ms = cfg->api_header_timeout_ms,
+        .body_timeout_ms = cfg->api_body_timeout_ms,
+        .idle_timeout_ms = cfg->api_idle_timeout_ms,
+        .body_max = API_BODY_MAX,
+        .body_budget = cfg->api_body_buffer_bytes,
+        .upstreams = (unsigned)cfg->api_threads,
+    };
+    const struct front_limits mon_lim = {
+        .max_connections = cfg->monitoring_max_connections,
+        .max_per_address = cfg->monitoring_max_connections_per_address,
+        .header_timeout_ms = cfg->monitoring_header_timeout_ms,
+        .body_timeout_ms = cfg->monitoring_body_timeout_ms,
+        .idle_timeout_ms = cfg->monitoring_idle_timeout_ms,
+        .body_max = MON_BODY_MAX,
+        .body_budget = MON_BODY_MAX * cfg->monitoring_max_connections,
+        .upstreams = (unsigned)cfg->monitoring_threads,
+    };
+    A.api_front = start_front("api", L_API, cfg->api_listen, api_port, &api_lim);
+    A.mon_front = A.api_front
+                      ? start_front("monitoring", L_MON, cfg->monitoring_listen, mon_port, &mon_lim)
+                      : NULL;
+    if (!A.api_front || !A.mon_front)
         return -1;
     worker_ready(w);
     return 0;
@@ -156,12 +264,22 @@ static void on_stopped(struct ev_loop *loop, ev_async *a, int revents)
     worker_exit_loop(A.w);
 }
 
-/* mg_stop waits for handler threads, which may wait on the loop: stop from another thread. */
+/* mg_stop waits for handler threads, which may wait on the loop: stop from another thread. The
+ * fronts go first (answering what is in flight), so that no request reaches civetweb any more. */
 static void *stop_thread(void *arg)
 {
     (void)arg;
-    mg_stop(A.api_ctx);
-    mg_stop(A.mon_ctx);
+    struct front *fronts[] = {A.api_front, A.mon_front};
+    for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
+        if (fronts[i])
+            front_stop(fronts[i]);
+    for (size_t i = 0; i < ARRAY_LEN(fronts); i++)
+        if (fronts[i])
+            front_free(fronts[i]);
+    if (A.api_ctx)
+        mg_stop(A.api_ctx);
+    if (A.mon_ctx)
+        mg_stop(A.mon_ctx);
     ev_async_send(A.w->loop, &A.stopped);
     return NULL;
 }
@@ -183,6 +301,7 @@ static const struct worker_ops ops = {
     .does_not_yet = "transaction and block routes (/v1/tx, /v1/block) and --upstream proxying "
                     "answer 501",
     .seccomp = &api_profile,
+    .preinit = api_preinit,
     .init = api_init,
     .stop = api_stop,
 };

@@ -196,25 +196,49 @@ static void route_not_implemented(struct api *a, struct mg_connection *c,
 }
 
 const struct route api_routes[] = {
-    {L_API | L_MON, "/health", false, "health", route_health},
-    {L_API | L_MON, "/ready", false, "ready", route_ready},
-    {L_MON, "/metrics", false, "metrics", route_metrics},
-    {L_MON, "/status", false, "status", route_status},
-    {L_API, "/v1/duty", false, "duty", route_duty_post},
-    {L_API, "/v1/duty/", true, "duty_get", route_duty_get},
-    {L_API, "/v1/tx/plain", false, "tx", route_not_implemented},
-    {L_API, "/v1/block/", true, "block", route_not_implemented},
+    {L_API | L_MON, "/health", route_health},
+    {L_API | L_MON, "/ready", route_ready},
+    {L_MON, "/metrics", route_metrics},
+    {L_MON, "/status", route_status},
+    {L_API, "/v1/duty", route_duty_post},
+    {L_API, "/v1/duty/{type}/{height}", route_duty_get},
+    {L_API, "/v1/tx/plain", route_not_implemented},
+    {L_API, "/v1/tx/{hash}", route_not_implemented},
+    {L_API, "/v1/block/latest", route_not_implemented},
+    {L_API, "/v1/block/{height}", route_not_implemented},
 };
 
 const size_t api_routes_len = ARRAY_LEN(api_routes);
 
-const struct route *api_route_find(unsigned listener, const char *path)
+/* Whether path[0..len) matches the pattern: literal segments byte for byte, {name} any one
+ * non-empty segment. */
+static bool pattern_match(const char *pat, const char *path, size_t len)
+{
+    const char *end = path + len;
+    while (*pat) {
+        if (*pat == '{') {
+            const char *close = strchr(pat, '}');
+            const char *seg = path;
+            while (path < end && *path != '/')
+                path++;
+            if (path == seg)
+                return false;
+            pat = close + 1;
+        } else if (path < end && *pat == *path) {
+            pat++;
+            path++;
+        } else {
+            return false;
+        }
+    }
+    return path == end;
+}
+
+const struct route *api_route_find(unsigned listener, const char *path, size_t len)
 {
     for (size_t i = 0; i < api_routes_len; i++) {
         const struct route *r = &api_routes[i];
-        if (!(r->listeners & listener))
-            continue;
-        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0)
+        if ((r->listeners & listener) && pattern_match(r->pattern, path, len))
             return r;
     }
     return NULL;
