@@ -1,6 +1,7 @@
 #include "proto/builder.h"
 #include "lib/mp.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char *const tx_result_names[BLD_TX_RESULTS] = {
@@ -47,6 +48,25 @@ int bld_hash_decode(uint8_t hash[BLD_HASH_LEN], const void *body, size_t n)
     mp_reader_init(&rd, body, n);
     mp_expect_array(&rd, 1);
     mp_read_bin_exact(&rd, hash, BLD_HASH_LEN);
+    return finish(&rd);
+}
+
+void bld_block_get_encode(struct buf *b, uint8_t mode, uint64_t height)
+{
+    mp_w_array(b, 2);
+    mp_w_uint(b, mode);
+    mp_w_uint(b, height);
+}
+
+int bld_block_get_decode(uint8_t *mode, uint64_t *height, const void *body, size_t n)
+{
+    struct mp_reader rd;
+    uint64_t m = 0;
+    mp_reader_init(&rd, body, n);
+    mp_expect_array(&rd, 2);
+    mp_read_uint_max(&rd, 1, &m); /* SDB_BLOCK_AT or SDB_BLOCK_LATEST */
+    mp_read_uint_max(&rd, BLD_HEIGHT_MAX, height);
+    *mode = (uint8_t)m;
     return finish(&rd);
 }
 
@@ -109,8 +129,9 @@ int bld_tx_submit_rep_decode(struct bld_tx_submit_rep *r, const void *body, size
 
 void bld_tx_get_rep_encode(struct buf *b, const struct bld_tx_get_rep *r)
 {
-    mp_w_array(b, 2);
+    mp_w_array(b, 3);
     mp_w_uint(b, r->state);
+    mp_w_uint(b, r->height);
     if (r->tx)
         mp_w_bin(b, r->tx, r->tx_len);
     else
@@ -123,13 +144,16 @@ int bld_tx_get_rep_decode(struct bld_tx_get_rep *r, const void *body, size_t n)
     uint64_t x = 0;
     memset(r, 0, sizeof(*r));
     mp_reader_init(&rd, body, n);
-    mp_expect_array(&rd, 2);
-    mp_read_uint_max(&rd, BLD_TX_QUEUED, &x);
+    mp_expect_array(&rd, 3);
+    mp_read_uint_max(&rd, BLD_TX_LOOKUP_FAILED, &x);
     r->state = (uint8_t)x;
+    mp_read_uint_max(&rd, BLD_HEIGHT_MAX, &r->height);
     if (!mp_try_nil(&rd))
         mp_read_bin(&rd, &r->tx, &r->tx_len, BLD_TX_MAX);
-    /* a pooled tx comes with its bytes; an unknown one without */
-    if (!rd.err && (r->state == BLD_TX_UNKNOWN) != (r->tx == NULL))
+    /* a known tx comes with its bytes; an unknown one without */
+    bool known =
+        r->state == BLD_TX_PENDING || r->state == BLD_TX_QUEUED || r->state == BLD_TX_INCLUDED;
+    if (!rd.err && known != (r->tx != NULL))
         mp_fail(&rd);
     return finish(&rd);
 }

@@ -3,7 +3,8 @@
  * and of the chain's rules (SPEC §9), and what it tells QBFT.
  *
  *   api   --TX_SUBMIT-->   builder   (signature checked, admitted, persisted, then answered)
- *   api   --TX_GET-->      builder   (pool status; the chain's tx index is StateDB's)
+ *   api   --TX_GET-->      builder   (pool status, else the chain's tx index in StateDB)
+ *   api   --BLOCK_GET-->   builder   (a block of the chain, read from StateDB)
  *   qbft  --BUILD-->       builder   (this node's block for a proposer instance: its input value)
  *   qbft  --VALIDATE-->    builder   (a leader's proposal, before this node PREPAREs it)
  *   qbft  --DECIDED-->     builder   (a decided block, durable: apply it, prune the pool)
@@ -16,7 +17,10 @@
  * no trailing bytes); decoded byte fields point into the body.
  *
  *   TX_SUBMIT      [tx bin]                   TX_SUBMIT_REP   [result, err, hash bin32, detail str]
- *   TX_GET         [hash bin32]               TX_GET_REP      [state, nil|tx bin]
+ *   TX_GET         [hash bin32]               TX_GET_REP      [state, height, nil|tx bin]
+ *   BLOCK_GET      [mode, height]             BLOCK_GET_REP   a StateDB GET_BLOCK_REP body
+ *                  (mode: proto/statedb.h SDB_BLOCK_AT or SDB_BLOCK_LATEST; an empty body: the
+ *                  chain cannot be read now)
  *   BUILD          [height, explicit]         BUILD_REP       [result, nil|block bin]
  *                  (explicit: a POSTed duty, whose block is built even when nothing is pending)
  *   VALIDATE       [height, block bin]        VALIDATE_REP    [verdict, reason str]
@@ -45,6 +49,8 @@ enum builder_msg_type {
     BLD_DECIDED = 0x0709,       /* qbft -> builder: a decided block (its record is durable) */
     BLD_SLOT = 0x070a,          /* builder -> qbft: start the proposer instance of a slot */
     BLD_HEAD = 0x070b,          /* builder -> qbft: the chain's head; behind = catch up */
+    BLD_BLOCK_GET = 0x070c,     /* api -> builder (request): a block of the chain */
+    BLD_BLOCK_GET_REP = 0x070d, /* builder -> api (reply): StateDB's answer */
 };
 
 #define BLD_HASH_LEN   32
@@ -71,7 +77,13 @@ enum bld_tx_result {
 const char *bld_tx_result_name(unsigned r);
 
 /* TX_GET_REP: where the tx is in this node's pool. */
-enum bld_tx_state { BLD_TX_UNKNOWN = 0, BLD_TX_PENDING = 1, BLD_TX_QUEUED = 2 };
+enum bld_tx_state {
+    BLD_TX_UNKNOWN = 0,
+    BLD_TX_PENDING = 1,
+    BLD_TX_QUEUED = 2,
+    BLD_TX_INCLUDED = 3,      /* in the block at height */
+    BLD_TX_LOOKUP_FAILED = 4, /* not in the pool, and the chain could not be read now */
+};
 
 /* BUILD_REP */
 enum bld_build_result {
@@ -95,7 +107,8 @@ struct bld_tx_submit_rep {
 };
 
 struct bld_tx_get_rep {
-    uint8_t state; /* enum bld_tx_state */
+    uint8_t state;   /* enum bld_tx_state */
+    uint64_t height; /* INCLUDED */
     const uint8_t *tx;
     uint32_t tx_len;
 };
@@ -124,6 +137,8 @@ void bld_bytes_encode(struct buf *b, const void *p, size_t len); /* TX_SUBMIT */
 int bld_bytes_decode(const uint8_t **p, uint32_t *len, uint32_t max, const void *body, size_t n);
 void bld_hash_encode(struct buf *b, const uint8_t hash[BLD_HASH_LEN]); /* TX_GET */
 int bld_hash_decode(uint8_t hash[BLD_HASH_LEN], const void *body, size_t n);
+void bld_block_get_encode(struct buf *b, uint8_t mode, uint64_t height); /* BLOCK_GET */
+int bld_block_get_decode(uint8_t *mode, uint64_t *height, const void *body, size_t n);
 void bld_height_encode(struct buf *b, uint64_t height); /* SLOT */
 int bld_height_decode(uint64_t *height, const void *body, size_t n);
 void bld_build_encode(struct buf *b, uint64_t height, bool explicit_duty); /* BUILD */

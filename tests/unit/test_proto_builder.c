@@ -125,6 +125,21 @@ START_TEST(replies)
     buf_reset(&b);
     bld_tx_get_rep_encode(&b, &g);
     ck_assert_int_eq(bld_tx_get_rep_decode(&go, b.data, b.len), 0);
+    g = (struct bld_tx_get_rep){
+        .state = BLD_TX_INCLUDED, .height = 42, .tx = (const uint8_t *)"t", .tx_len = 1};
+    buf_reset(&b);
+    bld_tx_get_rep_encode(&b, &g);
+    ck_assert_int_eq(bld_tx_get_rep_decode(&go, b.data, b.len), 0);
+    ck_assert_uint_eq(go.height, 42);
+    uint8_t mode;
+    uint64_t height;
+    buf_reset(&b);
+    bld_block_get_encode(&b, 1, 0);
+    ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), 0);
+    ck_assert_uint_eq(mode, 1);
+    buf_reset(&b);
+    bld_block_get_encode(&b, 2, 0); /* only at / latest */
+    ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), -1);
 
     struct bld_block r = {.result = BLD_BUILD_OK, .block = (const uint8_t *)"blk", .block_len = 3},
                      ro;

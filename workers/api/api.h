@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "lib/buf.h"
+#include "lib/lock.h"
 #include "workers/api/bridge.h"
 #include "workers/common/worker.h"
 
@@ -25,6 +26,7 @@ struct front;
 
 struct api {
     struct worker *w;
+    struct lock lock; /* the cluster lock (public): its hash binds transactions */
     struct bridge *bridge;
     struct mg_context *api_ctx, *mon_ctx;
     struct front *api_front, *mon_front;
@@ -71,6 +73,19 @@ void route_duty_post(struct api *a, struct mg_connection *c, const struct mg_req
                      struct http_reply *out);
 void route_duty_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
                     struct http_reply *out);
+void route_tx_post(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                   struct http_reply *out);
+void route_tx_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                  struct http_reply *out);
+void route_block_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                     struct http_reply *out);
+
+/* Read a request body of at most max bytes: 0, or -1 when it is larger or cannot be read. */
+int api_read_body(struct mg_connection *c, const struct mg_request_info *ri, size_t max,
+                  struct buf *out);
+struct sdb_decided;
+/* "certificate":[...],"seals":[...],"tss_signature":null of a decided record (SPEC §7.6). */
+void api_decided_members(struct buf *b, const struct sdb_decided *d);
 
 /* Fill out as a text/plain body "text\n". */
 void reply_text(struct http_reply *out, int status, const char *text);

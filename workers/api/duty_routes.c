@@ -7,6 +7,7 @@
  */
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/block.h"
 #include "proto/duty.h"
 #include "proto/workers.h"
 #include "workers/api/api.h"
@@ -19,19 +20,20 @@
 
 #define DUTY_IPC_TIMEOUT_MS 3000
 
-/* Read the body, at most DUTY_BODY_MAX + 1 bytes (one more than allowed tells "too large"). */
-static int read_body(struct mg_connection *c, const struct mg_request_info *ri, struct buf *out)
+/* Read the body, at most max + 1 bytes (one more than allowed tells "too large"). */
+int api_read_body(struct mg_connection *c, const struct mg_request_info *ri, size_t max,
+                  struct buf *out)
 {
-    if (ri->content_length > (long long)DUTY_BODY_MAX)
+    if (ri->content_length > (long long)max)
         return -1;
     buf_reserve(out, ri->content_length > 0 ? (size_t)ri->content_length + 1 : 4096);
     for (;;) {
-        if (out->len > DUTY_BODY_MAX)
+        if (out->len > max)
             return -1;
         buf_reserve(out, 65536);
         size_t room = out->cap - out->len - 1;
-        if (room > DUTY_BODY_MAX + 1 - out->len)
-            room = DUTY_BODY_MAX + 1 - out->len;
+        if (room > max + 1 - out->len)
+            room = max + 1 - out->len;
         int n = mg_read(c, out->data + out->len, room);
         if (n < 0)
             return -1;
@@ -51,7 +53,7 @@ void route_duty_post(struct api *a, struct mg_connection *c, const struct mg_req
         return;
     }
     enum duty_req_result res;
-    if (read_body(c, ri, &body) < 0) {
+    if (api_read_body(c, ri, DUTY_BODY_MAX, &body) < 0) {
         res = DUTY_REQ_READ_ERROR;
         memset(&req, 0, sizeof(req));
     } else {
@@ -125,8 +127,9 @@ static void put_hex(struct buf *b, const uint8_t *p, size_t n)
     }
 }
 
-/* The instance as JSON (SPEC §7.6); value is canonical JSON and is embedded as is. */
-static void render_view(struct buf *b, const struct duty_view *v)
+/* The instance as JSON (SPEC §7.6); value is canonical JSON and is embedded as is, but for a
+ * proposer duty, whose value is a block: that block's JSON (as GET /v1/block shows it). */
+static void render_view(const struct api *a, struct buf *b, const struct duty_view *v)
 {
     char id[DUTY_ID_MAX];
     duty_id_format((enum duty_type)v->type, v->height, id);
@@ -139,7 +142,14 @@ static void render_view(struct buf *b, const struct duty_view *v)
         buf_append_str(b, "\"");
         put_hex(b, v->value_hash, 32);
         buf_append_str(b, "\",\"value\":");
-        buf_append(b, v->value, v->value_len);
+        if (v->type == DUTY_PROPOSER) {
+            buf_append_str(b, "{");
+            if (block_json_members(v->value, v->value_len, a->lock.hash, b) < 0)
+                buf_append_str(b, "\"error\":\"not a block\"");
+            buf_append_str(b, "}");
+        } else {
+            buf_append(b, v->value, v->value_len);
+        }
     } else {
         buf_append_str(b, "null,\"value\":null");
     }
@@ -205,7 +215,7 @@ void route_duty_get(struct api *a, struct mg_connection *c, const struct mg_requ
         out->status = 200;
         out->ctype = "application/json";
         buf_reset(&out->body);
-        render_view(&out->body, v);
+        render_view(a, &out->body, v);
     }
     free(v);
     bridge_call_release(&call, 1);

@@ -14,6 +14,7 @@
 #include <civetweb.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -197,6 +198,11 @@ static struct front *start_front(const char *name, unsigned listener, const char
 static int api_preinit(struct worker *w)
 {
     const struct config *cfg = &w->cfg;
+    char err[1024];
+    if (lock_load(&A.lock, cfg->lock, err, sizeof(err)) < 0) {
+        log_error("config_error", LS("err", err));
+        exit(EXIT_CONFIG);
+    }
     rlim_t need = (rlim_t)(cfg->api_max_connections + cfg->monitoring_max_connections +
                            cfg->api_threads + cfg->monitoring_threads + FD_SLACK);
     struct rlimit rl;
@@ -298,8 +304,7 @@ static void api_stop(struct worker *w)
 static const struct worker_ops ops = {
     .name = "api",
     .id = W_API,
-    .does_not_yet = "transaction and block routes (/v1/tx, /v1/block) and --upstream proxying "
-                    "answer 501",
+    .does_not_yet = "--upstream proxying answers 501",
     .seccomp = &api_profile,
     .preinit = api_preinit,
     .init = api_init,

@@ -184,17 +184,6 @@ static void route_metrics(struct api *a, struct mg_connection *c, const struct m
     metrics_text_free(&mt);
 }
 
-/* Routes of the spec whose work does not exist yet answer so, instead of a misleading 404. */
-static void route_not_implemented(struct api *a, struct mg_connection *c,
-                                  const struct mg_request_info *ri, struct http_reply *out)
-{
-    (void)a;
-    (void)c;
-    (void)ri;
-    reply_text(out, 501, "not implemented");
-    out->detail = "the builder and mempool are not built yet";
-}
-
 const struct route api_routes[] = {
     {L_API | L_MON, "/health", route_health},
     {L_API | L_MON, "/ready", route_ready},
@@ -202,10 +191,10 @@ const struct route api_routes[] = {
     {L_MON, "/status", route_status},
     {L_API, "/v1/duty", route_duty_post},
     {L_API, "/v1/duty/{type}/{height}", route_duty_get},
-    {L_API, "/v1/tx/plain", route_not_implemented},
-    {L_API, "/v1/tx/{hash}", route_not_implemented},
-    {L_API, "/v1/block/latest", route_not_implemented},
-    {L_API, "/v1/block/{height}", route_not_implemented},
+    {L_API, "/v1/tx/plain", route_tx_post},
+    {L_API, "/v1/tx/{hash}", route_tx_get},
+    {L_API, "/v1/block/latest", route_block_get},
+    {L_API, "/v1/block/{height}", route_block_get},
 };
 
 const size_t api_routes_len = ARRAY_LEN(api_routes);

@@ -321,6 +321,85 @@ static void on_tx_submit(struct mailbox *mb, const struct envelope *e, void *ctx
     buf_free(&b);
 }
 
+/* ---------------------------------------------------------------- reads for the API */
+
+/* An API request waiting for StateDB. */
+struct api_read {
+    struct envelope req; /* source, req_id */
+    uint8_t hash[BLD_HASH_LEN];
+    uint64_t height;
+};
+
+static void reply_tx(const struct envelope *req, const struct bld_tx_get_rep *r)
+{
+    struct buf b = BUF_INIT;
+    bld_tx_get_rep_encode(&b, r);
+    mailbox_reply(B.w->mb, req, BLD_TX_GET_REP, b.data, b.len);
+    buf_free(&b);
+}
+
+/* The block that includes the tx: find the tx's bytes in it. */
+static void on_tx_block(struct mailbox *mb, int status, const struct envelope *env, void *arg)
+{
+    (void)mb;
+    struct api_read *a = arg;
+    struct bld_tx_get_rep r = {.state = BLD_TX_LOOKUP_FAILED};
+    struct sdb_reply sr;
+    struct block blk;
+    bool decoded = false, have_block = false;
+    if (status == 0 && sdb_reply_decode(&sr, SDB_GET_BLOCK_REP, env->body, env->body_len) == 0) {
+        decoded = true;
+        have_block = sr.status == SDB_OK && sr.u.block.present &&
+                     block_decode(&blk, sr.u.block.d.value.p, sr.u.block.d.value.len, UINT32_MAX) ==
+                         BLOCK_DECODE_OK;
+    }
+    for (uint32_t i = 0; have_block && i < blk.ntxs && r.state != BLD_TX_INCLUDED; i++) {
+        struct tx *tx;
+        struct tx_error err;
+        if (tx_decode(blk.txs[i].p, blk.txs[i].len, TX_DATA_LIMIT, B.mc.lock_hash, &tx, &err) < 0)
+            continue;
+        if (!memcmp(tx->hash, a->hash, BLD_HASH_LEN)) {
+            r = (struct bld_tx_get_rep){.state = BLD_TX_INCLUDED,
+                                        .height = a->height,
+                                        .tx = blk.txs[i].p,
+                                        .tx_len = blk.txs[i].len};
+        }
+        tx_free(tx);
+    }
+    reply_tx(&a->req, &r);
+    if (have_block)
+        block_free(&blk);
+    if (decoded)
+        sdb_reply_free(&sr);
+    free(a);
+}
+
+static void on_tx_index(struct mailbox *mb, int status, const struct envelope *env, void *arg)
+{
+    (void)mb;
+    struct api_read *a = arg;
+    struct sdb_reply sr;
+    struct bld_tx_get_rep r = {.state = BLD_TX_LOOKUP_FAILED};
+    if (status == 0 && sdb_reply_decode(&sr, SDB_GET_TX_REP, env->body, env->body_len) == 0) {
+        if (sr.status == SDB_NOT_FOUND)
+            r.state = BLD_TX_UNKNOWN;
+        if (sr.status == SDB_OK && sr.u.tx.present) {
+            struct sdb_req q = {.type = SDB_GET_BLOCK};
+            q.u.block.mode = SDB_BLOCK_AT;
+            q.u.block.height = a->height = sr.u.tx.height;
+            sdb_reply_free(&sr);
+            if (sdb_request(&q, on_tx_block, a) == 0)
+                return;
+            reply_tx(&a->req, &r);
+            free(a);
+            return;
+        }
+        sdb_reply_free(&sr);
+    }
+    reply_tx(&a->req, &r);
+    free(a);
+}
+
 static void on_tx_get(struct mailbox *mb, const struct envelope *e, void *ctx)
 {
     (void)ctx;
@@ -329,18 +408,55 @@ static void on_tx_get(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed TX_GET");
         return;
     }
-    struct bld_tx_get_rep r = {.state = BLD_TX_UNKNOWN};
+    struct bld_tx_get_rep r = {.state = BLD_TX_LOOKUP_FAILED};
     enum mempool_state st;
     const struct tx *tx = B.loaded ? mempool_find(B.pool, hash, &st) : NULL;
     if (tx) {
         r.state = st == MEMPOOL_PENDING ? BLD_TX_PENDING : BLD_TX_QUEUED;
         r.tx = tx->wire;
         r.tx_len = tx->wire_len;
+    } else {
+        /* not pooled: included in a block, or unknown */
+        struct api_read *a = xcalloc(1, sizeof(*a));
+        a->req = (struct envelope){.source = e->source, .req_id = e->req_id};
+        memcpy(a->hash, hash, BLD_HASH_LEN);
+        struct sdb_req q = {.type = SDB_GET_TX};
+        memcpy(q.u.tx.hash, hash, BLD_HASH_LEN);
+        if (sdb_request(&q, on_tx_index, a) == 0)
+            return;
+        free(a);
     }
-    struct buf b = BUF_INIT;
-    bld_tx_get_rep_encode(&b, &r);
-    mailbox_reply(mb, e, BLD_TX_GET_REP, b.data, b.len);
-    buf_free(&b);
+    reply_tx(e, &r);
+}
+
+static void on_block_read(struct mailbox *mb, int status, const struct envelope *env, void *arg)
+{
+    (void)mb;
+    struct api_read *a = arg;
+    /* StateDB's answer goes to the API as it is; an empty body: could not be read */
+    mailbox_reply(B.w->mb, &a->req, BLD_BLOCK_GET_REP, status == 0 ? env->body : NULL,
+                  status == 0 ? env->body_len : 0);
+    free(a);
+}
+
+static void on_block_get(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)ctx;
+    uint8_t mode;
+    uint64_t height;
+    if (bld_block_get_decode(&mode, &height, e->body, e->body_len) < 0) {
+        mailbox_violation(mb, e, "malformed BLOCK_GET");
+        return;
+    }
+    struct api_read *a = xcalloc(1, sizeof(*a));
+    a->req = (struct envelope){.source = e->source, .req_id = e->req_id};
+    struct sdb_req q = {.type = SDB_GET_BLOCK};
+    q.u.block.mode = mode;
+    q.u.block.height = height;
+    if (sdb_request(&q, on_block_read, a) < 0) {
+        mailbox_reply(mb, e, BLD_BLOCK_GET_REP, NULL, 0);
+        free(a);
+    }
 }
 
 static void on_gossip(struct mailbox *mb, const struct envelope *e, void *ctx)
@@ -836,6 +952,7 @@ static void on_load_retry(struct ev_loop *loop, ev_timer *t, int revents)
 static const struct dispatch_entry rows[] = {
     {BLD_TX_SUBMIT, WBIT(W_API), 2, BLD_TX_MAX + 16, on_tx_submit},
     {BLD_TX_GET, WBIT(W_API), 2, 64, on_tx_get},
+    {BLD_BLOCK_GET, WBIT(W_API), 2, 32, on_block_get},
     {BLD_BUILD, WBIT(W_QBFT), 2, 16, on_build},
     {BLD_VALIDATE, WBIT(W_QBFT), 4, BLD_BLOCK_MAX + 32, on_validate},
     {BLD_DECIDED, WBIT(W_QBFT), 4, BLD_BLOCK_MAX + 32, on_decided},
