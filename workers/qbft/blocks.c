@@ -15,7 +15,11 @@
  *     higher instance is abstained from for good — unless this node COMMITted there (a COMMIT
  *     may already count towards a decision);
  *   - the lock of a decided instance, or one whose parent is no longer the head, binds nothing.
- * Moving down (never up) lets nodes that split between two instances converge on the lower one.
+ *   - lowest first: no vote in an instance while a lower block instance above the head runs
+ *     here, undecided (unless it is older than instance_expire_ms: a dead one must not stop the
+ *     chain), so nodes that know the same instances vote in the same one.
+ * Moving down (never up) lets nodes that split between two instances converge on the lower one
+ * (a node that voted before it learnt of a lower instance).
  * The lock is a WAL record (QBFT_INTENT_LOCK: parent | value hash) appended before the vote's
  * own intent, and the vote leaves only once both are durable; after a restart the records
  * rebuild the lock.
@@ -187,6 +191,19 @@ static void voted_unlink(struct duties *d, struct dinst *in)
         }
 }
 
+/* A block instance below in and above the head that runs here, undecided and not expired. */
+static bool lower_runs(struct duties *d, const struct dinst *in)
+{
+    uint64_t now = duties_mono(d);
+    for (size_t b = 0; b < INST_BUCKETS; b++)
+        for (const struct dinst *l = d->inst[b]; l; l = l->next)
+            if (l != in && l->id.duty == in->id.duty && l->started && !l->decided &&
+                !l->abandoned && l->id.height < in->id.height && l->id.height > d->head_height &&
+                now - l->start_mono_ms < d->cfg.instance_expire_ms)
+                return true;
+    return false;
+}
+
 int blocks_vote(struct duties *d, const struct qbft_id *id, uint64_t round, uint8_t type,
                 const uint8_t *bytes, size_t len)
 {
@@ -202,6 +219,8 @@ int blocks_vote(struct duties *d, const struct qbft_id *id, uint64_t round, uint
     if (!v || v->verdict != DV_VALID || !d->head_known ||
         memcmp(v->parent, d->head, SHA256_LEN) != 0)
         return -1;
+    if (lower_runs(d, in))
+        return -1; /* the lower instance goes first */
     for (struct dinst *l = d->voted; l; l = l->vnext) {
         if (l == in || !lock_binds(d, l, v->parent))
             continue;
@@ -362,10 +381,12 @@ void blocks_forget(struct duties *d, struct dinst *in)
 }
 
 static void sync_request(struct duties *d);
+static void sync_send(struct duties *d, unsigned peer, const struct sync_msg *m);
 
 void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LEN], bool behind)
 {
-    bool moved = !d->head_known || height != d->head_height || memcmp(hash, d->head, SHA256_LEN);
+    bool first = !d->head_known;
+    bool moved = first || height != d->head_height || memcmp(hash, d->head, SHA256_LEN);
     d->head_known = true;
     d->head_height = height;
     memcpy(d->head, hash, SHA256_LEN);
@@ -390,8 +411,21 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
             }
         }
     }
-    if (behind && !d->sync_on)
+    /* Behind, or just started (blocks may have been decided while this node was down): ask. */
+    if ((behind || first) && !d->sync_on)
         sync_request(d);
+}
+
+void blocks_peer_up(struct duties *d, unsigned peer)
+{
+    if (!d->head_known || d->sync_on || !d->host.send_sync || d->cfg.block_duties == 0)
+        return;
+    /* A peer that just (re)joined may hold blocks this node missed: ask it. */
+    d->sync_peer = peer;
+    d->sync_on = true;
+    struct sync_msg m = {.kind = SYNC_REQ, .height = d->head_height};
+    sync_send(d, peer, &m);
+    d->sync_deadline = duties_mono(d) + DUTIES_SYNC_MS;
 }
 
 /* ---------------------------------------------------------------- catching up */

@@ -539,6 +539,8 @@ void duties_engine_start(struct duties *d, struct dinst *in, const uint8_t *valu
 {
     int rc = value ? qbft_start(d->eng, &in->id, value, len, start_mono, duties_mono(d))
                    : qbft_join(d->eng, &in->id, start_mono, duties_mono(d));
+    if (rc == 0 || errno == EEXIST)
+        in->started = true;
     if (rc == 0) {
         if (!in->decided && !in->open) {
             in->open = true;
@@ -939,6 +941,7 @@ void duties_peer(struct duties *d, unsigned peer, bool up)
         return;
     struct resend_ctx c = {d, peer};
     icache_foreach(d->intents, resend_one, &c);
+    blocks_peer_up(d, peer);
 }
 
 /* ---------------------------------------------------------------- start-up: reload */

@@ -58,6 +58,7 @@ struct dinst {
     struct dinst *older, *newer; /* decided list, oldest first */
     /* block instances (blocks.c) */
     bool explicit_duty; /* a POSTed duty: its block may be empty */
+    bool started;       /* the engine runs it (with an input or joined) */
     bool self_pending;  /* a duty of our own (slot, join) is being persisted */
     struct dval *vals;  /* values judged or built here, newest first */
     unsigned nvals;
@@ -168,7 +169,9 @@ const char *blocks_admission(const struct duties *d, uint64_t height, enum duty_
 /* An instance leaves memory. */
 void blocks_forget(struct duties *d, struct dinst *in);
 void blocks_flush(struct duties *d); /* deferred abstentions (after every engine call) */
-void blocks_tick(struct duties *d);  /* sync deadlines */
+/* A peer (re)joined: ask it for blocks this node missed. */
+void blocks_peer_up(struct duties *d, unsigned peer);
+void blocks_tick(struct duties *d); /* sync deadlines */
 uint64_t blocks_deadline(const struct duties *d);
 void blocks_on_self_duty(struct duties *d, struct dreq *q, const struct sdb_reply *r);
 void blocks_on_sync_serve(struct duties *d, struct dreq *q, const struct sdb_reply *r);
