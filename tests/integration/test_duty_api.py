@@ -63,12 +63,13 @@ ROWS = [
     ("row 6: height 2^64 (valid literal, out of range)", duty(height=2**64), 400, "height out of range\n"),
     ("row 7: round 2^40 + 1", duty(height=3, round_=2**40 + 1), 400, "round out of range\n"),
     ("row 7: round 10^30", duty(height=3, round_=10**30), 400, "round out of range\n"),
-    # (a height this far ahead moves the proposer chain's window: it gets its own duty type)
-    ("accepted: height 2^62 (inclusive bound)", duty(typ="proposer", height=2**62), 202, None),
+    # (a proposer duty's height is a slot: not further ahead than [qbft] max_height_jump slots)
+    ("409: a proposer duty far beyond the current slot", duty(typ="proposer", height=2**62), 409,
+     "height too far ahead\n"),
     ("accepted: round 2^40 (inclusive bound)", duty(typ="sync", height=H, round_=2**40), 202, None),
     ("accepted: round missing, payload absent", duty(typ="sync", height=H + 1), 202, None),
-    ("409: a proposer duty far below that window", duty(typ="proposer", height=5), 409,
-     "height too old\n"),
+    ("accepted: a proposer duty on an empty chain (its block may be empty)",
+     duty(typ="proposer", height=5), 202, None),
     ("accepted: exactly 1 MiB", padded(MIB), 202, None),
 ]
 

@@ -20,8 +20,7 @@ with Node() as n:
     code, _, _ = request(n.api, "GET", "/nope")
     check(code == 404, "unknown path is 404")
     code, body, _ = request(n.api, "POST", "/v1/tx/plain", body=b"{}")
-    check(code == 501 and body == b"not implemented\n",
-          "a route whose work is not built yet says so (501)")
+    check(code == 400 and body == b"invalid tx\n", "a transaction without fields is 400 invalid tx")
 
     st = n.status()
     names = [w["name"] for w in st["workers"]]
