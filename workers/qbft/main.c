@@ -6,9 +6,7 @@
  *   API  --DUTY_SUBMIT/DUTY_GET-->  duties_submit/duties_get  --submitted/viewed-->  reply
  *   P2P  --P2P_DELIVER/P2P_PEER-->  duties_deliver/duties_peer --send/report-->  P2P_SEND/REPORT
  *   duties --sdb_request--> mailbox_request(StateDB) --reply or timeout--> duties_on_reply
- *   block instances (proposer):  want_input --BUILD--> builder --> duties_input;
- *   validate --VALIDATE--> builder --> duties_value_judged; decided_value --DECIDED--> builder;
- *   builder --SLOT/HEAD--> duties_slot/duties_head; aequa/sync/v1 <--> duties_sync_deliver
+ *   block instances (proposer): the builder and aequa/sync/v1, builder_link.c
  *   one ev_timer, re-armed from duties_next_deadline() before the loop blocks --> duties_tick
  *
  * Fatal: a malformed envelope body from another worker (a protocol violation, the worker exits
@@ -30,15 +28,15 @@
 #include "proto/workers.h"
 #include "workers/common/worker.h"
 #include "workers/p2p/gate.h"
+#include "workers/qbft/builder_link.h"
 #include "workers/qbft/duties.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SDB_TIMEOUT_MS     2000
-#define BUILDER_TIMEOUT_MS 2000
-#define TOPIC_QBFT         1 /* aequa/qbft/v1 */
-#define TOPIC_SYNC         4 /* aequa/sync/v1 */
+#define SDB_TIMEOUT_MS 2000
+#define TOPIC_QBFT     1 /* aequa/qbft/v1 */
+#define TOPIC_SYNC     4 /* aequa/sync/v1 */
 
 static struct {
     struct worker *w;
@@ -172,98 +170,6 @@ static void h_log(void *ctx, enum log_level level, const char *event, const stru
     log_kv_at(level, event, kv);
 }
 
-/* ---------------------------------------------------------------- the builder (block instances) */
-
-struct bld_ask {
-    struct qbft_id id;
-    uint8_t hash[QBFT_HASH_LEN];
-};
-
-static void on_built(struct mailbox *mb, int status, const struct envelope *env, void *arg)
-{
-    (void)mb;
-    struct bld_ask *a = arg;
-    struct bld_block r;
-    if (status == 0 && bld_build_rep_decode(&r, env->body, env->body_len) == 0 &&
-        r.result == BLD_BUILD_OK)
-        duties_input(Q.d, &a->id, r.block, r.block_len);
-    else
-        duties_input(Q.d, &a->id, NULL, 0); /* nothing of its own to propose: it joins */
-    free(a);
-}
-
-static void h_want_input(void *ctx, const struct qbft_id *id, bool explicit_duty)
-{
-    (void)ctx;
-    struct bld_ask *a = xcalloc(1, sizeof(*a));
-    a->id = *id;
-    struct buf b = BUF_INIT;
-    bld_build_encode(&b, id->height, explicit_duty);
-    if (mailbox_request(Q.w->mb, W_BUILDER, BLD_BUILD, BLD_BUILD_REP, b.data, b.len,
-                        BUILDER_TIMEOUT_MS, on_built, a) < 0) {
-        duties_input(Q.d, id, NULL, 0);
-        free(a);
-    }
-    buf_free(&b);
-}
-
-static void on_judged(struct mailbox *mb, int status, const struct envelope *env, void *arg)
-{
-    (void)mb;
-    struct bld_ask *a = arg;
-    struct bld_verdict_rep r;
-    enum duties_verdict v = DUTIES_BEHIND; /* no answer: asked again once the head moves */
-    if (status == 0 && bld_verdict_decode(&r, env->body, env->body_len) == 0)
-        v = r.verdict == BLD_VALID     ? DUTIES_VALID
-            : r.verdict == BLD_INVALID ? DUTIES_INVALID
-                                       : DUTIES_BEHIND;
-    duties_value_judged(Q.d, &a->id, a->hash, v);
-    free(a);
-}
-
-static enum qbft_validity h_validate(void *ctx, const struct qbft_id *id,
-                                     const uint8_t hash[QBFT_HASH_LEN], const uint8_t *value,
-                                     size_t len)
-{
-    (void)ctx;
-    struct bld_ask *a = xcalloc(1, sizeof(*a));
-    a->id = *id;
-    memcpy(a->hash, hash, QBFT_HASH_LEN);
-    struct buf b = BUF_INIT;
-    struct bld_block v = {.height = id->height, .block = value, .block_len = (uint32_t)len};
-    bld_block_encode(&b, &v);
-    int rc = mailbox_request(Q.w->mb, W_BUILDER, BLD_VALIDATE, BLD_VALIDATE_REP, b.data, b.len,
-                             BUILDER_TIMEOUT_MS, on_judged, a);
-    buf_free(&b);
-    if (rc < 0) {
-        free(a);
-        return QBFT_VALUE_INVALID; /* the builder is not there: this round is not ours */
-    }
-    return QBFT_VALUE_PENDING;
-}
-
-static void h_decided_value(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len)
-{
-    (void)ctx;
-    struct buf b = BUF_INIT;
-    struct bld_block v = {.height = id->height, .block = value, .block_len = (uint32_t)len};
-    bld_block_encode(&b, &v);
-    if (mailbox_send(Q.w->mb, W_BUILDER, BLD_DECIDED, b.data, b.len) < 0)
-        log_debug("consensus_block", LS("event", "decided_not_sent"), LU("height", id->height));
-    buf_free(&b);
-}
-
-static void h_send_sync(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len)
-{
-    (void)ctx;
-    struct buf body = BUF_INIT;
-    struct p2p_msg m = {.peer = peer, .topic = TOPIC_SYNC, .payload = bytes, .len = (uint32_t)len};
-    p2p_msg_encode(&body, &m);
-    if (mailbox_send(Q.w->mb, W_P2P, P2P_SEND, body.data, body.len) < 0)
-        log_debug("p2p_send", LS("topic", "aequa/sync/v1"));
-    buf_free(&body);
-}
-
 static const struct duties_host host = {
     .mono_ms = h_mono_ms,
     .wall_ms = h_wall_ms,
@@ -275,10 +181,10 @@ static const struct duties_host host = {
     .sign = h_sign,
     .ready = h_ready,
     .log = h_log,
-    .want_input = h_want_input,
-    .validate = h_validate,
-    .decided_value = h_decided_value,
-    .send_sync = h_send_sync,
+    .want_input = builder_link_want_input,
+    .validate = builder_link_validate,
+    .decided_value = builder_link_decided,
+    .send_sync = builder_link_send_sync,
 };
 
 /* ---------------------------------------------------------------- timer */
@@ -375,35 +281,13 @@ static void on_peer(struct mailbox *mb, const struct envelope *e, void *ctx)
     duties_peer(Q.d, peer, up != 0);
 }
 
-static void on_slot(struct mailbox *mb, const struct envelope *e, void *ctx)
-{
-    (void)ctx;
-    uint64_t height;
-    if (bld_height_decode(&height, e->body, e->body_len) < 0) {
-        mailbox_violation(mb, e, "malformed SLOT");
-        return;
-    }
-    duties_slot(Q.d, height);
-}
-
-static void on_head(struct mailbox *mb, const struct envelope *e, void *ctx)
-{
-    (void)ctx;
-    struct bld_head h;
-    if (bld_head_decode(&h, e->body, e->body_len) < 0) {
-        mailbox_violation(mb, e, "malformed HEAD");
-        return;
-    }
-    duties_head(Q.d, h.height, h.hash, h.behind);
-}
-
 static const struct dispatch_entry rows[] = {
     {DUTY_SUBMIT, WBIT(W_API) | WBIT(W_TOOL), 4, DUTY_PAYLOAD_MAX + 64, on_duty_submit},
     {DUTY_GET, WBIT(W_API) | WBIT(W_TOOL), 2, 64, on_duty_get},
     {P2P_DELIVER, WBIT(W_P2P), 4, P2P_PAYLOAD_MAX + 64, on_deliver},
     {P2P_PEER, WBIT(W_P2P), 2, 32, on_peer},
-    {BLD_SLOT, WBIT(W_BUILDER), 2, 16, on_slot},
-    {BLD_HEAD, WBIT(W_BUILDER), 4, 64, on_head},
+    {BLD_SLOT, WBIT(W_BUILDER), 2, 16, builder_link_on_slot},
+    {BLD_HEAD, WBIT(W_BUILDER), 4, 64, builder_link_on_head},
 };
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -459,6 +343,7 @@ static int qbft_init(struct worker *w)
     ev_timer_init(&Q.timer, on_timer, 0, 0);
     ev_prepare_init(&Q.arm, on_prepare);
     ev_prepare_start(w->loop, &Q.arm);
+    builder_link_init(w, Q.d);
     duties_start(Q.d); /* READY once every duty and intent is reloaded */
     return 0;
 }
