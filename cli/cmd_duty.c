@@ -5,14 +5,19 @@
  * re-encoded COMMIT bodies), and every seal verifies. Exit 0 when all hold, 1 otherwise (with the
  * reason), 2 for usage errors. Used by the chaos drill and the tests; handy for operators.
  * The input may hold several answers, one JSON object per line: each gets its own result line.
+ * A proposer duty's value is a block (its JSON, as GET /v1/block shows it): it is encoded again
+ * from its fields (every tx rebuilt from its fields and signature, bound to the lock's hash), and
+ * value_hash must be the hash of that encoding, which is the block's block_hash.
  */
 #include "cli/aequactl.h"
 #include "lib/json_strict.h"
 #include "lib/lock.h"
 #include "lib/util.h"
+#include "proto/block.h"
 #include "proto/duty.h"
 #include "proto/qbft.h"
 #include "proto/seal.h"
+#include "proto/tx.h"
 
 #include <getopt.h>
 #include <sys/types.h>
@@ -33,6 +38,49 @@ static int hexfield(const struct jstrict_node *n, uint8_t *out, size_t len)
     return n && n->kind == JSTRICT_STRING && hex_decode(out, len, (const char *)n->str, n->len) == 0
                ? 0
                : -1;
+}
+
+/* One tx of a block's JSON, rebuilt from its fields; NULL when a field is missing or bad. */
+static struct tx *tx_from_json(const struct lock *l, const struct jstrict_node *t)
+{
+    uint8_t from[TX_ADDR_LEN], sig[TX_SIG_LEN];
+    uint64_t nonce, gas, fee;
+    const struct jstrict_node *data = get(t, "data");
+    if (!t || t->kind != JSTRICT_OBJECT || !jstrict_string_is(get(t, "type"), "plaintext_v1") ||
+        hexfield(get(t, "from"), from, sizeof(from)) < 0 ||
+        hexfield(get(t, "sig"), sig, sizeof(sig)) < 0 || !jstrict_uint64(get(t, "nonce"), &nonce) ||
+        !jstrict_uint64(get(t, "gas"), &gas) || !jstrict_uint64(get(t, "fee"), &fee) || !data ||
+        data->kind != JSTRICT_STRING || data->len % 2 || data->len / 2 > TX_DATA_LIMIT)
+        return NULL;
+    uint8_t *bytes = xmalloc(data->len / 2 + 1);
+    struct tx *tx = NULL;
+    if (hex_decode(bytes, data->len / 2, (const char *)data->str, data->len) == 0)
+        tx = tx_plain_new(l->hash, from, nonce, gas, fee, bytes, data->len / 2, sig);
+    free(bytes);
+    return tx;
+}
+
+/* The canonical bytes of a block given as JSON; -1 when it is not one. */
+static int block_from_json(const struct lock *l, const struct jstrict_node *v, struct buf *out)
+{
+    struct block_header h;
+    uint64_t proposer;
+    const struct jstrict_node *txs = get(v, "txs");
+    if (v->kind != JSTRICT_OBJECT || !jstrict_uint64(get(v, "height"), &h.height) ||
+        hexfield(get(v, "parent_hash"), h.parent_hash, SHA256_LEN) < 0 ||
+        !jstrict_uint64(get(v, "proposer"), &proposer) || proposer > UINT32_MAX || !txs ||
+        txs->kind != JSTRICT_ARRAY)
+        return -1;
+    h.proposer = (uint32_t)proposer;
+    block_encode_begin(out, &h, txs->len);
+    for (uint32_t i = 0; i < txs->len; i++) {
+        struct tx *tx = tx_from_json(l, &txs->items[i]);
+        if (!tx)
+            return -1;
+        block_encode_tx(out, tx->wire, tx->wire_len);
+        tx_free(tx);
+    }
+    return 0;
 }
 
 static int verify(const struct lock *l, const struct jstrict_node *root, char *why, size_t whysz)
@@ -58,7 +106,15 @@ static int verify(const struct lock *l, const struct jstrict_node *root, char *w
         return -1;
     }
     struct buf canon = BUF_INIT;
-    jstrict_canonical(value, &canon);
+    if (duty == DUTY_PROPOSER) {
+        if (block_from_json(l, value, &canon) < 0) {
+            buf_free(&canon);
+            snprintf(why, whysz, "value is not a block");
+            return -1;
+        }
+    } else {
+        jstrict_canonical(value, &canon);
+    }
     sha256(calc, canon.data, canon.len);
     buf_free(&canon);
     if (memcmp(vh, calc, SHA256_LEN) != 0) {
