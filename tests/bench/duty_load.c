@@ -1,13 +1,17 @@
 /*
- * duty_load: an open-loop load generator for POST /v1/duty (scripts/bench duties).
+ * duty_load: an open-loop load generator for POST /v1/duty (scripts/bench duties) and for
+ * POST /v1/tx/plain (scripts/bench txs).
  *
  *   duty_load --nodes H:P[,H:P...] --rate R --seconds T --type TYPE --height-start H
  *             [--threads K]
+ *   duty_load --nodes H:P[,H:P...] --rate R --seconds T --bodies FILE [--threads K]
  *
  * Duty j (height H + j) is due at start + j/R; it is posted to every node, each node with its
- * own payload, by K threads per node over keep-alive connections. A duty that is due while every
- * thread is busy waits (open loop: the wait counts in its latency). Prints one line per duty:
- *   "<height> <due wall-clock microseconds> <number of nodes that answered 202>"
+ * own payload, by K threads per node over keep-alive connections. With --bodies, request j is
+ * line j of FILE (a transaction), posted to one node only (j modulo the number of nodes) to
+ * /v1/tx/plain. A request that is due while every thread is busy waits (open loop: the wait
+ * counts in its latency). Prints one line per request:
+ *   "<height or j> <due wall-clock microseconds> <number of nodes that answered 202>"
  * and on stderr a summary (offered rate, achieved post rate, errors).
  */
 #include <arpa/inet.h>
@@ -40,6 +44,8 @@ static struct {
     atomic_uint_fast64_t next[MAX_NODES];
     atomic_uchar *ok; /* per duty: nodes that answered 202 */
     atomic_uint_fast64_t errors;
+    char **bodies; /* --bodies: one request body per line */
+    const char *path;
 } L;
 
 static uint64_t mono_us(void)
@@ -64,12 +70,12 @@ static int connect_node(int i)
 /* One request on a keep-alive connection; returns the status or -1 (reconnect). */
 static int post(int fd, const char *body, size_t blen, const char *hostport)
 {
-    char req[1024];
+    char req[16384];
     int n = snprintf(req, sizeof(req),
-                     "POST /v1/duty HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n%s",
-                     hostport, blen, body);
-    if (write(fd, req, (size_t)n) != n)
+                     L.path, hostport, blen, body);
+    if (n < 0 || (size_t)n >= sizeof(req) || write(fd, req, (size_t)n) != n)
         return -1;
     char resp[4096];
     size_t got = 0;
@@ -100,20 +106,29 @@ static void *worker(void *arg)
     int fd = connect_node(i);
     for (;;) {
         uint64_t j = atomic_fetch_add(&L.next[i], 1);
+        if (L.bodies) /* one node per request: this node's share is every nnodes-th */
+            j = j * (uint64_t)L.nnodes + (uint64_t)i;
         if (j >= L.count)
             break;
         uint64_t due = L.t0_mono_us + (uint64_t)((double)j * 1e6 / L.rate);
         uint64_t now = mono_us();
         if (due > now)
             usleep((useconds_t)(due - now));
-        int len = snprintf(body, sizeof(body),
+        const char *b = body;
+        int len;
+        if (L.bodies) {
+            b = L.bodies[j];
+            len = (int)strlen(b);
+        } else {
+            len = snprintf(body, sizeof(body),
                            "{\"type\":\"%s\",\"height\":%llu,\"payload\":{\"node\":%d,\"j\":%llu}}",
                            L.type, (unsigned long long)(L.h0 + j), i, (unsigned long long)j);
+        }
         int status = -1;
         for (int attempt = 0; attempt < 3 && status < 0; attempt++) {
             if (fd < 0)
                 fd = connect_node(i);
-            if (fd >= 0 && (status = post(fd, body, (size_t)len, hostport)) < 0) {
+            if (fd >= 0 && (status = post(fd, b, (size_t)len, hostport)) < 0) {
                 close(fd);
                 fd = -1;
             }
@@ -130,9 +145,10 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *nodes = NULL;
+    const char *nodes = NULL, *bodies = NULL;
     L.threads = 16;
     L.type = "sync";
+    L.path = "/v1/duty";
     for (int a = 1; a + 1 < argc; a += 2) {
         if (!strcmp(argv[a], "--nodes"))
             nodes = argv[a + 1];
@@ -146,6 +162,8 @@ int main(int argc, char **argv)
             L.h0 = strtoull(argv[a + 1], NULL, 10);
         else if (!strcmp(argv[a], "--threads"))
             L.threads = atoi(argv[a + 1]);
+        else if (!strcmp(argv[a], "--bodies"))
+            bodies = argv[a + 1];
     }
     if (!nodes || L.rate <= 0 || L.seconds <= 0) {
         fprintf(stderr, "usage: duty_load --nodes H:P[,...] --rate R --seconds T "
@@ -162,6 +180,23 @@ int main(int argc, char **argv)
     }
     free(list);
     L.count = (uint64_t)(L.rate * L.seconds);
+    if (bodies) {
+        FILE *f = fopen(bodies, "r");
+        if (!f) {
+            fprintf(stderr, "duty_load: cannot open %s\n", bodies);
+            return 2;
+        }
+        L.bodies = xcalloc(L.count ? L.count : 1, sizeof(*L.bodies));
+        char line[16384];
+        uint64_t n = 0;
+        while (n < L.count && fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\n")] = 0;
+            L.bodies[n++] = xstrdup(line);
+        }
+        fclose(f);
+        L.count = n;
+        L.path = "/v1/tx/plain";
+    }
     L.ok = xcalloc(L.count, sizeof(*L.ok));
     pthread_t *t = xcalloc((size_t)(L.nnodes * L.threads), sizeof(*t));
     /* The schedule in both clocks: monotonic to pace, wall to compare with the nodes' logs. */
