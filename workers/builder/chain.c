@@ -52,12 +52,30 @@ void chain_set_nonce(struct chain *c, const uint8_t from[SDB_ADDR_LEN], uint64_t
     e->next = next;
 }
 
+static void remember(struct chain *c, const uint8_t hash[SHA256_LEN])
+{
+    memcpy(c->recent[c->next_recent], hash, SHA256_LEN);
+    c->next_recent = (c->next_recent + 1) % CHAIN_RECENT;
+    if (c->nrecent < CHAIN_RECENT)
+        c->nrecent++;
+}
+
+bool chain_recent(const struct chain *c, const uint8_t hash[SHA256_LEN])
+{
+    for (unsigned i = 0; i < c->nrecent; i++)
+        if (!memcmp(c->recent[i], hash, SHA256_LEN))
+            return true;
+    return false;
+}
+
 void chain_set_head(struct chain *c, bool present, const struct sdb_head *h)
 {
     c->has_head = present;
     memset(&c->head, 0, sizeof(c->head));
-    if (present)
+    if (present) {
         c->head = *h;
+        remember(c, h->hash);
+    }
 }
 
 struct sender_nonce {
@@ -129,6 +147,7 @@ void chain_applied(struct chain *c, const struct sdb_block_apply *a)
     c->has_head = true;
     c->head.height = a->height;
     memcpy(c->head.hash, a->hash, SDB_HASH_LEN);
+    remember(c, a->hash);
     for (uint32_t i = 0; i < a->nnonces; i++)
         chain_set_nonce(c, a->nonces[i].from, a->nonces[i].next);
 }

@@ -27,6 +27,7 @@
 #include "workers/builder/hmap.h"
 
 #define CHAIN_WAITING_MAX 1024 /* decided blocks held while catching up */
+#define CHAIN_RECENT      256  /* hashes of the last blocks applied (stale parents) */
 
 struct chain_waiting {
     uint64_t height;
@@ -42,6 +43,8 @@ struct chain {
     struct chain_waiting *waiting; /* ascending heights, distinct */
     size_t nwaiting;
     uint8_t lock_hash[SHA256_LEN];
+    uint8_t recent[CHAIN_RECENT][SHA256_LEN];
+    unsigned nrecent, next_recent;
 };
 
 void chain_init(struct chain *c, const uint8_t lock_hash[SHA256_LEN], uint64_t seed);
@@ -78,5 +81,8 @@ const struct chain_waiting *chain_next(struct chain *c);
 void chain_done_waiting(struct chain *c, uint64_t height);
 /* True when blocks wait but none builds on the head: blocks are missing (catch up). */
 bool chain_behind(struct chain *c);
+/* Is hash one of the last CHAIN_RECENT blocks applied here (the head included)? A proposal on
+ * such a parent is stale; on an unknown one, this node may be behind. */
+bool chain_recent(const struct chain *c, const uint8_t hash[SHA256_LEN]);
 
 #endif

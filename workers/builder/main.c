@@ -573,11 +573,14 @@ static void on_validate(struct mailbox *mb, const struct envelope *e, void *ctx)
         reply_verdict(e, BLD_BEHIND, "catching up");
         return;
     }
-    /* A proposal on a parent this node has not applied, above its head: it may be behind. */
+    /* A proposal on a parent this node does not know, above its head: it may be behind. (On a
+     * parent it applied before the head, it is stale: refused below, reason "parent".) */
     struct block blk;
     if (block_decode(&blk, v.block, v.block_len, (uint32_t)B.mc.max_block_txs) == BLOCK_DECODE_OK &&
         blk.h.height == v.height && blk.h.height > B.chain.head.height &&
-        memcmp(blk.h.parent_hash, B.chain.head.hash, SHA256_LEN) != 0) {
+        memcmp(blk.h.parent_hash, B.chain.head.hash, SHA256_LEN) != 0 &&
+        !chain_recent(&B.chain, blk.h.parent_hash) &&
+        memcmp(blk.h.parent_hash, BLOCK_GENESIS_PARENT, SHA256_LEN) != 0) {
         block_free(&blk);
         reply_verdict(e, BLD_BEHIND, "unknown parent");
         return;

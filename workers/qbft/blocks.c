@@ -399,6 +399,12 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
                 continue;
             if (in->decided && in->persisted && in->id.height > height)
                 blocks_decided(d, in);
+            /* this node's block was built on the old head: a new one, on the new head */
+            if (moved && in->started && !in->decided && !in->abandoned && in->id.height > height &&
+                !in->awaiting_input && d->host.want_input) {
+                in->awaiting_input = true;
+                d->host.want_input(d->host.ctx, &in->id, in->explicit_duty);
+            }
             for (struct dval *v = in->vals; moved && v; v = v->next) {
                 if (v->verdict != DV_BEHIND)
                     continue;

@@ -1376,7 +1376,10 @@ int duties_input(struct duties *d, const struct qbft_id *id, const uint8_t *valu
     in->awaiting_input = false;
     if (value && blocks_duty(d, id->duty))
         blocks_own_value(d, in, value, len);
-    duties_engine_start(d, in, value, len, in->start_mono_ms);
+    if (!in->started)
+        duties_engine_start(d, in, value, len, in->start_mono_ms);
+    else if (value) /* rebuilt on a new head: proposed from now on */
+        qbft_set_input(d->eng, id, value, len, duties_mono(d));
     blocks_flush(d);
     return 0;
 }

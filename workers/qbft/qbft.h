@@ -60,6 +60,11 @@ int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *v
  * and as a leader it proposes only a value a ROUND-CHANGE quorum carries as prepared (else it
  * stays silent and the round changes). Errors as qbft_start. */
 int qbft_join(struct qbft_engine *e, const struct qbft_id *id, uint64_t start_ms, uint64_t now);
+/* A new input value for a running instance (a block rebuilt on a new head): what this node
+ * proposes from now on when it leads; nothing it has sent changes. -1 ENOENT when it does not
+ * run, EINVAL for a bad value. */
+int qbft_set_input(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                   size_t len, uint64_t now);
 
 const char *qbft_verdict_name(enum qbft_verdict v);
 

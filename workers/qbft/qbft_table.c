@@ -262,6 +262,18 @@ void qval_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *
     v->len = (uint32_t)len;
 }
 
+void qinput_replace(struct qinst *in, const uint8_t *data, size_t len)
+{
+    uint8_t hash[QBFT_HASH_LEN];
+    if (in->has_input) {
+        qval_add(in, in->input.hash, in->input.data, in->input.len, in->round);
+        val_free(&in->input);
+    }
+    sha256(hash, data ? data : (const uint8_t *)"", len);
+    qval_set(&in->input, hash, data, len);
+    in->has_input = true;
+}
+
 /*
  * Remember a value (its hash was checked by the caller), with the latest round that referred to
  * it. When full, the value referred to longest ago makes room, never the prepared one: values
