@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     /* the layout of a node's data dir: <data-dir>/db/rocksdb */
     char dbdir[PATH_MAX];
     snprintf(dbdir, sizeof(dbdir), "%s/db", dir);
-    if (mkdir(dbdir, 0755) < 0 || store_db_path(dbdir, db, sizeof(db)) < 0)
+    if (mkdir(dbdir, 0755) < 0 || db_path(dbdir, db, sizeof(db)) < 0)
         fatal("mkdir %s", dbdir);
     struct store *st;
     char err[1024];

@@ -13,7 +13,7 @@
 #include "workers/p2p/frame.h"
 #include "workers/p2p/gate.h"
 #include "workers/p2p/handshake.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 
 #define N 4
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "lib/mp.h"
-#include "workers/statedb/record.h"
+#include "db/record.h"
 
 START_TEST(wal_key_layout)
 {

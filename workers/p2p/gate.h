@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/p2p.h"
+
 enum p2p_gate_result {
     P2P_GATE_ALLOWED,
     P2P_GATE_DENIED,       /* not a lock member (or failed to prove it) */
@@ -49,14 +51,7 @@ bool p2p_bucket_take(struct p2p_bucket *b, uint64_t cost, uint64_t now_ms);
 /* Whole tokens available (no refill). */
 uint64_t p2p_bucket_tokens(const struct p2p_bucket *b);
 
-/* ---- score ---- */
-enum p2p_report {
-    P2P_REPORT_INVALID_SIG,  /* QBFT: a message whose signature does not verify */
-    P2P_REPORT_EQUIVOCATION, /* QBFT: two different messages for one slot */
-    P2P_REPORT_UNDECODABLE,  /* link layer: an authentic frame we cannot decode */
-    P2P_REPORT_COUNT,
-};
-
+/* ---- score (reports: enum p2p_report, proto/p2p.h) ---- */
 const char *p2p_report_name(enum p2p_report r);
 /* Points a report costs (positive). */
 int64_t p2p_report_penalty(enum p2p_report r);

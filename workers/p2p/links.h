@@ -52,7 +52,7 @@
 #include "lib/lock.h"
 #include "workers/p2p/frame.h"
 #include "workers/p2p/gate.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 
 #define P2P_CONN_RATE  1  /* accepted connections per second and peer */
 #define P2P_CONN_BURST 10 /* ... with this burst */

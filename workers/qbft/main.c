@@ -26,7 +26,6 @@
 #include "proto/statedb.h"
 #include "proto/workers.h"
 #include "workers/common/worker.h"
-#include "workers/p2p/gate.h"
 #include "workers/qbft/intents.h"
 #include "workers/qbft/qbft.h"
 

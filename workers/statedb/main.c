@@ -126,7 +126,7 @@ static int statedb_init(struct worker *w)
 {
     char err[1024], path[CFG_PATH + 16];
     D.w = w;
-    if (store_db_path(w->cfg.statedb_path, path, sizeof(path)) < 0) {
+    if (db_path(w->cfg.statedb_path, path, sizeof(path)) < 0) {
         log_error("config_error", LS("err", "[statedb] path too long"));
         exit(EXIT_CONFIG);
     }

@@ -23,8 +23,8 @@
  *
  * Record decoders are strict and bounded: a database file is trusted no more than a message.
  */
-#ifndef AEQUA_STATEDB_RECORD_H
-#define AEQUA_STATEDB_RECORD_H
+#ifndef AEQUA_DB_RECORD_H
+#define AEQUA_DB_RECORD_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "workers/statedb/record.h"
+#include "db/record.h"
 #include "lib/mp.h"
 #include "lib/util.h"
 
