@@ -43,7 +43,7 @@ static bool printable(const uint8_t *p, size_t n)
 
 static void put_instance(FILE *out, const char *kind, uint8_t dtype, uint64_t height)
 {
-    fprintf(out, "%s %s/%llu", kind, sdb_duty_name(dtype), (unsigned long long)height);
+    fprintf(out, "%s %s/%llu", kind, duty_type_name(dtype), (unsigned long long)height);
 }
 
 static void header(const struct db_reader *r, FILE *out)
@@ -85,7 +85,7 @@ static int line(const struct db *h, FILE *out, enum sdb_cf cf, const uint8_t *k,
         if (record_wal_key_parse(&ik, k, kl) < 0)
             return -1;
         put_instance(out, "intent", ik.dtype, ik.height);
-        fprintf(out, " round=%u type=%s len=%zu", ik.round, sdb_msg_name(ik.mtype), vl);
+        fprintf(out, " round=%u type=%s len=%zu", ik.round, qbft_type_name(ik.mtype), vl);
         put_sha(out, "sha256", v, vl);
         fprintf(out, " decided=%s", decided(h, ik.dtype, ik.height) ? "yes" : "no");
         if (hex) {

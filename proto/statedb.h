@@ -53,7 +53,9 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "proto/duty.h"
 #include "proto/envelope.h"
+#include "proto/qbft.h"
 
 enum sdb_type {
     SDB_HELLO = 0x0301,             /* qbft -> statedb (request): generation */
@@ -94,21 +96,6 @@ enum sdb_status {
 };
 const char *sdb_status_name(unsigned s);
 
-/* Duty types (SPEC §7.1) and QBFT message types. The names are metric label values. */
-enum sdb_duty_type { SDB_DUTY_ATTESTER = 0, SDB_DUTY_PROPOSER = 1, SDB_DUTY_SYNC = 2 };
-#define SDB_DUTY_TYPES 3
-enum sdb_msg_type {
-    SDB_MSG_PRE_PREPARE = 0,
-    SDB_MSG_PREPARE = 1,
-    SDB_MSG_COMMIT = 2,
-    SDB_MSG_ROUND_CHANGE = 3,
-    SDB_MSG_DECIDED = 4,
-};
-#define SDB_MSG_TYPES 5
-const char *sdb_duty_name(unsigned dtype); /* "attester" ... or NULL */
-const char *sdb_msg_name(unsigned mtype);  /* "pre_prepare" ... or NULL */
-int sdb_duty_from_name(const char *s);     /* -1 if unknown */
-
 /* Column families, as numbered on the wire (ITERATE). */
 enum sdb_cf {
     SDB_CF_META,
@@ -146,10 +133,10 @@ struct sdb_bytes {
 };
 
 struct sdb_intent_key {
-    uint8_t dtype;
+    uint8_t dtype; /* enum duty_type (proto/duty.h) */
     uint64_t height;
     uint32_t round;
-    uint8_t mtype;
+    uint8_t mtype; /* enum qbft_type (proto/qbft.h): QBFT_PRE_PREPARE .. QBFT_DECIDED */
 };
 
 struct sdb_intent {

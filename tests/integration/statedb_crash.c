@@ -221,7 +221,7 @@ static int run_child(const char *dir, uint64_t generation, uint64_t seed, bool v
             } else {
                 struct sdb_intent_key k = {(uint8_t)(counter % 3),
                                            generation * HEIGHT_STRIDE + counter / 5, 1,
-                                           (uint8_t)(counter % 5)};
+                                           (uint8_t)(QBFT_PRE_PREPARE + counter % 5)};
                 counter++;
                 record_wal_key(keys[i], &k);
             }

@@ -93,7 +93,7 @@ static void check_emission(struct cluster *c, unsigned node, const uint8_t *byte
         if (x->node == node && id_eq(&x->id, &id) && x->round == b->round && x->type == b->type) {
             if (memcmp(x->digest, digest, SHA256_LEN) != 0)
                 violation(c, "node %u emitted two different %s messages for %s/%llu round %llu",
-                          node, qbft_type_name(b->type), qbft_duty_name(id.duty),
+                          node, qbft_type_name(b->type), duty_type_name(id.duty),
                           (unsigned long long)id.height, (unsigned long long)b->round);
             free(m);
             return;
@@ -144,13 +144,13 @@ static void check_decision(struct cluster *c, struct cl_node *nd, const struct c
         violation(c, "node %u reported a certificate that does not verify", nd->index);
     if (!value_known(c, d->hash))
         violation(c, "validity: node %u decided a value nobody proposed for %s/%llu", nd->index,
-                  qbft_duty_name(d->id.duty), (unsigned long long)d->id.height);
+                  duty_type_name(d->id.duty), (unsigned long long)d->id.height);
     for (size_t i = 0; i < c->nfirst; i++) {
         if (!id_eq(&c->first[i].id, &d->id))
             continue;
         if (memcmp(c->first[i].hash, d->hash, SHA256_LEN) != 0)
             violation(c, "agreement: node %u decided another value for %s/%llu", nd->index,
-                      qbft_duty_name(d->id.duty), (unsigned long long)d->id.height);
+                      duty_type_name(d->id.duty), (unsigned long long)d->id.height);
         return;
     }
     if (c->nfirst == c->capfirst) {
@@ -344,7 +344,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
         if (id_eq(&nd->decisions[i].id, id)) {
             if (memcmp(nd->decisions[i].hash, value_hash, SHA256_LEN) != 0)
                 violation(c, "node %u decided %s/%llu twice, differently", nd->index,
-                          qbft_duty_name(id->duty), (unsigned long long)id->height);
+                          duty_type_name(id->duty), (unsigned long long)id->height);
             return;
         }
     }

@@ -23,7 +23,7 @@ static bool has_intent(const struct db *h, uint64_t height, const char *msg)
 {
     uint8_t k[RECORD_WAL_KEY_LEN];
     struct db_value v;
-    record_wal_key(k, &(struct sdb_intent_key){0, height, 1, SDB_MSG_PREPARE});
+    record_wal_key(k, &(struct sdb_intent_key){0, height, 1, QBFT_PREPARE});
     int rc = db_get(h, SDB_CF_WAL, k, sizeof(k), &v, NULL, 0);
     ck_assert_int_ge(rc, 0);
     if (rc == 1)
@@ -36,7 +36,7 @@ static bool has_intent(const struct db *h, uint64_t height, const char *msg)
 
 static void append(struct store *st, uint64_t height, const char *msg)
 {
-    ck_assert_int_eq(tu_append(st, 0, height, 1, SDB_MSG_PREPARE, msg), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 0, height, 1, QBFT_PREPARE, msg), SDB_OK);
 }
 
 static uint64_t checkpoint(struct store *st)

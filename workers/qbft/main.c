@@ -82,10 +82,10 @@ static struct {
     bool sdb_up;   /* StateDB answered the last request */
     bool fallback; /* StateDB recovered from a checkpoint (SPEC §7.5) */
     uint64_t recovered_ms;
-    uint64_t abstain_below[QBFT_DUTY_TYPES]; /* abstain for heights < this after a fallback */
-    uint64_t max_height[QBFT_DUTY_TYPES];    /* highest instance started or reloaded */
-    bool probing;                            /* a HELLO probe is in flight */
-    struct ientry **reloaded;                /* intents reloaded at start, in key order */
+    uint64_t abstain_below[DUTY_TYPES]; /* abstain for heights < this after a fallback */
+    uint64_t max_height[DUTY_TYPES];    /* highest instance started or reloaded */
+    bool probing;                       /* a HELLO probe is in flight */
+    struct ientry **reloaded;           /* intents reloaded at start, in key order */
     size_t nreloaded, reloaded_cap;
 } Q;
 
@@ -158,12 +158,6 @@ static void inst_remove(struct inst *x)
 static const char *msg_label(uint8_t qbft_type)
 {
     return qbft_type_name(qbft_type);
-}
-
-/* StateDB numbers message types from 0 (pre_prepare); proto/qbft.h from 1. */
-static uint8_t sdb_mtype(uint8_t qbft_type)
-{
-    return (uint8_t)(qbft_type - 1);
 }
 
 static void send_p2p(uint32_t peer, enum qbft_topic_kind kind, const void *bytes, size_t len)
@@ -261,7 +255,7 @@ static void append_intent(struct ientry *e)
     r.u.append.k = (struct sdb_intent_key){.dtype = e->k.duty,
                                            .height = e->k.height,
                                            .round = (uint32_t)e->k.round,
-                                           .mtype = sdb_mtype(e->k.type)};
+                                           .mtype = e->k.type};
     r.u.append.msg.p = e->intent.data;
     r.u.append.msg.len = (uint32_t)e->intent.len;
     struct ikey *k = xmalloc(sizeof(*k));
@@ -469,7 +463,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
         Q.nopen--;
     }
 
-    const char *duty = qbft_duty_name(id->duty);
+    const char *duty = duty_type_name(id->duty);
     metric_inc(metric("qbft_decided_total", duty));
     metric_observe(metric("qbft_decided_round"), (double)round);
     if (in->start_mono_ms)
@@ -497,7 +491,7 @@ static void h_equivocation(void *ctx, const struct qbft_id *id, unsigned sender,
     hex_encode(hb, b, SHA256_LEN);
     metric_inc(metric("qbft_equivocations_total"));
     log_warn("qbft_verify", LS("result", "equivocation"), LU("sender", sender),
-             LS("duty", qbft_duty_name(id->duty)), LU("height", id->height), LS("hash_a", ha),
+             LS("duty", duty_type_name(id->duty)), LU("height", id->height), LS("hash_a", ha),
              LS("hash_b", hb));
     report_peer(sender, P2P_REPORT_EQUIVOCATION);
 }
@@ -521,7 +515,7 @@ static void h_event(void *ctx, const struct qbft_id *id, enum qbft_event ev, con
     case QBFT_EV_ROUND_CHANGE:
         metric_inc(metric("qbft_view_changes_total"));
         log_info("qbft_state", LS("event", "round_change"), LS("cause", label),
-                 LS("duty", qbft_duty_name(id->duty)), LU("height", id->height),
+                 LS("duty", duty_type_name(id->duty)), LU("height", id->height),
                  LU("round", round));
         break;
     case QBFT_EV_QC:
@@ -657,7 +651,7 @@ static void on_put_duty(struct mailbox *mb, int status, const struct envelope *e
     if ((r.status == SDB_OK || r.status == SDB_DUPLICATE) && r.durable) {
         start_instance(&p->id, p->payload.data, p->payload.len, mono_ms());
         answer_submit(p, DUTY_ACCEPTED);
-        log_info("consensus_recv", LS("kind", "duty"), LS("duty", qbft_duty_name(p->id.duty)),
+        log_info("consensus_recv", LS("kind", "duty"), LS("duty", duty_type_name(p->id.duty)),
                  LU("height", p->id.height), LB("repost", r.status == SDB_DUPLICATE));
     } else {
         answer_submit(p, r.status == SDB_CONFLICT ? DUTY_CONFLICT : DUTY_UNAVAILABLE);
@@ -685,7 +679,7 @@ static void on_duty_submit(struct mailbox *mb, const struct envelope *e, void *c
     else if (!in && d.height + Q.w->cfg.qbft_retention < Q.max_height[d.type])
         why = "height below the retention window of this duty type";
     if (why) {
-        log_info("consensus_recv", LS("kind", "duty"), LS("duty", qbft_duty_name(d.type)),
+        log_info("consensus_recv", LS("kind", "duty"), LS("duty", duty_type_name(d.type)),
                  LU("height", d.height), LS("result", "unavailable"), LS("err", why));
         answer_submit(p, DUTY_UNAVAILABLE);
         pending_free(p);
@@ -915,7 +909,7 @@ static void on_lookup_decided(struct mailbox *mb, int status, const struct envel
             if (qbft_restore_decided(Q.eng, id, d->value.p, d->value.len, d->cert[0].p,
                                      d->cert[0].len) == 0)
                 log_debug("qbft_state", LS("event", "decision_restored"),
-                          LS("duty", qbft_duty_name(id->duty)), LU("height", id->height));
+                          LS("duty", duty_type_name(id->duty)), LU("height", id->height));
         }
         sdb_reply_free(&r);
     }
@@ -1070,7 +1064,7 @@ static void finish_load(void)
         if (d->id.height > Q.max_height[d->id.duty])
             Q.max_height[d->id.duty] = d->id.height;
     if (Q.fallback)
-        for (unsigned t = 0; t < QBFT_DUTY_TYPES; t++)
+        for (unsigned t = 0; t < DUTY_TYPES; t++)
             Q.abstain_below[t] = Q.max_height[t] + 1 + Q.w->cfg.qbft_height_window;
     while (loaded_duties) {
         struct loaded_duty *d = loaded_duties;
@@ -1104,7 +1098,7 @@ static void on_load_intents(struct mailbox *mb, int status, const struct envelop
     struct sdb_intent_key last = {0};
     for (uint32_t i = 0; i < r.u.list.n; i++) {
         const struct sdb_intent *it = &r.u.list.v.intents[i];
-        struct ikey k = {it->k.dtype, it->k.height, it->k.round, (uint8_t)(it->k.mtype + 1)};
+        struct ikey k = {it->k.dtype, it->k.height, it->k.round, it->k.mtype};
         if (!icache_get(Q.intents, &k)) {
             if (Q.nreloaded == Q.reloaded_cap) {
                 Q.reloaded_cap = Q.reloaded_cap ? 2 * Q.reloaded_cap : 256;
@@ -1206,7 +1200,7 @@ static void on_hello_reply(struct mailbox *mb, int status, const struct envelope
         /* StateDB came back from a checkpoint while we run: what it lost may include votes of
          * an earlier incarnation of this worker. Abstain from every instance up to here. */
         if (Q.fallback && !was) {
-            for (unsigned d = 0; d < QBFT_DUTY_TYPES; d++)
+            for (unsigned d = 0; d < DUTY_TYPES; d++)
                 Q.abstain_below[d] = Q.max_height[d] + 1 + Q.w->cfg.qbft_height_window;
             for (size_t b = 0; b < INST_BUCKETS; b++)
                 for (struct inst *in = Q.inst[b]; in; in = in->next)
@@ -1268,12 +1262,12 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
                 Q.nopen--;
                 metric_inc(metric("qbft_timeouts_total", "expired"));
                 log_warn("qbft_state", LS("event", "expired"),
-                         LS("duty", qbft_duty_name(in->id.duty)), LU("height", in->id.height));
+                         LS("duty", duty_type_name(in->id.duty)), LU("height", in->id.height));
             }
         }
     }
     uint64_t keep = Q.w->cfg.qbft_retention;
-    for (unsigned d = 0; d < QBFT_DUTY_TYPES; d++) {
+    for (unsigned d = 0; d < DUTY_TYPES; d++) {
         if (Q.max_height[d] <= keep)
             continue;
         uint64_t below = Q.max_height[d] - keep;
@@ -1350,8 +1344,8 @@ static int qbft_init(struct worker *w)
     metric("qbft_equivocations_total");
     metric("qbft_wal_guard_drops_total");
     metric("qbft_view_changes_total");
-    for (unsigned d = 0; d < QBFT_DUTY_TYPES; d++)
-        metric("qbft_decided_total", qbft_duty_name(d));
+    for (unsigned d = 0; d < DUTY_TYPES; d++)
+        metric("qbft_decided_total", duty_type_name(d));
     ev_timer_init(&Q.timer, on_timer, 0, 0);
     ev_timer_init(&Q.retry, on_retry, SDB_RETRY_S, SDB_RETRY_S);
     ev_timer_start(w->loop, &Q.retry);

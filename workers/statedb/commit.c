@@ -240,8 +240,8 @@ static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
         db_value_free(&v);
         n++;
     }
-    record_wal_key(lo, &(struct sdb_intent_key){dtype, height, 0, 0});
-    record_wal_key(hi, &(struct sdb_intent_key){dtype, height + 1, 0, 0});
+    record_wal_first(lo, dtype, height);
+    record_wal_first(hi, dtype, height + 1);
     struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_WAL);
     for (db_iter_seek(it, lo, sizeof(lo)); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
@@ -290,8 +290,8 @@ static void do_prune(struct gc *g, int i)
         return;
     if (op->req.u.prune.include_undecided) {
         uint8_t wlo[RECORD_WAL_KEY_LEN], whi[RECORD_WAL_KEY_LEN];
-        record_wal_key(wlo, &(struct sdb_intent_key){dtype, 0, 0, 0});
-        record_wal_key(whi, &(struct sdb_intent_key){dtype, below, 0, 0});
+        record_wal_first(wlo, dtype, 0);
+        record_wal_first(whi, dtype, below);
         uint64_t n = count_range(g, SDB_CF_WAL, wlo, whi, sizeof(wlo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DUTIES, lo, hi, sizeof(lo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
@@ -610,7 +610,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
                 snprintf(op->out.err, sizeof(op->out.err), "%s", werr);
             } else if (t == SDB_APPEND_INTENT && s->wrote)
                 metric_inc(
-                    metric("qbft_wal_appends_total", sdb_msg_name(op->req.u.append.k.mtype)));
+                    metric("qbft_wal_appends_total", qbft_type_name(op->req.u.append.k.mtype)));
         } else if (t == SDB_HELLO) {
             s->rep.status = SDB_OK;
             s->rep.u.hello = store_meta(st)->fallback;

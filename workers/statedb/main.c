@@ -99,7 +99,7 @@ static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)t;
     (void)revents;
-    for (uint8_t dtype = 0; dtype < SDB_DUTY_TYPES; dtype++) {
+    for (uint8_t dtype = 0; dtype < DUTY_TYPES; dtype++) {
         struct statedb_op op;
         memset(&op, 0, sizeof(op));
         if (!statedb_prune_request(D.st, dtype, D.w->cfg.statedb_retention, &op.req))
@@ -107,7 +107,7 @@ static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
         op.source = W_STATEDB;
         statedb_group_commit(D.st, &op, 1);
         if (op.out.status == SDB_ERROR)
-            log_error("statedb_prune", LS("duty", sdb_duty_name(dtype)), LS("err", op.out.err));
+            log_error("statedb_prune", LS("duty", duty_type_name(dtype)), LS("err", op.out.err));
         statedb_op_free(&op);
     }
 }
@@ -151,8 +151,8 @@ static int statedb_init(struct worker *w)
              LU("ms", now_ms() - t0));
     /* Series that dashboards and alerts expect from the first scrape. */
     metric("state_persist_errors_total");
-    for (unsigned t = 0; t < SDB_MSG_TYPES; t++)
-        metric("qbft_wal_appends_total", sdb_msg_name(t));
+    for (unsigned t = QBFT_PRE_PREPARE; t <= QBFT_TYPE_MAX; t++)
+        metric("qbft_wal_appends_total", qbft_type_name(t));
     if (w->cfg.statedb_checkpoint_interval_s > 0) {
         double every = (double)w->cfg.statedb_checkpoint_interval_s;
         ev_timer_init(&D.checkpoint, on_checkpoint, every, every);
