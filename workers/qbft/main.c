@@ -1295,7 +1295,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 /* ---------------------------------------------------------------- lifecycle */
 
 static const struct dispatch_entry rows[] = {
-    {DUTY_SUBMIT, WBIT(W_API) | WBIT(W_TOOL), 4, DUTY_PAYLOAD_MAX + 64, on_duty_submit},
+    {DUTY_SUBMIT, WBIT(W_API) | TOOL_WRITES, 4, DUTY_PAYLOAD_MAX + 64, on_duty_submit},
     {DUTY_GET, WBIT(W_API) | WBIT(W_TOOL), 2, 64, on_duty_get},
     {P2P_DELIVER, WBIT(W_P2P), 4, P2P_PAYLOAD_MAX + 64, on_deliver},
     {P2P_PEER, WBIT(W_P2P), 2, 32, on_peer},

@@ -59,19 +59,21 @@ static void on_drained(struct mailbox *mb, void *ctx)
     statedb_queue_clear(&D.q);
 }
 
-#define FROM_QBFT  (WBIT(W_QBFT) | WBIT(W_TOOL))
-#define FROM_READS (WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
+/* QBFT is the only worker that talks to StateDB; the test tool reads, and writes only in a
+ * test build (TOOL_WRITES, proto/workers.h). */
+#define READS  (WBIT(W_QBFT) | WBIT(W_TOOL))
+#define WRITES (WBIT(W_QBFT) | TOOL_WRITES)
 
 static const struct dispatch_entry rows[] = {
-    {SDB_HELLO, FROM_QBFT, 1, 64, on_request},
-    {SDB_APPEND_INTENT, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
-    {SDB_LOAD_INTENTS, FROM_QBFT, 1, 256, on_request},
-    {SDB_PUT_DUTY, FROM_READS, 1, SDB_BODY_MAX, on_request},
-    {SDB_GET_DUTY, FROM_READS, 1, 64, on_request},
-    {SDB_LIST_DUTIES, FROM_QBFT, 1, 256, on_request},
-    {SDB_PUT_DECIDED, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
-    {SDB_GET_DECIDED, FROM_READS, 1, 64, on_request},
-    {SDB_PRUNE, FROM_QBFT, 1, 64, on_request},
+    {SDB_HELLO, READS, 1, 64, on_request},
+    {SDB_APPEND_INTENT, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_LOAD_INTENTS, READS, 1, 256, on_request},
+    {SDB_PUT_DUTY, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DUTY, READS, 1, 64, on_request},
+    {SDB_LIST_DUTIES, READS, 1, 256, on_request},
+    {SDB_PUT_DECIDED, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DECIDED, READS, 1, 64, on_request},
+    {SDB_PRUNE, WRITES, 1, 64, on_request},
     {SDB_ITERATE, WBIT(W_TOOL), 1, 256, on_request},
 };
 
