@@ -14,7 +14,8 @@
  *   messages and connections are refused until the cool-down has passed *and* the score has
  *   recovered above the threshold; every report while at or below it restarts the cool-down.
  *
- * The result names are the `result` labels of p2p_conn_attempts_total, exactly as SPEC §12.2.
+ * The result names are the `result` labels of p2p_conn_attempts_total, as SPEC §12.2 has them,
+ * and handshake_failed: a connection whose handshake failed or was abandoned (links.h).
  */
 #ifndef AEQUA_P2P_GATE_H
 #define AEQUA_P2P_GATE_H
@@ -26,11 +27,12 @@
 
 enum p2p_gate_result {
     P2P_GATE_ALLOWED,
-    P2P_GATE_DENIED,       /* not a lock member (or failed to prove it) */
-    P2P_GATE_LIMITED,      /* a resource limit: connection cap */
-    P2P_GATE_DKG_DENIED,   /* a member key with another cluster lock */
-    P2P_GATE_RATE_LIMITED, /* token bucket empty */
-    P2P_GATE_SCORED_OUT,   /* score below threshold, in cool-down */
+    P2P_GATE_DENIED,           /* not a lock member (or failed to prove it) */
+    P2P_GATE_LIMITED,          /* a resource limit: connection cap */
+    P2P_GATE_DKG_DENIED,       /* a member key with another cluster lock */
+    P2P_GATE_RATE_LIMITED,     /* token bucket empty */
+    P2P_GATE_SCORED_OUT,       /* score below threshold, in cool-down */
+    P2P_GATE_HANDSHAKE_FAILED, /* no identity established: the handshake failed or was left */
     P2P_GATE_COUNT,
 };
 
