@@ -695,7 +695,8 @@ static void release_held(struct mailbox *mb)
 static void peers_apply(struct mailbox *mb, const struct ctl_peers *t)
 {
     mb->peers.t = *t;
-    mb->peers.t.w[mb->peers.self].pid = mb->peers.self_pid;
+    if (mb->peers.self < W_COUNT)
+        mb->peers.t.w[mb->peers.self].pid = mb->peers.self_pid;
     refresh_supervisor(mb);
     mb->peers_changed = true;
 }
@@ -1146,6 +1147,8 @@ void mailbox_admit(struct mailbox *mb)
 void mailbox_peers_set(struct mailbox *mb, unsigned id, uint32_t pid, uint64_t generation,
                        bool open)
 {
+    if (id >= W_COUNT)
+        return;
     peers_set(&mb->peers, id, pid, generation);
     if (open && !pid)
         mb->peers.open |= WBIT(id);
