@@ -218,7 +218,7 @@ static void on_hello(struct mailbox *mb, const struct envelope *e, void *ctx)
         w->admitted = true;
         w->last_beat_ms = now_ms();
         if (w->debug)
-            peers_update(w, h.pid, false); /* the debuggee, a child of the debugger spawned */
+            peers_update(w, h.pid, false); /* the process under the debugger, not the debugger */
         else
             send_peers(w);
     } else {
