@@ -44,7 +44,8 @@ struct wslot {
     bool external; /* --external: started by hand */
     bool attached; /* external worker said HELLO */
     bool debug;    /* --debug-worker: spawned under $AEQUA_DEBUGGER */
-    pid_t pid;
+    bool admitted; /* its HELLO was accepted: it gets the peer table */
+    pid_t pid;     /* the process spawned (a debugger), or an external worker's */
     uint64_t generation;
     uint64_t started_ms;
     uint64_t last_beat_ms;
@@ -149,6 +150,32 @@ static void fill_status(struct status_report *r)
     }
 }
 
+/* ---------------------------------------------------------------- the peer table */
+
+/* Every admitted worker gets the table the supervisor's mailbox checks senders against. */
+static void send_peers(const struct wslot *w)
+{
+    struct buf b = BUF_INIT;
+    ctl_peers_encode(&b, mailbox_peers(S.mb));
+    int rc = mailbox_send(S.mb, w->def->id, CTL_PEERS, b.data, b.len);
+    if (rc < 0)
+        log_debug("peers_send", LS("child", w->def->name), LS("err", strerror(-rc)));
+    buf_free(&b);
+}
+
+/*
+ * Record who worker w is and tell every admitted worker. A spawned worker is its pid from the
+ * spawn on (before it can send anything); a worker under a debugger or started by hand is
+ * unknown (open) until its HELLO binds the pid it comes from.
+ */
+static void peers_update(struct wslot *w, uint32_t pid, bool open)
+{
+    mailbox_peers_set(S.mb, w->def->id, pid, w->generation, open);
+    for (size_t i = 0; i < worker_table_len; i++)
+        if (S.w[i].admitted)
+            send_peers(&S.w[i]);
+}
+
 /* ---------------------------------------------------------------- mailbox handlers */
 
 static struct wslot *slot_by_id(unsigned id)
@@ -173,17 +200,27 @@ static void on_hello(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "HELLO names another worker than its sender");
         return;
     }
+    if (h.pid != e->pid) {
+        mailbox_violation(mb, e, "HELLO names another pid than its sender's");
+        return;
+    }
     if (w->external) {
         ack.accepted = !S.shutting_down;
-        w->attached = true;
+        w->attached = w->admitted = true;
         w->pid = (pid_t)h.pid;
         w->generation = h.generation;
         w->started_ms = w->last_beat_ms = now_ms();
         log_info("worker_attached", LS("child", w->def->name), LI("child_pid", h.pid));
+        peers_update(w, h.pid, false);
     } else if (h.generation == w->generation && w->state == WS_STARTING &&
                (w->debug || (pid_t)h.pid == w->pid)) {
         ack.accepted = true;
+        w->admitted = true;
         w->last_beat_ms = now_ms();
+        if (w->debug)
+            peers_update(w, h.pid, false); /* the process under the debugger, not the debugger */
+        else
+            send_peers(w);
     } else {
         log_debug("stale_hello", LS("child", h.name), LU("generation", h.generation),
                   LU("current", w->generation));
@@ -223,6 +260,15 @@ static void on_beat(struct mailbox *mb, const struct envelope *e, void *ctx)
     }
 }
 
+static void on_peers_req(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)ctx;
+    struct buf b = BUF_INIT;
+    ctl_peers_encode(&b, mailbox_peers(mb));
+    mailbox_reply(mb, e, CTL_PEERS, b.data, b.len);
+    buf_free(&b);
+}
+
 static void on_status_req(struct mailbox *mb, const struct envelope *e, void *ctx)
 {
     (void)ctx;
@@ -250,6 +296,7 @@ static const struct dispatch_entry sup_rows[] = {
     {CTL_HELLO, FROM_WORKERS, 1, 256, on_hello},
     {CTL_READY, FROM_WORKERS, 1, 512, on_beat},
     {CTL_HEARTBEAT, FROM_WORKERS, 1, 512, on_beat},
+    {CTL_PEERS_REQ, FROM_WORKERS, 0, 0, on_peers_req},
     {CTL_STATUS_REQ, WBIT(W_API) | WBIT(W_TOOL), 0, 16, on_status_req},
     {METRICS_REQ, WBIT(W_API) | WBIT(W_TOOL), 0, 16, on_metrics_req},
 };
@@ -333,12 +380,14 @@ static void spawn(struct wslot *w)
     }
     w->pid = pid;
     w->state = WS_STARTING;
+    w->admitted = false;
     w->ready = false;
     w->watchdog_killed = false;
     w->health[0] = 0;
     w->started_ms = w->last_beat_ms = now_ms();
     log_info("worker_spawn", LS("child", w->def->name), LI("child_pid", pid),
              LU("generation", w->generation), LB("debugger", debugger));
+    peers_update(w, w->debug ? 0 : (uint32_t)pid, w->debug);
     update_up_metrics();
 }
 
@@ -387,8 +436,9 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
     }
     bool was_ready = w->ready;
     w->pid = 0;
-    w->ready = false;
+    w->ready = w->admitted = false;
     w->state = WS_STOPPED;
+    peers_update(w, 0, false);
     if (S.shutting_down) {
         log_info("worker_stopped", LS("child", w->def->name), LI("child_pid", pid),
                  LU("generation", w->generation), LS("exit", w->last_exit),
@@ -436,13 +486,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     uint64_t now = now_ms();
     for (size_t i = 0; i < worker_table_len; i++) {
         struct wslot *w = &S.w[i];
-        if (w->pid <= 0 || now - w->last_beat_ms <= S.cfg.watchdog_ms)
+        /* An external worker that exited is detached at once: its next incarnation may say
+         * HELLO from another pid. */
+        bool gone = w->external && w->pid > 0 && kill(w->pid, 0) < 0 && errno == ESRCH;
+        if (w->pid <= 0 || (!gone && now - w->last_beat_ms <= S.cfg.watchdog_ms))
             continue;
         if (w->external) {
             if (w->attached) {
-                log_warn("external_silent", LS("child", w->def->name), LI("child_pid", w->pid));
-                w->attached = w->ready = false;
+                log_warn(gone ? "external_gone" : "external_silent", LS("child", w->def->name),
+                         LI("child_pid", w->pid));
+                w->attached = w->ready = w->admitted = false;
                 w->pid = 0;
+                peers_update(w, 0, true);
                 check_ready();
             }
             continue;
@@ -736,7 +791,7 @@ int main(int argc, char **argv)
         .self = W_SUPERVISOR,
         .tables = &table,
         .ntables = 1,
-        .flags = MAILBOX_DROP_VIOLATIONS,
+        .flags = MAILBOX_DROP_VIOLATIONS | MAILBOX_AUTHORITY,
     };
     S.mb = mailbox_open(S.loop, &mo, err, sizeof(err));
     if (!S.mb) {
@@ -769,6 +824,7 @@ int main(int argc, char **argv)
         struct wslot *w = &S.w[i];
         if (w->external) {
             w->state = WS_EXTERNAL;
+            peers_update(w, 0, true);
             if (w->def->prespawn && w->def->prespawn(&S.cfg, err, sizeof(err)) < 0) {
                 log_error("config_error", LS("child", w->def->name), LS("err", err));
                 return EXIT_CONFIG;

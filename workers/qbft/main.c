@@ -25,7 +25,6 @@
 #include "proto/statedb.h"
 #include "proto/workers.h"
 #include "workers/common/worker.h"
-#include "workers/p2p/gate.h"
 #include "workers/qbft/duties.h"
 
 #include <stdlib.h>

@@ -70,7 +70,7 @@ static void map_set(struct staged *s, int op, uint8_t cf, const uint8_t *key, si
 struct opst {
     int dep;                /* op whose staged write this answer relies on; -1 none */
     bool wrote;             /* this op put something in the batch */
-    struct store_value val; /* database value the reply points into */
+    struct db_value val;    /* database value the reply points into */
     struct buf rec;         /* record this op staged (or decoded from) */
     struct sdb_decided dec; /* decoded stored decided record (owns arrays) */
     struct sdb_seal *seals; /* merge output space */
@@ -106,7 +106,7 @@ static void do_append(struct gc *g, int i)
         s->dep = slot->op;
         have = (struct sdb_bytes){slot->val, (uint32_t)slot->vlen};
     } else {
-        int rc = store_get(g->st, SDB_CF_WAL, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_WAL, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -145,7 +145,7 @@ static void do_put_duty(struct gc *g, int i)
         v = slot->val;
         vl = slot->vlen;
     } else {
-        int rc = store_get(g->st, SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -186,7 +186,7 @@ static void do_put_decided(struct gc *g, int i)
         v = slot->val;
         vl = slot->vlen;
     } else {
-        int rc = store_get(g->st, SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -232,25 +232,25 @@ static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
 {
     uint8_t ik[RECORD_INST_KEY_LEN], lo[RECORD_WAL_KEY_LEN], hi[RECORD_WAL_KEY_LEN];
     uint64_t n = 1; /* the decided record we were called for */
-    struct store_value v;
+    struct db_value v;
     record_inst_key(ik, dtype, height);
     store_batch_delete(g->batch, SDB_CF_DECIDED, ik, sizeof(ik));
     store_batch_delete(g->batch, SDB_CF_DUTIES, ik, sizeof(ik));
-    if (store_get(g->st, SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
-        store_value_free(&v);
+    if (db_get(store_db(g->st), SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
+        db_value_free(&v);
         n++;
     }
-    record_wal_key(lo, &(struct sdb_intent_key){dtype, height, 0, 0});
-    record_wal_key(hi, &(struct sdb_intent_key){dtype, height + 1, 0, 0});
-    struct store_iter *it = store_iter_new(g->st, SDB_CF_WAL);
-    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+    record_wal_first(lo, dtype, height);
+    record_wal_first(hi, dtype, height + 1);
+    struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_WAL);
+    for (db_iter_seek(it, lo, sizeof(lo)); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl != sizeof(hi) || memcmp(k, hi, kl) >= 0)
             break;
         n++;
     }
-    store_iter_free(it);
+    db_iter_free(it);
     store_batch_delete_range(g->batch, SDB_CF_WAL, lo, sizeof(lo), hi, sizeof(hi));
     return n;
 }
@@ -260,17 +260,17 @@ static uint64_t count_range(struct gc *g, enum sdb_cf cf, const uint8_t *lo, con
                             size_t klen, char *e, size_t esz, int *err)
 {
     uint64_t n = 0;
-    struct store_iter *it = store_iter_new(g->st, cf);
-    for (store_iter_seek(it, lo, klen); store_iter_valid(it); store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(g->st), cf);
+    for (db_iter_seek(it, lo, klen); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl != klen || memcmp(k, hi, klen) >= 0)
             break;
         n++;
     }
-    if (store_iter_error(it, e, esz) < 0)
+    if (db_iter_error(it, e, esz) < 0)
         *err = 1;
-    store_iter_free(it);
+    db_iter_free(it);
     return n;
 }
 
@@ -290,8 +290,8 @@ static void do_prune(struct gc *g, int i)
         return;
     if (op->req.u.prune.include_undecided) {
         uint8_t wlo[RECORD_WAL_KEY_LEN], whi[RECORD_WAL_KEY_LEN];
-        record_wal_key(wlo, &(struct sdb_intent_key){dtype, 0, 0, 0});
-        record_wal_key(whi, &(struct sdb_intent_key){dtype, below, 0, 0});
+        record_wal_first(wlo, dtype, 0);
+        record_wal_first(whi, dtype, below);
         uint64_t n = count_range(g, SDB_CF_WAL, wlo, whi, sizeof(wlo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DUTIES, lo, hi, sizeof(lo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
@@ -310,12 +310,12 @@ static void do_prune(struct gc *g, int i)
     uint64_t *heights = NULL;
     size_t nh = 0, cap = 0;
     bool more = false;
-    struct store_iter *it = store_iter_new(g->st, SDB_CF_DECIDED);
-    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_DECIDED);
+    for (db_iter_seek(it, lo, sizeof(lo)); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
         uint8_t dt;
         uint64_t h;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (record_inst_key_parse(&dt, &h, k, kl) < 0 || dt != dtype || h >= below)
             break;
         if (nh == PRUNE_MAX_INSTANCES) {
@@ -328,9 +328,9 @@ static void do_prune(struct gc *g, int i)
         }
         heights[nh++] = h;
     }
-    if (store_iter_error(it, e, sizeof(e)) < 0)
+    if (db_iter_error(it, e, sizeof(e)) < 0)
         err = 1;
-    store_iter_free(it);
+    db_iter_free(it);
     if (err) {
         free(heights);
         op_error(op, s, e);
@@ -348,11 +348,11 @@ static void do_prune(struct gc *g, int i)
 static bool is_decided(struct store *st, uint8_t dtype, uint64_t height)
 {
     uint8_t k[RECORD_INST_KEY_LEN];
-    struct store_value v;
+    struct db_value v;
     record_inst_key(k, dtype, height);
-    if (store_get(st, SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
+    if (db_get(store_db(st), SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
         return false;
-    store_value_free(&v);
+    db_value_free(&v);
     return true;
 }
 
@@ -362,18 +362,18 @@ static uint32_t budget(uint32_t asked)
 }
 
 /* Position it just after `after` (exclusive cursor), or at the first key. */
-static void seek_after(struct store_iter *it, const uint8_t *after, size_t alen, bool has)
+static void seek_after(struct db_iter *it, const uint8_t *after, size_t alen, bool has)
 {
     if (!has) {
-        store_iter_seek_first(it);
+        db_iter_seek_first(it);
         return;
     }
-    store_iter_seek(it, after, alen);
+    db_iter_seek(it, after, alen);
     size_t kl;
-    if (store_iter_valid(it)) {
-        const uint8_t *k = store_iter_key(it, &kl);
+    if (db_iter_valid(it)) {
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl == alen && !memcmp(k, after, alen))
-            store_iter_next(it);
+            db_iter_next(it);
     }
 }
 
@@ -388,12 +388,12 @@ static void read_load_intents(struct store *st, struct statedb_op *op, bool dura
     uint64_t last_height = 0;
     if (r->u.load.has_after)
         record_wal_key(after, &r->u.load.after);
-    struct store_iter *it = store_iter_new(st, SDB_CF_WAL);
-    for (seek_after(it, after, sizeof(after), r->u.load.has_after); store_iter_valid(it);
-         store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_WAL);
+    for (seek_after(it, after, sizeof(after), r->u.load.has_after); db_iter_valid(it);
+         db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         struct sdb_intent in;
         if (record_wal_key_parse(&in.k, k, kl) < 0 || vl == 0 || vl > SDB_INTENT_MAX) {
             bad = true;
@@ -416,11 +416,11 @@ static void read_load_intents(struct store *st, struct statedb_op *op, bool dura
         sdb_intent_encode(&entries, &in);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
     else if (bad)
         snprintf(op->out.err, sizeof(op->out.err), "malformed record in wal");
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -436,12 +436,12 @@ static void read_list_duties(struct store *st, struct statedb_op *op, bool durab
     bool more = false, bad = false;
     if (r->u.list.has_after)
         record_inst_key(after, r->u.list.dtype, r->u.list.height);
-    struct store_iter *it = store_iter_new(st, SDB_CF_DUTIES);
-    for (seek_after(it, after, sizeof(after), r->u.list.has_after); store_iter_valid(it);
-         store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_DUTIES);
+    for (seek_after(it, after, sizeof(after), r->u.list.has_after); db_iter_valid(it);
+         db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         uint8_t dtype;
         uint64_t height;
         struct sdb_duty d;
@@ -459,11 +459,11 @@ static void read_list_duties(struct store *st, struct statedb_op *op, bool durab
         sdb_duty_encode(&entries, &d);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
     else if (bad)
         snprintf(op->out.err, sizeof(op->out.err), "malformed record in duties");
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -477,12 +477,12 @@ static void read_iterate(struct store *st, struct statedb_op *op, bool durable)
     uint32_t n = 0, max = budget(r->u.iter.max_bytes);
     uint32_t max_n = r->u.iter.max_entries ? r->u.iter.max_entries : SDB_ITER_MAX_ITEMS;
     bool more = false, bad = false;
-    struct store_iter *it = store_iter_new(st, (enum sdb_cf)r->u.iter.cf);
+    struct db_iter *it = db_iter_new(store_db(st), (enum sdb_cf)r->u.iter.cf);
     for (seek_after(it, r->u.iter.after.p, r->u.iter.after.len, r->u.iter.has_after);
-         store_iter_valid(it); store_iter_next(it)) {
+         db_iter_valid(it); db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         if (kl > SDB_KEY_MAX || vl > SDB_REPLY_MAX) {
             bad = true;
             snprintf(op->out.err, sizeof(op->out.err), "oversized record in %s",
@@ -497,9 +497,9 @@ static void read_iterate(struct store *st, struct statedb_op *op, bool durable)
         sdb_kv_encode(&entries, &kv);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -514,8 +514,8 @@ static void read_get(struct store *st, struct statedb_op *op, struct opst *s)
     uint64_t height = op->req.u.get.height;
     bool duty = op->req.type == SDB_GET_DUTY;
     record_inst_key(key, dtype, height);
-    int rc = store_get(st, duty ? SDB_CF_DUTIES : SDB_CF_DECIDED, key, sizeof(key), &s->val,
-                       op->out.err, sizeof(op->out.err));
+    int rc = db_get(store_db(st), duty ? SDB_CF_DUTIES : SDB_CF_DECIDED, key, sizeof(key), &s->val,
+                    op->out.err, sizeof(op->out.err));
     if (rc < 0) {
         s->rep.status = SDB_ERROR;
         return;
@@ -610,7 +610,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
                 snprintf(op->out.err, sizeof(op->out.err), "%s", werr);
             } else if (t == SDB_APPEND_INTENT && s->wrote)
                 metric_inc(
-                    metric("qbft_wal_appends_total", sdb_msg_name(op->req.u.append.k.mtype)));
+                    metric("qbft_wal_appends_total", qbft_type_name(op->req.u.append.k.mtype)));
         } else if (t == SDB_HELLO) {
             s->rep.status = SDB_OK;
             s->rep.u.hello = store_meta(st)->fallback;
@@ -633,7 +633,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
     }
 
     for (size_t i = 0; i < n; i++) {
-        store_value_free(&g.os[i].val);
+        db_value_free(&g.os[i].val);
         buf_free(&g.os[i].rec);
         record_decided_free(&g.os[i].dec);
         free(g.os[i].seals);
@@ -649,14 +649,14 @@ bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention, 
     uint64_t highest;
     bool found = false;
     record_inst_key(k, dtype, SDB_HEIGHT_MAX);
-    struct store_iter *it = store_iter_new(st, SDB_CF_DECIDED);
-    store_iter_seek_for_prev(it, k, sizeof(k));
-    if (store_iter_valid(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_DECIDED);
+    db_iter_seek_for_prev(it, k, sizeof(k));
+    if (db_iter_valid(it)) {
         size_t kl;
-        const uint8_t *key = store_iter_key(it, &kl);
+        const uint8_t *key = db_iter_key(it, &kl);
         found = record_inst_key_parse(&dt, &highest, key, kl) == 0 && dt == dtype;
     }
-    store_iter_free(it);
+    db_iter_free(it);
     if (!found || highest <= retention)
         return false;
     memset(out, 0, sizeof(*out));
