@@ -14,6 +14,7 @@
 #include "proto/workers.h"
 #include "supervisor/notify.h"
 #include "supervisor/policy.h"
+#include "supervisor/reach.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -675,25 +676,56 @@ int main(int argc, char **argv)
                   LS("child", S.opt.debug_worker));
         return EXIT_CONFIG;
     }
-    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts. */
-    if (S.cfg.embedded && embedded_cluster_ensure(&S.cfg, err, sizeof(err)) < 0) {
+    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts.
+     * With neither named, the node is a one-operator cluster whose key and lock live in the data
+     * dir (created at the first start; -n only looks). */
+    bool lock_exists = access(S.cfg.lock, F_OK) == 0;
+    if (S.cfg.single_node && !S.opt.check_config) {
+        if (embedded_cluster_ensure(&S.cfg, err, sizeof(err)) < 0) {
+            log_error("config_error", LS("err", err));
+            return EXIT_CONFIG;
+        }
+        log_info("single_node", LS("lock", S.cfg.lock), LS("key", S.cfg.key),
+                 LS("lock_file", lock_exists ? "reused" : "created"));
+    }
+    if ((lock_exists || !S.cfg.single_node || !S.opt.check_config) &&
+        lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }
-    if (lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
-        log_error("config_error", LS("err", err));
-        return EXIT_CONFIG;
+    const char *checked[MAX_WORKERS + 1];
+    size_t nchecked = 0;
+    for (size_t i = 0; i < worker_table_len; i++) {
+        bool external = false;
+        for (int e = 0; e < S.opt.nexternal; e++)
+            external |= !strcmp(S.opt.external[e], worker_table[i].name);
+        if (!external)
+            checked[nchecked++] = worker_table[i].name;
     }
+    checked[nchecked] = NULL;
     if (S.opt.check_config) {
+        if (reach_check(&S.cfg, checked, false, err, sizeof(err)) < 0) {
+            log_error("config_error", LS("err", err));
+            return EXIT_CONFIG;
+        }
         struct buf b = BUF_INIT;
         config_dump(&S.cfg, &b);
-        printf("# effective configuration (%s)\n%s",
-               S.cfg.embedded ? "embedded single-node default" : S.cfg.config_path,
-               (const char *)b.data);
+        printf("# effective configuration (%s)\n",
+               S.cfg.embedded ? "embedded single-node default" : S.cfg.config_path);
+        if (S.cfg.single_node)
+            printf("# single-node default: no [node] lock or key is set, so this node is a "
+                   "one-operator cluster\n# whose key and lock are in the data dir (%s at the "
+                   "first start): %s, %s\n",
+                   lock_exists ? "present, reused" : "not there yet, created", S.cfg.key,
+                   S.cfg.lock);
+        printf("%s", (const char *)b.data);
         buf_free(&b);
         return 0;
     }
-    if (prepare_dirs(err, sizeof(err)) < 0 || claim_runtime_dir(err, sizeof(err)) < 0) {
+    /* Before any worker: a directory a worker's user cannot reach would make it crash-loop. */
+    if (prepare_dirs(err, sizeof(err)) < 0 ||
+        reach_check(&S.cfg, checked, true, err, sizeof(err)) < 0 ||
+        claim_runtime_dir(err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }
