@@ -267,9 +267,11 @@ static void check_section_line(struct parse_ctx *c, const char *line)
     parse_fail(c, "unknown section [%s]", name);
 }
 
-/* inih's reader over the file held in memory, with the semantics of fgets (a line of at most
- * num - 1 bytes, newline kept). Debian's inih does not pass line numbers to the handler: they
- * are counted here; the handler runs right after the line that holds its key was read. */
+/* inih's reader over the file held in memory: one line per call, newline kept. Debian's inih
+ * does not pass line numbers to the handler: they are counted here; the handler runs right
+ * after the line that holds its key was read. inih's line buffer is fixed (num bytes); fgets
+ * would cut a longer line in two and inih would parse the rest as a line of its own, so such a
+ * line is an error here. */
 static char *text_reader(char *str, int num, void *stream)
 {
     struct parse_ctx *c = stream;
@@ -284,6 +286,16 @@ static char *text_reader(char *str, int num, void *stream)
     }
     str[n] = 0;
     c->lineno++;
+    if (n == max && str[n - 1] != '\n' && c->pos < c->len) {
+        if (c->text[c->pos] == '\n') {
+            c->pos++; /* the line fits without its newline */
+        } else {
+            if (!c->failed)
+                parse_fail(c, "line longer than %zu bytes", max);
+            while (c->pos < c->len && c->text[c->pos] != '\n')
+                c->pos++; /* the rest is not a line of its own */
+        }
+    }
     if (!c->failed)
         check_section_line(c, str);
     return str;
