@@ -122,6 +122,12 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
     case T_HOSTPORT:
     case T_TIMER: {
         size_t cap = field_size(k->type);
+        /* inih keeps "key =;x" as ";x" but reads "key = ;x" as an empty value and a comment:
+         * such a value would not mean the same once written out again (-n). */
+        if (v[0] == ';') {
+            snprintf(err, errsz, "a value cannot start with ';' (for a comment: 'key = ; ...')");
+            return -1;
+        }
         if (strlen(v) >= cap) {
             snprintf(err, errsz, "value too long (max %zu bytes)", cap - 1);
             return -1;
@@ -355,6 +361,20 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 
 int config_finish(struct config *cfg, char *err, size_t errsz)
 {
+    static const struct {
+        const char *name;
+        size_t off;
+    } required[] = {
+        {"[node] data_dir", F(data_dir)},
+        {"[node] runtime_dir", F(runtime_dir)},
+        {"[supervisor] user", F(user)},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(required); i++) {
+        if (!((const char *)cfg + required[i].off)[0]) {
+            snprintf(err, errsz, "%s: must not be empty", required[i].name);
+            return -1;
+        }
+    }
     cfg->single_node = !cfg->lock[0] && !cfg->key[0];
     if (!cfg->statedb_path[0] &&
         snprintf(cfg->statedb_path, CFG_PATH, "%s/db", cfg->data_dir) >= CFG_PATH)

@@ -195,6 +195,11 @@ START_TEST(bad_values)
     ck_assert_int_eq(load("[qbft]\ntimer = random\n", &cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(load("[qbft]\nround_timeout_ms = -5\n", &cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(load("[qbft]\nround_timeout_ms = 12abc\n", &cfg, err, sizeof(err)), -1);
+    /* "key =;x" would be read back from -n's "key = ;x" as an empty value (found by fuzzing) */
+    ck_assert_int_eq(load("[supervisor]\nuser =;x\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: [supervisor] user: a value cannot start with ';'"));
+    ck_assert_int_eq(load("[api]\nupstream = ; a comment, no value\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.api_upstream, "");
 }
 END_TEST
 
@@ -215,6 +220,14 @@ START_TEST(cross_field_rules)
         load("[supervisor]\nheartbeat_ms = 5000\nwatchdog_ms = 1000\n", &cfg, err, sizeof(err)), 0);
     ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "watchdog_ms"));
+    /* An empty data dir put the lock, the key and the database at the file system's root. */
+    static const char *const empty[] = {"[node]\ndata_dir =\n", "[node]\nruntime_dir =\n",
+                                        "[supervisor]\nuser =\n"};
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        ck_assert_int_eq(load(empty[i], &cfg, err, sizeof(err)), 0);
+        ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "must not be empty"));
+    }
 
     static const struct {
         const char *text, *want;
