@@ -69,7 +69,7 @@ static const struct key_def keys[] = {
 
     {"statedb", "path", T_PATH, F(statedb_path), NULL, 0, 0},
     {"statedb", "sync", T_BOOL, F(statedb_sync), "true", 0, 0},
-    U("statedb", "checkpoint_interval_s", statedb_checkpoint_interval_s, "300", 0, 86400 * 7),
+    U("statedb", "checkpoint_interval_s", statedb_checkpoint_interval_s, "300", 0, 7 * 86400ull),
     U("statedb", "checkpoints_keep", statedb_checkpoints_keep, "3", 1, 100),
     U("statedb", "max_batch", statedb_max_batch, "1024", 1, 1000000),
     U("statedb", "retention", statedb_retention, "100000", 1, 1ull << 62),
