@@ -76,7 +76,6 @@ static struct {
     bool shutting_down;
     int exit_code;
     int stop_index; /* next worker to stop, counting down */
-    char **argv0;
 } S;
 
 static void spawn(struct wslot *w);
@@ -301,7 +300,7 @@ static void spawn(struct wslot *w)
     argv[argc++] = w->binary;
     argv[argc++] = "--generation";
     argv[argc++] = gen;
-    argc = options_forward(&S.opt, argv, argc, MAX_ARGS);
+    options_forward(&S.opt, argv, argc, MAX_ARGS);
 
     /* posix_spawn, not fork: glibc's vfork-style clone copies no page tables and the parent
      * takes no copy-on-write faults until the child has exec'd (a fork here cost ~3 ms of each
