@@ -48,6 +48,7 @@ struct wslot {
     pid_t pid;
     uint64_t generation;
     uint64_t started_ms;
+    uint64_t stopping_ms; /* when it was sent SIGTERM to stop (shutdown, reload); 0: not */
     uint64_t last_beat_ms;
     bool ready;
     bool watchdog_killed;
@@ -213,12 +214,13 @@ static void on_beat(struct mailbox *mb, const struct envelope *e, void *ctx)
     w->last_beat_ms = now_ms();
     snprintf(w->health, sizeof(w->health), "%s", b.health);
     if (e->type == CTL_READY && !w->ready) {
+        double startup_s = (double)(now_ms() - w->started_ms) / 1000.0;
         w->ready = true;
         if (!w->external)
             w->state = WS_READY;
+        metric_observe(metric("service_op_seconds", w->def->name, "start"), startup_s);
         log_info("worker_ready", LS("child", w->def->name), LI("child_pid", w->pid),
-                 LU("generation", w->generation),
-                 LF("startup_s", (double)(now_ms() - w->started_ms) / 1000.0));
+                 LU("generation", w->generation), LF("startup_s", startup_s));
         check_ready();
     }
 }
@@ -386,6 +388,10 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
         snprintf(w->last_exit, sizeof(w->last_exit), "exit %d", code);
     }
     bool was_ready = w->ready;
+    if (w->stopping_ms)
+        metric_observe(metric("service_op_seconds", w->def->name, "stop"),
+                       (double)(now_ms() - w->stopping_ms) / 1000.0);
+    w->stopping_ms = 0;
     w->pid = 0;
     w->ready = false;
     w->state = WS_STOPPED;
@@ -482,6 +488,7 @@ static void stop_next(void)
         struct wslot *w = &S.w[S.stop_index];
         if (!w->external && w->pid > 0) {
             kill(w->pid, SIGTERM);
+            w->stopping_ms = now_ms();
             ev_timer_set(&S.grace, (double)S.cfg.grace_ms / 1000.0, 0);
             ev_timer_start(S.loop, &S.grace);
             return;
@@ -573,6 +580,7 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
             if (w->pid > 0) {
                 /* counts as a death; the policy restarts a READY worker at once */
                 kill(w->pid, SIGTERM);
+                w->stopping_ms = now_ms();
             }
         }
         S.cfg = next;
