@@ -51,7 +51,6 @@ int reach_walk(const char *path, int mode, bool final, char *blocker, size_t blo
         p[i] = 0;
         int want = i < n ? X_OK : final ? mode : 0;
         struct stat st;
-        size_t len = 0;
         why[0] = 0;
         if (stat(p, &st) < 0) {
             if (errno == ENOENT) /* created later, by the supervisor */
@@ -60,15 +59,17 @@ int reach_walk(const char *path, int mode, bool final, char *blocker, size_t blo
         } else if (!S_ISDIR(st.st_mode)) {
             snprintf(why, whysz, "finds no directory but a file at");
         } else {
-            for (size_t r = 0; r < ARRAY_LEN(right_names); r++) {
-                if (!(want & right_names[r].bit) || access(p, right_names[r].bit) == 0)
-                    continue;
-                len += (size_t)snprintf(why + len, len < whysz ? whysz - len : 0, "%s%s",
-                                        len ? " and " : "has no ", right_names[r].name);
-            }
-            if (len)
-                snprintf(why + (len < whysz ? len : whysz - 1), len < whysz ? whysz - len : 1,
-                         " permission on");
+            const char *miss[ARRAY_LEN(right_names)];
+            size_t nm = 0;
+            for (size_t r = 0; r < ARRAY_LEN(right_names); r++)
+                if ((want & right_names[r].bit) && access(p, right_names[r].bit) < 0)
+                    miss[nm++] = right_names[r].name;
+            if (nm)
+                snprintf(why, whysz, "has no %s%s%s%s%s permission on", miss[0],
+                         nm == 3   ? ", "
+                         : nm == 2 ? " and "
+                                   : "",
+                         nm > 1 ? miss[1] : "", nm == 3 ? " and " : "", nm == 3 ? miss[2] : "");
         }
         if (why[0]) {
             snprintf(blocker, blockersz, "%s", p);
