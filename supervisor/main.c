@@ -76,7 +76,8 @@ static struct {
     bool notified_ready;
     bool shutting_down;
     int exit_code;
-    int stop_index; /* next worker to stop, counting down */
+    int stop_index;                       /* next worker to stop, counting down */
+    const char *spawned[MAX_WORKERS + 1]; /* names of the workers not --external, NULL-ended */
 } S;
 
 static void spawn(struct wslot *w);
@@ -564,11 +565,13 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
     (void)s;
     (void)revents;
     struct config next;
-    char err[512];
+    char err[2560];
     if (S.shutting_down)
         return;
     sd_notify_send("RELOADING=1");
-    if (options_load_config(&S.opt, &next, err, sizeof(err)) < 0) {
+    /* A directory the new users cannot reach would make the restarted workers crash-loop. */
+    if (options_load_config(&S.opt, &next, err, sizeof(err)) < 0 ||
+        reach_check(&next, S.spawned, true, err, sizeof(err)) < 0) {
         log_error("reload_failed", LS("err", err));
     } else {
         bool all = sections_changed(&S.cfg, &next, node_wide_sections);
@@ -700,18 +703,16 @@ int main(int argc, char **argv)
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }
-    const char *checked[MAX_WORKERS + 1];
-    size_t nchecked = 0;
+    size_t nspawned = 0;
     for (size_t i = 0; i < worker_table_len; i++) {
         bool external = false;
         for (int e = 0; e < S.opt.nexternal; e++)
             external |= !strcmp(S.opt.external[e], worker_table[i].name);
         if (!external)
-            checked[nchecked++] = worker_table[i].name;
+            S.spawned[nspawned++] = worker_table[i].name;
     }
-    checked[nchecked] = NULL;
     if (S.opt.check_config) {
-        if (reach_check(&S.cfg, checked, false, err, sizeof(err)) < 0) {
+        if (reach_check(&S.cfg, S.spawned, false, err, sizeof(err)) < 0) {
             log_error("config_error", LS("err", err));
             return EXIT_CONFIG;
         }
@@ -731,7 +732,7 @@ int main(int argc, char **argv)
     }
     /* Before any worker: a directory a worker's user cannot reach would make it crash-loop. */
     if (prepare_dirs(err, sizeof(err)) < 0 ||
-        reach_check(&S.cfg, checked, true, err, sizeof(err)) < 0 ||
+        reach_check(&S.cfg, S.spawned, true, err, sizeof(err)) < 0 ||
         claim_runtime_dir(err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;

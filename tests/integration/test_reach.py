@@ -67,3 +67,17 @@ with Node(config_text="[supervisor]\nuser_builder = no-such-user-aequa\n") as n:
     errs = config_errors(n.log_text())
     check(code == 78 and len(errs) == 1 and "no-such-user-aequa" in errs[0] and
           "builder" in errs[0], "a missing user: exit 78 naming it: %s" % errs)
+
+# The same check guards a reload: a new configuration whose users cannot reach the directories
+# is refused as a whole, and the running workers stay.
+with Node(config_text="[qbft]\nround_timeout_ms = 1000\n") as n:
+    n.start()
+    n.wait_ready()
+    pid = n.workers()["api"]["pid"]
+    with open(n.config_path, "a") as f:
+        f.write("[supervisor]\nuser_api = nobody\n")
+    n.proc.send_signal(signal.SIGHUP)
+    line = wait_for(lambda: [l for l in n.log_text().splitlines() if '"reload_failed"' in l],
+                    "the reload refused")
+    check("user 'nobody' of the api worker" in line[0], "it names the user: %s" % line[0])
+    check(n.workers()["api"]["pid"] == pid and n.ready(), "the api worker was not restarted")
