@@ -722,10 +722,9 @@ int main(int argc, char **argv)
                S.cfg.embedded ? "embedded single-node default" : S.cfg.config_path);
         if (S.cfg.single_node)
             printf("# single-node default: no [node] lock or key is set, so this node is a "
-                   "one-operator cluster\n# whose key and lock are in the data dir (%s at the "
-                   "first start): %s, %s\n",
-                   lock_exists ? "present, reused" : "not there yet, created", S.cfg.key,
-                   S.cfg.lock);
+                   "one-operator cluster\n# whose key and lock are in the data dir (%s): %s, %s\n",
+                   lock_exists ? "there: reused" : "not there yet: created at the first start",
+                   S.cfg.key, S.cfg.lock);
         printf("%s", (const char *)b.data);
         buf_free(&b);
         return 0;

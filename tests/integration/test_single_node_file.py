@@ -19,7 +19,7 @@ try:
     out = r.stdout.decode()
     check(r.returncode == 0, "-n accepts the file (exit %d: %s)" % (r.returncode, r.stderr))
     check("# single-node default" in out and lock in out and key in out and
-          "not there yet, created" in out, "-n says where the key and lock will be:\n" + out)
+          "not there yet: created at the first start" in out, "-n says where the key and lock will be:\n" + out)
     check("heartbeat_ms = 500" in out, "-n prints the file's key")
     check(not os.path.exists(lock) and not os.path.exists(key), "-n creates nothing")
 
@@ -45,7 +45,7 @@ try:
         first = open(lock, "rb").read()
 
     r = subprocess.run([SUPERVISOR, "-n"] + flags, capture_output=True, timeout=30)
-    check(r.returncode == 0 and "present, reused" in r.stdout.decode(),
+    check(r.returncode == 0 and "there: reused" in r.stdout.decode(),
           "-n checks the existing lock and key")
     with Node(config_path=conf, extra_args=flags[2:]) as n:
         n.start()
