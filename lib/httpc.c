@@ -162,14 +162,18 @@ int http_request(const char *hostport, const char *method, const char *path,
             char *endp;
             unsigned long n = strtoul((const char *)b + off, &endp, 16);
             const char *crlf = strstr((const char *)b + off, "\r\n");
-            if (!crlf || endp == (const char *)b + off || n > blen ||
-                (size_t)(crlf - (const char *)b) + 2 + n > blen) {
+            if (!crlf || endp == (const char *)b + off || n > blen) {
                 snprintf(err, errsz, "malformed chunked body");
                 goto out;
             }
             off = (size_t)(crlf - (const char *)b) + 2;
             if (n == 0)
                 break;
+            /* the chunk and the CRLF after it, within what was received */
+            if (n + 2 > blen - off || memcmp(b + off + n, "\r\n", 2) != 0) {
+                snprintf(err, errsz, "malformed chunked body");
+                goto out;
+            }
             buf_append(&resp->body, b + off, n);
             off += n + 2;
         }

@@ -104,6 +104,9 @@ START_TEST(malformed_answers)
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab\r\n0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort\r\n",
+        /* the last chunk's data ends the body: the next size would be read past it */
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(chunked) / sizeof(chunked[0]); i++) {
         ck_assert_msg(get(chunked[i], &r, err, sizeof(err)) == -1, "accepted: %s", chunked[i]);
