@@ -168,7 +168,8 @@ static int check_one(const struct config *cfg, const char *worker, const struct 
     if (geteuid() == 0) {
         struct passwd *pw = getpwnam(user);
         if (!pw) {
-            snprintf(err, errsz, "[supervisor] user of the %s worker: no such user '%s'", worker,
+            snprintf(err, errsz, "[supervisor] %s%s of the %s worker: no such user '%s'",
+                     user == cfg->user ? "user" : "user_", user == cfg->user ? "" : worker, worker,
                      user);
             return -1;
         }
