@@ -171,8 +171,6 @@ struct sched {
     unsigned replay_n[QBFT_MAX_NODES];
     /* results */
     uint64_t messages;
-    uint64_t max_round;
-    bool done;
     const char *corpus_dir;
     unsigned corpus_written;
 };

@@ -403,7 +403,7 @@ START_TEST(names_and_types)
     ck_assert_uint_eq(sdb_reply_type(0x0101), 0);
     ck_assert_str_eq(sdb_status_name(SDB_REFUSED), "refused");
     ck_assert_str_eq(sdb_cf_name(SDB_CF_DECIDED), "decided");
-    for (uint16_t t = SDB_HELLO; t <= SDB_ITERATE_REP; t++)
+    for (unsigned t = SDB_HELLO; t <= SDB_ITERATE_REP; t++)
         ck_assert_ptr_nonnull(sdb_type_name(t));
 }
 END_TEST

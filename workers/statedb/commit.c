@@ -81,7 +81,6 @@ struct gc {
     struct store *st;
     struct statedb_op *ops;
     struct opst *os;
-    size_t n;
     struct stage_map map;
     struct store_batch *batch;
 };
@@ -552,7 +551,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
 {
     if (n == 0)
         return;
-    struct gc g = {.st = st, .ops = ops, .n = n};
+    struct gc g = {.st = st, .ops = ops};
     g.os = xcalloc(n, sizeof(*g.os));
     map_init(&g.map, n);
     g.batch = store_batch_new(st);
