@@ -1,7 +1,7 @@
 /* aequactl wal dump: print a node's vote intents, accepted duties and decided instances from its
  * database, read-only (works on a stopped node, or beside the running StateDB worker). */
 #include "cli/aequactl.h"
-#include "workers/statedb/dump.h"
+#include "db/dump.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -45,19 +45,18 @@ int cmd_wal(int argc, char **argv)
     if (db)
         snprintf(path, sizeof(path), "%s", db);
     else if (snprintf(dbdir, sizeof(dbdir), "%s/db", data_dir) >= (int)sizeof(dbdir) ||
-             store_db_path(dbdir, path, sizeof(path)) < 0) {
+             db_path(dbdir, path, sizeof(path)) < 0) {
         fprintf(stderr, "aequactl wal dump: data dir path too long\n");
         return 2;
     }
-    struct store *st;
-    struct store_opts o = {.path = path, .read_only = true};
+    struct db_reader *r;
     char err[2048];
-    if (store_open(&st, &o, err, sizeof(err)) != STORE_OK) {
+    if (db_reader_open(&r, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "aequactl wal dump: %s\n", err);
         return 1;
     }
-    int rc = statedb_dump(st, stdout, hex, err, sizeof(err));
-    store_close(st);
+    int rc = db_dump(r, stdout, hex, err, sizeof(err));
+    db_reader_close(r);
     if (rc < 0) {
         fprintf(stderr, "aequactl wal dump: %s\n", err);
         return 1;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_DEST        16
 #define PENDING_BUCKETS 1024
@@ -48,11 +49,26 @@ struct outq {
 #define PROBE_PERIOD_S   1.0
 #define PROBE_TIMEOUT_MS 1000 /* a probe not back by then: the listener stopped accepting */
 #define REDIAL_AFTER_MS  300  /* a sending socket unconnected this long gets a new dialer */
+#define HEARD_REDIAL_MS  20   /* ... or this long, when its peer was heard from meanwhile */
+
+#define PIPE_PIDS        256 /* credentials of accepted connections, by pipe id */
+#define HOLD_MAX         256 /* frames held from processes the peer table does not know */
+#define HOLD_MAX_BYTES   (16u << 20)
+#define QUERY_TIMEOUT_MS 1000 /* the supervisor's answer to CTL_PEERS_REQ */
 
 struct pipe_count {
     atomic_int pipes;
-    atomic_uint adds; /* connections completed since counting began */
-    atomic_uint sock; /* nng_socket_id of the socket counted */
+    atomic_uint adds;     /* connections completed since counting began */
+    atomic_uint sock;     /* nng_socket_id of the socket counted */
+    atomic_uint peer_pid; /* the process listening at the other end (IPC credentials) */
+};
+
+/* A frame from a process the peer table does not know yet, waiting for the supervisor. */
+struct held {
+    nng_msg *m;
+    uint32_t pid;
+    uint64_t query; /* the first CTL_PEERS_REQ sent after it arrived (0: none yet) */
+    struct held *next;
 };
 
 struct mailbox {
@@ -84,6 +100,21 @@ struct mailbox {
     size_t npending;
     size_t violations;
     uint64_t next_id;
+    /* senders (see the header) */
+    bool checks;   /* AUTHORITY or WORKER */
+    bool admitted; /* sends to other workers may leave */
+    struct peer_table peers;
+    pthread_mutex_t pid_mu; /* pipe_pids is written on nng's threads */
+    struct {
+        uint32_t pipe, pid;
+    } pipe_pids[PIPE_PIDS];
+    struct held *held;
+    size_t nheld, held_bytes;
+    uint64_t query_sent, query_answered; /* sequence numbers of CTL_PEERS_REQ */
+    bool query_pending;
+    bool peers_changed; /* held frames to look at again */
+    ev_timer heard;
+    uint64_t heard_at[MAX_DEST]; /* a peer heard from while the socket to it had no connection */
 };
 
 static const char *dest_name(unsigned id)
@@ -127,7 +158,8 @@ const char *dispatch_check(const struct dispatch_entry *row, const struct envelo
 void mailbox_violation(struct mailbox *mb, const struct envelope *e, const char *why)
 {
     log_error("ipc_violation", LS("from", e ? dest_name(e->source) : "?"),
-              LU("type", e ? e->type : 0), LU("size", e ? e->body_len : 0), LS("err", why));
+              LU("type", e ? e->type : 0), LU("size", e ? e->body_len : 0),
+              LU("sender_pid", e ? e->pid : 0), LS("err", why));
     mb->violations++;
     if (!(mb->o.flags & MAILBOX_DROP_VIOLATIONS))
         exit(1);
@@ -190,6 +222,7 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
     close_later(mb->push[dest]);
     mb->push_open[dest] = false;
     mb->nopipe_since[dest] = 0;
+    mb->heard_at[dest] = 0;
 }
 
 /* Connections are counted from nng's pipe events, on nng's threads: one up at ADD_PRE, one
@@ -198,8 +231,11 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
 static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     struct pipe_count *pc = arg;
+    uint64_t pid;
     if ((unsigned)nng_socket_id(nng_pipe_socket(p)) != atomic_load(&pc->sock))
         return;
+    if (ev == NNG_PIPE_EV_ADD_PRE && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0)
+        atomic_store(&pc->peer_pid, (unsigned)pid);
     atomic_fetch_add(&pc->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
     if (ev == NNG_PIPE_EV_ADD_PRE)
         atomic_fetch_add(&pc->adds, 1);
@@ -321,12 +357,36 @@ static int listener_start(struct mailbox *mb, char *err, size_t errsz)
  * threads accept regardless, so the accept count tells the two apart.)
  */
 
-/* Connections the mailbox's listener has handed to the socket (counted on nng's threads). */
+/* A connection the mailbox's listener handed to the socket (on nng's threads): counted, and
+ * the process at its other end recorded while the connection certainly exists. */
 static void on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    (void)p;
+    struct mailbox *mb = arg;
+    uint64_t pid = 0;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
     (void)ev;
-    atomic_fetch_add((atomic_uint_fast64_t *)arg, 1);
+    atomic_fetch_add(&mb->accepts, 1);
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) != 0)
+        pid = 0;
+    pthread_mutex_lock(&mb->pid_mu);
+    mb->pipe_pids[id % PIPE_PIDS].pipe = id;
+    mb->pipe_pids[id % PIPE_PIDS].pid = (uint32_t)pid;
+    pthread_mutex_unlock(&mb->pid_mu);
+}
+
+/* The process that sent a message: recorded when its connection was accepted, or asked of the
+ * connection now; 0 when neither is possible (the connection is gone). */
+static uint32_t pipe_pid(struct mailbox *mb, nng_pipe p)
+{
+    uint32_t id = (uint32_t)nng_pipe_id(p), pid = 0;
+    uint64_t v;
+    pthread_mutex_lock(&mb->pid_mu);
+    if (mb->pipe_pids[id % PIPE_PIDS].pipe == id)
+        pid = mb->pipe_pids[id % PIPE_PIDS].pid;
+    pthread_mutex_unlock(&mb->pid_mu);
+    if (!pid && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &v) == 0)
+        pid = (uint32_t)v;
+    return pid;
 }
 
 /*
@@ -443,6 +503,8 @@ static void probe_seen(struct mailbox *mb, const struct envelope *e)
 
 /* ---- receive ---- */
 
+static void peers_update(struct mailbox *mb, const struct envelope *e);
+
 static void handle_one(struct mailbox *mb, const struct envelope *ep)
 {
     struct envelope e = *ep;
@@ -461,6 +523,8 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
         }
     } else if (e.type == CTL_LISTEN_PROBE) {
         probe_seen(mb, &e);
+    } else if (e.type == CTL_PEERS && (mb->o.flags & MAILBOX_WORKER)) {
+        peers_update(mb, &e);
     } else {
         const struct dispatch_entry *row = dispatch_find(mb->o.tables, mb->o.ntables, e.type);
         const char *why = row ? dispatch_check(row, &e) : "unknown message type";
@@ -472,21 +536,267 @@ static void handle_one(struct mailbox *mb, const struct envelope *ep)
     log_set_trace(NULL);
 }
 
-/* One nng message: one or more envelopes back to back. */
-static void handle(struct mailbox *mb, const void *data, size_t len)
+static void note_heard(struct mailbox *mb, unsigned source);
+
+/* Handle the envelopes of a frame whose sender was checked: all must declare its source. */
+static void frame_dispatch(struct mailbox *mb, nng_msg *m, uint32_t pid, unsigned source)
 {
-    const uint8_t *p = data;
-    size_t left = len;
+    const uint8_t *p = nng_msg_body(m);
+    size_t left = nng_msg_len(m);
     struct envelope e;
     int rc;
-    if (len == 0) {
-        mailbox_violation(mb, NULL, "empty frame");
-        return;
-    }
-    while ((rc = envelope_next(&e, &p, &left)) == 1)
+    note_heard(mb, source);
+    while ((rc = envelope_next(&e, &p, &left)) == 1) {
+        e.pid = pid;
+        if (e.source != source) {
+            mailbox_violation(mb, &e, "one frame, two declared sources");
+            return;
+        }
         handle_one(mb, &e);
+    }
     if (rc < 0)
         mailbox_violation(mb, NULL, "undecodable envelope");
+}
+
+/* ---- senders: the peer table and the frames held for it ---- */
+
+/* A worker knows the supervisor as the process listening on the supervisor's mailbox. */
+static void refresh_supervisor(struct mailbox *mb)
+{
+    unsigned pid = atomic_load(&mb->push_pipes[W_SUPERVISOR].peer_pid);
+    if ((mb->o.flags & MAILBOX_WORKER) && pid)
+        mb->peers.t.w[W_SUPERVISOR].pid = pid;
+}
+
+static void forged(struct mailbox *mb, struct envelope *e, uint32_t pid)
+{
+    char why[160];
+    int who = peers_who(&mb->peers, pid);
+    e->pid = pid;
+    snprintf(why, sizeof(why), "forged source: the frame came from %s (pid %u), not from %s",
+             who >= 0 ? dest_name((unsigned)who) : "no process of this node", pid,
+             dest_name(e->source));
+    mailbox_violation(mb, e, why);
+}
+
+static bool held_from(const struct mailbox *mb, uint32_t pid)
+{
+    for (const struct held *h = mb->held; h; h = h->next)
+        if (h->pid == pid)
+            return true;
+    return false;
+}
+
+static void held_free(struct mailbox *mb, struct held *h)
+{
+    mb->nheld--;
+    mb->held_bytes -= nng_msg_len(h->m);
+    nng_msg_free(h->m);
+    free(h);
+}
+
+static void on_peers_answer(struct mailbox *mb, int status, const struct envelope *e, void *arg);
+
+/* Ask the supervisor for its table; its answer decides every frame held until now. */
+static void ask_supervisor(struct mailbox *mb)
+{
+    if (mailbox_request(mb, W_SUPERVISOR, CTL_PEERS_REQ, CTL_PEERS, NULL, 0, QUERY_TIMEOUT_MS,
+                        on_peers_answer, NULL) < 0) {
+        log_warn("ipc_sender_unverified", LU("held", mb->nheld),
+                 LS("err", "cannot ask the supervisor: frames of unknown processes dropped"));
+        while (mb->held) {
+            struct held *h = mb->held;
+            mb->held = h->next;
+            held_free(mb, h);
+        }
+        return;
+    }
+    mb->query_sent++;
+    mb->query_pending = true;
+    for (struct held *h = mb->held; h; h = h->next)
+        if (!h->query)
+            h->query = mb->query_sent;
+}
+
+static void hold(struct mailbox *mb, nng_msg *m, uint32_t pid)
+{
+    size_t len = nng_msg_len(m);
+    if (mb->nheld >= HOLD_MAX || mb->held_bytes + len > HOLD_MAX_BYTES) {
+        log_warn("ipc_hold_full", LU("sender_pid", pid), LU("held", mb->nheld),
+                 LS("err", "a frame from a process not in the peer table dropped"));
+        nng_msg_free(m);
+        return;
+    }
+    struct held *h = xcalloc(1, sizeof(*h)), **tail = &mb->held;
+    h->m = m;
+    h->pid = pid;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = h;
+    mb->nheld++;
+    mb->held_bytes += len;
+    log_debug("ipc_hold", LU("sender_pid", pid), LU("held", mb->nheld));
+    if (!mb->query_pending)
+        ask_supervisor(mb);
+}
+
+/* Look at the held frames again with the table as it is now, in arrival order: dispatch those
+ * of known processes, drop stale ones, and treat as forged those still unknown to an answer of
+ * the supervisor that was asked after they arrived. A process's frames keep their order. */
+static void release_once(struct mailbox *mb)
+{
+    struct held *list = mb->held, *keep = NULL, **tail = &keep;
+    mb->held = NULL;
+    mb->peers_changed = false;
+    refresh_supervisor(mb);
+    while (list) {
+        struct held *h = list;
+        list = h->next;
+        h->next = NULL;
+        struct envelope first;
+        const uint8_t *p = nng_msg_body(h->m);
+        size_t left = nng_msg_len(h->m);
+        envelope_next(&first, &p, &left); /* decoded once already, when it was held */
+        bool blocked = false;
+        for (struct held *k = keep; k && !blocked; k = k->next)
+            blocked = k->pid == h->pid;
+        enum peer_verdict v =
+            blocked ? PEER_UNKNOWN : peers_check(&mb->peers, first.source, h->pid);
+        if (v == PEER_UNKNOWN && (blocked || !h->query || h->query > mb->query_answered)) {
+            *tail = h;
+            tail = &h->next;
+            continue;
+        }
+        if (v == PEER_OK)
+            frame_dispatch(mb, h->m, h->pid, first.source);
+        else if (v == PEER_STALE)
+            log_debug("ipc_stale_sender", LS("from", dest_name(first.source)),
+                      LU("sender_pid", h->pid));
+        else
+            forged(mb, &first, h->pid);
+        held_free(mb, h);
+    }
+    *tail = mb->held; /* none: frames are held only by frame_in */
+    mb->held = keep;
+}
+
+static void release_held(struct mailbox *mb)
+{
+    do /* a table may arrive among the released frames */
+        release_once(mb);
+    while (mb->peers_changed);
+    bool unasked = false;
+    for (struct held *h = mb->held; h; h = h->next)
+        unasked |= !h->query;
+    if (unasked && !mb->query_pending)
+        ask_supervisor(mb);
+}
+
+static void peers_apply(struct mailbox *mb, const struct ctl_peers *t)
+{
+    mb->peers.t = *t;
+    if (mb->peers.self < W_COUNT)
+        mb->peers.t.w[mb->peers.self].pid = mb->peers.self_pid;
+    refresh_supervisor(mb);
+    mb->peers_changed = true;
+}
+
+/* CTL_PEERS from the supervisor (its sender is checked like any other). */
+static void peers_update(struct mailbox *mb, const struct envelope *e)
+{
+    struct ctl_peers t;
+    if (e->source != W_SUPERVISOR || ctl_peers_decode(&t, e->body, e->body_len) < 0) {
+        mailbox_violation(mb, e, "malformed CTL_PEERS or not from the supervisor");
+        return;
+    }
+    peers_apply(mb, &t);
+}
+
+static void on_peers_answer(struct mailbox *mb, int status, const struct envelope *e, void *arg)
+{
+    (void)arg;
+    struct ctl_peers t;
+    uint64_t asked = mb->query_sent;
+    mb->query_pending = false;
+    if (status == -ECANCELED)
+        return;
+    if (status == 0 && ctl_peers_decode(&t, e->body, e->body_len) < 0) {
+        mailbox_violation(mb, e, "malformed CTL_PEERS");
+        return;
+    }
+    if (status == 0) {
+        mb->query_answered = asked;
+        peers_apply(mb, &t);
+        return; /* the held frames are looked at once the drain is done */
+    }
+    /* No answer: what was held for this question is dropped, never judged. */
+    struct held **pp = &mb->held;
+    size_t dropped = 0;
+    while (*pp) {
+        struct held *h = *pp;
+        if (h->query && h->query <= asked) {
+            *pp = h->next;
+            held_free(mb, h);
+            dropped++;
+        } else {
+            pp = &h->next;
+        }
+    }
+    log_warn("ipc_sender_unverified", LU("dropped", dropped),
+             LS("err", "the supervisor did not answer: frames of unknown processes dropped"));
+    release_held(mb);
+}
+
+/* One nng message: a frame of envelopes from one process. Takes m. */
+static void frame_in(struct mailbox *mb, nng_msg *m, uint32_t pid)
+{
+    struct envelope first;
+    const uint8_t *p = nng_msg_body(m);
+    size_t left = nng_msg_len(m);
+    int rc = envelope_next(&first, &p, &left);
+    if (rc != 1) {
+        mailbox_violation(mb, NULL, rc == 0 ? "empty frame" : "undecodable envelope");
+        nng_msg_free(m);
+        return;
+    }
+    if (!mb->checks) {
+        frame_dispatch(mb, m, 0, first.source);
+        nng_msg_free(m);
+        return;
+    }
+    if (!pid) {
+        log_warn("ipc_unverifiable", LS("from", dest_name(first.source)), LU("type", first.type),
+                 LS("err", "the connection closed before its sender was known: frame dropped"));
+        nng_msg_free(m);
+        return;
+    }
+    uint32_t supervisor = mb->peers.t.w[W_SUPERVISOR].pid;
+    refresh_supervisor(mb);
+    if (mb->held && supervisor != mb->peers.t.w[W_SUPERVISOR].pid)
+        release_held(mb);     /* the supervisor's connection just came up */
+    if (held_from(mb, pid)) { /* behind its earlier frames */
+        hold(mb, m, pid);
+        return;
+    }
+    switch (peers_check(&mb->peers, first.source, pid)) {
+    case PEER_OK:
+        frame_dispatch(mb, m, pid, first.source);
+        break;
+    case PEER_STALE:
+        log_debug("ipc_stale_sender", LS("from", dest_name(first.source)), LU("sender_pid", pid));
+        break;
+    case PEER_UNKNOWN:
+        if (mb->o.flags & MAILBOX_WORKER) {
+            hold(mb, m, pid);
+            return;
+        }
+        forged(mb, &first, pid);
+        break;
+    case PEER_FORGED:
+        forged(mb, &first, pid);
+        break;
+    }
+    nng_msg_free(m);
 }
 
 static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
@@ -503,11 +813,58 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
             log_warn("ipc_recv", LS("err", nng_strerror(rv)));
             break;
         }
-        handle(mb, nng_msg_body(m), nng_msg_len(m));
-        nng_msg_free(m);
+        frame_in(mb, m, mb->checks ? pipe_pid(mb, nng_msg_get_pipe(m)) : 0);
     }
+    if (mb->peers_changed)
+        release_held(mb);
     if (mb->o.on_drained)
         mb->o.on_drained(mb, mb->o.ctx);
+}
+
+/* ---- a peer heard from while the socket back to it has no connection ---- */
+
+static void note_heard(struct mailbox *mb, unsigned source)
+{
+    if (source >= MAX_DEST || source == mb->o.self || !mb->push_open[source] ||
+        mb->heard_at[source] || atomic_load(&mb->push_pipes[source].pipes) > 0)
+        return;
+    mb->heard_at[source] = now_ms();
+    if (!ev_is_active(&mb->heard)) {
+        ev_timer_set(&mb->heard, HEARD_REDIAL_MS / 1000.0, 0);
+        ev_timer_start(mb->loop, &mb->heard);
+    }
+}
+
+/* The peer is up (it spoke), so a dialer that has not connected to it within a few of its
+ * RECONNECT_MS attempts is stuck (nanomsg/nng#970): replace it now rather than at the
+ * REDIAL_AFTER_MS check (that wait was the 300 ms tail of worker restarts). */
+static void on_heard_check(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct mailbox *mb = t->data;
+    uint64_t now = now_ms(), next = 0;
+    for (unsigned d = 0; d < MAX_DEST; d++) {
+        if (!mb->heard_at[d])
+            continue;
+        if (!mb->push_open[d] || atomic_load(&mb->push_pipes[d].pipes) > 0) {
+            mb->heard_at[d] = 0;
+            continue;
+        }
+        uint64_t since = mb->heard_at[d] > mb->dialed_at[d] ? mb->heard_at[d] : mb->dialed_at[d];
+        if (now >= since + HEARD_REDIAL_MS) {
+            log_info("ipc_redial", LS("dest", dest_name(d)), LS("reason", "peer_heard"),
+                     LU("unconnected_ms", mb->nopipe_since[d] ? now - mb->nopipe_since[d] : 0));
+            mb->heard_at[d] = 0;
+            redial(mb, d);
+        } else if (!next || since + HEARD_REDIAL_MS - now < next) {
+            next = since + HEARD_REDIAL_MS - now;
+        }
+    }
+    if (next) {
+        ev_timer_set(&mb->heard, (double)next / 1000.0, 0);
+        ev_timer_start(mb->loop, &mb->heard);
+    }
 }
 
 /* ---- sending: gather per destination, flush before the loop sleeps ---- */
@@ -537,13 +894,20 @@ static int flush_dest(struct mailbox *mb, unsigned dest)
     return 0;
 }
 
+/* A worker sends to the other workers only once admitted (see the header). */
+static bool may_send(const struct mailbox *mb, unsigned dest)
+{
+    return mb->admitted || dest == W_SUPERVISOR;
+}
+
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)loop;
     (void)revents;
     struct mailbox *mb = w->data;
     for (unsigned d = 0; d < MAX_DEST; d++)
-        flush_dest(mb, d);
+        if (may_send(mb, d))
+            flush_dest(mb, d);
 }
 
 void mailbox_flush(struct mailbox *mb)
@@ -566,6 +930,10 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
     struct mailbox *mb = xcalloc(1, sizeof(*mb));
     mb->loop = loop;
     mb->o = *o;
+    pthread_mutex_init(&mb->pid_mu, NULL);
+    peers_init(&mb->peers, o->self, (uint32_t)getpid());
+    mb->checks = o->flags & (MAILBOX_AUTHORITY | MAILBOX_WORKER);
+    mb->admitted = !(o->flags & MAILBOX_WORKER);
     snprintf(mb->rtdir, sizeof(mb->rtdir), "%s", o->runtime_dir);
     mb->o.runtime_dir = mb->rtdir;
     /* A random first id: a late reply meant for an earlier incarnation never matches. */
@@ -576,7 +944,7 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
         /* Queue what arrives between drains: without a receive buffer nng holds one message
          * per pipe, and a drain (one group commit in StateDB) would see one request per peer. */
         (rv = nng_socket_set_int(mb->pull, NNG_OPT_RECVBUF, PULL_RECVBUF)) != 0 ||
-        (rv = nng_pipe_notify(mb->pull, NNG_PIPE_EV_ADD_PRE, on_accepted, &mb->accepts)) != 0) {
+        (rv = nng_pipe_notify(mb->pull, NNG_PIPE_EV_ADD_PRE, on_accepted, mb)) != 0) {
         snprintf(err, errsz, "mailbox %s: %s", url, nng_strerror(rv));
         goto fail;
     }
@@ -598,9 +966,12 @@ struct mailbox *mailbox_open(struct ev_loop *loop, const struct mailbox_opts *o,
     ev_timer_init(&mb->probe_timer, on_probe_timer, PROBE_PERIOD_S, PROBE_PERIOD_S);
     mb->probe_timer.data = mb;
     ev_timer_start(loop, &mb->probe_timer);
+    ev_timer_init(&mb->heard, on_heard_check, 0, 0);
+    mb->heard.data = mb;
     return mb;
 fail:
     nng_close(mb->pull);
+    pthread_mutex_destroy(&mb->pid_mu);
     free(mb);
     return NULL;
 }
@@ -612,6 +983,7 @@ static void quiesce(struct mailbox *mb)
     ev_prepare_stop(mb->loop, &mb->flush);
     ev_timer_stop(mb->loop, &mb->redial);
     ev_timer_stop(mb->loop, &mb->probe_timer);
+    ev_timer_stop(mb->loop, &mb->heard);
     ev_io_stop(mb->loop, &mb->rx);
     for (size_t b = 0; b < PENDING_BUCKETS; b++) {
         while (mb->buckets[b]) {
@@ -643,6 +1015,12 @@ void mailbox_close(struct mailbox *mb)
             nng_close(mb->push[d]);
     for (unsigned d = 0; d < MAX_DEST; d++)
         buf_free(&mb->out[d].frame);
+    while (mb->held) {
+        struct held *h = mb->held;
+        mb->held = h->next;
+        held_free(mb, h);
+    }
+    pthread_mutex_destroy(&mb->pid_mu);
     free(mb);
 }
 
@@ -685,13 +1063,15 @@ static int send_envelope(struct mailbox *mb, unsigned dest, uint16_t type, uint8
     if (len > IPC_MAX_MSG - 256)
         return -EMSGSIZE;
     struct outq *q = &mb->out[dest];
-    /* A frame never exceeds the receiver's limit: send what is gathered first if needed. */
-    if (q->count && q->frame.len + len + 256 > IPC_MAX_MSG && flush_dest(mb, dest) < 0)
+    /* A frame never exceeds the receiver's limit: send what is gathered first if needed (a
+     * worker not admitted yet holds at most one frame's worth per destination). */
+    if (q->count && q->frame.len + len + 256 > IPC_MAX_MSG &&
+        (!may_send(mb, dest) || flush_dest(mb, dest) < 0))
         return -EAGAIN;
     envelope_encode(&q->frame, type, flags, (uint8_t)mb->o.self, req_id, log_get_trace(), body,
                     len);
     q->count++;
-    if (q->frame.len >= FRAME_FLUSH_BYTES)
+    if (q->frame.len >= FRAME_FLUSH_BYTES && may_send(mb, dest))
         return flush_dest(mb, dest);
     return 0;
 }
@@ -757,4 +1137,26 @@ size_t mailbox_pending(struct mailbox *mb)
 size_t mailbox_violations(struct mailbox *mb)
 {
     return mb->violations;
+}
+
+void mailbox_admit(struct mailbox *mb)
+{
+    mb->admitted = true;
+}
+
+void mailbox_peers_set(struct mailbox *mb, unsigned id, uint32_t pid, uint64_t generation,
+                       bool open)
+{
+    if (id >= W_COUNT)
+        return;
+    peers_set(&mb->peers, id, pid, generation);
+    if (open && !pid)
+        mb->peers.open |= WBIT(id);
+    else
+        mb->peers.open &= ~WBIT(id);
+}
+
+const struct ctl_peers *mailbox_peers(struct mailbox *mb)
+{
+    return &mb->peers.t;
 }

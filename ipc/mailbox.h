@@ -20,11 +20,34 @@
  * the callback runs exactly once, with the reply or with a timeout. A destination that is down or
  * full makes the send fail at once (-EAGAIN) rather than hang.
  *
+ * Senders are checked, not declared (ipc/peers.h). Every connection is bound to the process at
+ * its other end: the pid of its IPC peer credentials, taken when nng accepts it. A frame carries
+ * envelopes of one declared source; before any envelope is handled, that source is checked
+ * against the peer table:
+ *   - The supervisor (MAILBOX_AUTHORITY) keeps the table itself (mailbox_peers_set, at every
+ *     spawn, HELLO and death): a frame from a process that is not its declared source is a
+ *     violation, one from an earlier incarnation of it is dropped.
+ *   - A worker (MAILBOX_WORKER) gets the table from the supervisor (CTL_PEERS, with its HELLO
+ *     ACK and at every change; the supervisor is the process listening on its mailbox). A frame
+ *     from a process the table does not know is held (at most HOLD_MAX frames) and the
+ *     supervisor is asked (CTL_PEERS_REQ): a restarted worker's first frames may arrive before
+ *     the table that names it. Its answer decides: the declared source, or an earlier
+ *     incarnation (dropped), or a forgery (violation). Without an answer in time the held frames
+ *     are dropped and logged, never fatal. A worker's own sends to other workers wait until the
+ *     supervisor has accepted its HELLO (mailbox_admit), so a worker's pid is in the table before
+ *     anyone receives its frames, and an answer that does not name it is certain.
+ *   - Other processes (tools, tests) check nothing: they trust whoever answers them.
+ * A frame whose connection closed before its credentials were read is dropped (unverifiable).
+ *
  * Dispatch: each incoming envelope is looked up in the owner's dispatch tables by type; sender
  * and body size are checked against the row before the handler decodes anything. What fails
- * these checks (or does not decode) is a protocol violation: by default the process logs it and
- * exits 1 so the supervisor restarts it; the supervisor opens its mailbox with
- * MAILBOX_DROP_VIOLATIONS because it never dies for a child's mistake.
+ * these checks (or does not decode, or forges its source) is a protocol violation: by default
+ * the process logs it and exits 1 so the supervisor restarts it; the supervisor opens its
+ * mailbox with MAILBOX_DROP_VIOLATIONS because it never dies for a child's mistake.
+ *
+ * A peer that is heard from while the socket back to it has no connection gets a new dialer
+ * once HEARD_REDIAL_MS have passed (nng 1.5.2's dialer can stop redialling: nanomsg/nng#970);
+ * otherwise only the REDIAL_AFTER_MS check would find it.
  *
  * Single-threaded: every function must be called from the loop's thread.
  */
@@ -32,9 +55,11 @@
 #define AEQUA_IPC_MAILBOX_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipc/peers.h"
 #include "proto/envelope.h"
 
 struct mailbox;
@@ -60,6 +85,9 @@ typedef void (*mailbox_reply_cb)(struct mailbox *mb, int status, const struct en
 
 enum mailbox_flags {
     MAILBOX_DROP_VIOLATIONS = 1, /* log and drop malformed messages instead of exiting */
+    MAILBOX_AUTHORITY = 2,       /* the supervisor: checks senders against its own table */
+    MAILBOX_WORKER = 4,          /* checks senders against the supervisor's table; sends to
+                                    other workers wait for mailbox_admit */
 };
 
 struct mailbox_opts {
@@ -105,6 +133,17 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest);
 
 /* Send everything gathered now (mailbox_close does it too). */
 void mailbox_flush(struct mailbox *mb);
+
+/* A worker: the supervisor accepted its HELLO; sends to the other workers flow from now on. */
+void mailbox_admit(struct mailbox *mb);
+
+/* MAILBOX_AUTHORITY: record id's process (pid 0: none) and generation; open: until a pid is
+ * bound, accept id from any process the table does not know (workers started by hand or
+ * under a debugger, bound at their HELLO). */
+void mailbox_peers_set(struct mailbox *mb, unsigned id, uint32_t pid, uint64_t generation,
+                       bool open);
+/* The table this mailbox checks senders against (what the supervisor sends as CTL_PEERS). */
+const struct ctl_peers *mailbox_peers(struct mailbox *mb);
 
 /* Report a protocol violation found while decoding a body: exits, or logs and returns. */
 void mailbox_violation(struct mailbox *mb, const struct envelope *e, const char *why);

@@ -1,7 +1,9 @@
 #include "lib/config.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +83,7 @@ static const struct key_def keys[] = {
 
     {"statedb", "path", T_PATH, F(statedb_path), NULL, 0, 0},
     {"statedb", "sync", T_BOOL, F(statedb_sync), "true", 0, 0},
-    U("statedb", "checkpoint_interval_s", statedb_checkpoint_interval_s, "300", 0, 86400 * 7),
+    U("statedb", "checkpoint_interval_s", statedb_checkpoint_interval_s, "300", 0, 7 * 86400ull),
     U("statedb", "checkpoints_keep", statedb_checkpoints_keep, "3", 1, 100),
     U("statedb", "max_batch", statedb_max_batch, "1024", 1, 1000000),
     U("statedb", "retention", statedb_retention, "100000", 1, 1ull << 62),
@@ -141,6 +143,12 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
     case T_HOSTPORT:
     case T_TIMER: {
         size_t cap = field_size(k->type);
+        /* inih keeps "key =;x" as ";x" but reads "key = ;x" as an empty value and a comment:
+         * such a value would not mean the same once written out again (-n). */
+        if (v[0] == ';') {
+            snprintf(err, errsz, "a value cannot start with ';' (for a comment: 'key = ; ...')");
+            return -1;
+        }
         if (strlen(v) >= cap) {
             snprintf(err, errsz, "value too long (max %zu bytes)", cap - 1);
             return -1;
@@ -242,61 +250,111 @@ struct parse_ctx {
     char *err;
     size_t errsz;
     bool failed;
-    FILE *file;
+    const char *text; /* the whole file, read line by line by text_reader */
+    size_t len, pos;
     int lineno;
     int fail_line;
     unsigned char seen[ARRAY_LEN(keys)];
 };
 
-/* Debian's inih does not pass line numbers to the handler: count them in the reader. The
- * handler runs right after the line that holds its key was read. */
-static char *counting_reader(char *str, int num, void *stream)
+__attribute__((format(printf, 2, 3))) static void parse_fail(struct parse_ctx *c, const char *fmt,
+                                                             ...)
+{
+    va_list ap;
+    size_t n = (size_t)snprintf(c->err, c->errsz, "%s:%d: ", c->path, c->lineno);
+    va_start(ap, fmt);
+    if (n < c->errsz)
+        vsnprintf(c->err + n, c->errsz - n, fmt, ap);
+    va_end(ap);
+    c->failed = true;
+    c->fail_line = c->lineno;
+}
+
+static bool section_known(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+        if (strlen(keys[i].section) == len && !memcmp(keys[i].section, name, len))
+            return true;
+    return false;
+}
+
+/* A section header that names no section of the table is an error even when no key follows
+ * (inih calls the handler only for keys). The line is looked at exactly as inih will see it. */
+static void check_section_line(struct parse_ctx *c, const char *line)
+{
+    if (c->lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+        line += 3;
+    while (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\n')
+        line++;
+    const char *end = line[0] == '[' ? strchr(line, ']') : NULL;
+    if (!end || section_known(line + 1, (size_t)(end - line - 1)))
+        return;
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)(end - line - 1), line + 1);
+    parse_fail(c, "unknown section [%s]", name);
+}
+
+/* inih's reader over the file held in memory: one line per call, newline kept. Debian's inih
+ * does not pass line numbers to the handler: they are counted here; the handler runs right
+ * after the line that holds its key was read. inih's line buffer is fixed (num bytes); fgets
+ * would cut a longer line in two and inih would parse the rest as a line of its own, so such a
+ * line is an error here. */
+static char *text_reader(char *str, int num, void *stream)
 {
     struct parse_ctx *c = stream;
-    char *r = fgets(str, num, c->file);
-    if (r)
-        c->lineno++;
-    return r;
+    if (c->pos >= c->len || num < 2)
+        return NULL;
+    size_t n = 0, max = (size_t)num - 1;
+    while (n < max && c->pos < c->len) {
+        char ch = c->text[c->pos++];
+        str[n++] = ch;
+        if (ch == '\n')
+            break;
+    }
+    str[n] = 0;
+    c->lineno++;
+    if (n == max && str[n - 1] != '\n' && c->pos < c->len) {
+        if (c->text[c->pos] == '\n') {
+            c->pos++; /* the line fits without its newline */
+        } else {
+            if (!c->failed)
+                parse_fail(c, "line longer than %zu bytes", max);
+            while (c->pos < c->len && c->text[c->pos] != '\n')
+                c->pos++; /* the rest is not a line of its own */
+        }
+    }
+    if (!c->failed)
+        check_section_line(c, str);
+    return str;
 }
 
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_ctx *c = user;
-    int lineno = c->lineno;
     char why[300];
     bool known;
     if (c->failed)
         return 0;
     const struct key_def *k = find_key(section, key ? key : "", &known);
     if (k && c->seen[k - keys]) {
-        snprintf(c->err, c->errsz, "%s:%d: duplicate key '%s' in section [%s]", c->path, lineno,
-                 key, section);
-        c->failed = true;
-        c->fail_line = lineno;
+        parse_fail(c, "duplicate key '%s' in section [%s]", key, section);
         return 0;
     }
     if (config_set(c->cfg, section, key ? key : "", value ? value : "", why, sizeof(why)) < 0) {
-        snprintf(c->err, c->errsz, "%s:%d: %s", c->path, lineno, why);
-        c->failed = true;
-        c->fail_line = lineno;
+        parse_fail(c, "%s", why);
         return 0;
     }
     c->seen[k - keys] = 1;
     return 1;
 }
 
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz)
+int config_load_text(struct config *cfg, const char *path, const char *text, size_t len, char *err,
+                     size_t errsz)
 {
-    struct parse_ctx c = {.cfg = cfg, .path = path, .err = err, .errsz = errsz};
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errsz, "%s: cannot open config file", path);
-        return -1;
-    }
-    c.file = f;
+    struct parse_ctx c = {
+        .cfg = cfg, .path = path, .err = err, .errsz = errsz, .text = text, .len = len};
     ini_allow_multiline = false;
-    int rc = ini_parse_stream(counting_reader, &c, on_key, &c);
-    fclose(f);
+    int rc = ini_parse_stream(text_reader, &c, on_key, &c);
     /* inih reports the first syntax error's line; ours may come later in the file. */
     if (c.failed && (rc <= 0 || rc >= c.fail_line))
         return -1;
@@ -308,8 +366,37 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
     return 0;
 }
 
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz)
+{
+    char *text;
+    size_t len;
+    if (read_file(path, CONFIG_MAX_FILE, &text, &len) < 0) {
+        snprintf(err, errsz, "%s: cannot read config file: %s", path,
+                 errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+        return -1;
+    }
+    int rc = config_load_text(cfg, path, text, len, err, errsz);
+    free(text);
+    return rc;
+}
+
 int config_finish(struct config *cfg, char *err, size_t errsz)
 {
+    static const struct {
+        const char *name;
+        size_t off;
+    } required[] = {
+        {"[node] data_dir", F(data_dir)},
+        {"[node] runtime_dir", F(runtime_dir)},
+        {"[supervisor] user", F(user)},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(required); i++) {
+        if (!((const char *)cfg + required[i].off)[0]) {
+            snprintf(err, errsz, "%s: must not be empty", required[i].name);
+            return -1;
+        }
+    }
+    cfg->single_node = !cfg->lock[0] && !cfg->key[0];
     if (!cfg->statedb_path[0] &&
         snprintf(cfg->statedb_path, CFG_PATH, "%s/db", cfg->data_dir) >= CFG_PATH)
         goto toolong;

@@ -17,6 +17,7 @@
 #define CFG_STR             256
 #define CFG_PATH            1024
 #define DEFAULT_CONFIG_PATH "/etc/aequa/aequa.conf"
+#define CONFIG_MAX_FILE     (1u << 20)
 
 struct config {
     /* [node] */
@@ -109,20 +110,29 @@ struct config {
 
     /* Derived, not in the file. */
     char config_path[CFG_PATH]; /* "" for the embedded default */
-    bool embedded;              /* running the single-node default */
+    bool embedded;              /* no file: running the embedded single-node default */
+    /* Neither [node] lock nor [node] key was given (file or not): like the embedded default,
+     * the node creates or reuses its key and a one-operator lock under data_dir. */
+    bool single_node;
 };
 
 /* Fill cfg with defaults for the given data dir. */
 void config_defaults(struct config *cfg);
 
-/* Parse an INI file over cfg. Returns 0, or -1 with a message naming file, line and key. */
+/* Parse an INI file (at most CONFIG_MAX_FILE bytes) over cfg. Returns 0, or -1 with a message
+ * naming file, line and key (or section: a section header the table does not know is an error
+ * even when no key follows it). */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz);
+/* The same over text held in memory; path only names it in errors. */
+int config_load_text(struct config *cfg, const char *path, const char *text, size_t len, char *err,
+                     size_t errsz);
 
 /* Set one key by name ("section", "key", "value") as the file would; used by flags and tests. */
 int config_set(struct config *cfg, const char *section, const char *key, const char *value,
                char *err, size_t errsz);
 
-/* Fill in paths derived from data_dir when they were not set, and check cross-field rules. */
+/* Fill in paths derived from data_dir when they were not set (single_node when neither lock nor
+ * key was), and check cross-field rules. */
 int config_finish(struct config *cfg, char *err, size_t errsz);
 
 /* Write the effective configuration as INI. */

@@ -52,6 +52,22 @@ void random_bytes(void *out, size_t n)
     }
 }
 
+int x25519_public(const uint8_t priv[X25519_LEN], uint8_t pub[X25519_LEN])
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, X25519_LEN);
+    size_t len = X25519_LEN;
+    int ok = k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == X25519_LEN;
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+void x25519_generate(uint8_t priv[X25519_LEN], uint8_t pub[X25519_LEN])
+{
+    random_bytes(priv, X25519_LEN);
+    if (x25519_public(priv, pub) < 0)
+        fatalx("X25519 key generation failed");
+}
+
 void *secp_ctx(void)
 {
     static secp256k1_context *ctx;

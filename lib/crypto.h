@@ -1,5 +1,6 @@
 /*
- * crypto: SHA-256 (OpenSSL libcrypto), secp256k1 ECDSA node keys (libsecp256k1), randomness.
+ * crypto: SHA-256 and X25519 key pairs (OpenSSL libcrypto), secp256k1 ECDSA node keys
+ * (libsecp256k1), randomness.
  *
  * Signatures are 64-byte compact (r || s) with low S; verification rejects high-S forms, so a
  * signature is not malleable. Public keys travel as 33-byte compressed points. Node key files
@@ -17,6 +18,7 @@
 #define PUBKEY_LEN 33
 #define SIG_LEN    64
 #define ADDR_LEN   20 /* an address: the first 20 bytes of SHA-256 of a compressed key */
+#define X25519_LEN 32
 
 struct sha256_ctx {
     void *md; /* EVP_MD_CTX */
@@ -53,6 +55,12 @@ bool ecdsa_verify(const uint8_t pub[PUBKEY_LEN], const uint8_t digest[SHA256_LEN
 void pubkey_address(const uint8_t pub[PUBKEY_LEN], uint8_t out[ADDR_LEN]);
 /* True if pub is a valid compressed secp256k1 point. */
 bool pubkey_valid(const uint8_t pub[PUBKEY_LEN]);
+
+/* X25519 (the P2P worker's Noise static keys, made by the supervisor): the public key of a
+ * 32-byte secret (clamped by X25519); 0, or -1 if OpenSSL refuses it. */
+int x25519_public(const uint8_t priv[X25519_LEN], uint8_t pub[X25519_LEN]);
+/* A fresh random key pair; fatal on failure. */
+void x25519_generate(uint8_t priv[X25519_LEN], uint8_t pub[X25519_LEN]);
 
 /* The process-wide randomized libsecp256k1 context (secp256k1_context *). */
 void *secp_ctx(void);

@@ -2,6 +2,7 @@
 #include "lib/util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -86,6 +87,20 @@ static int send_all(int fd, const void *p, size_t n, uint64_t deadline)
     return 0;
 }
 
+/* "HTTP/1.x NNN" (a reason phrase or the line end follows): the status, or -1. */
+static int parse_status(const char *s, int *status)
+{
+    if (strncmp(s, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)s[7]) || s[8] != ' ')
+        return -1;
+    for (int i = 9; i < 12; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+    if (s[12] != ' ' && s[12] != '\r')
+        return -1;
+    *status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+    return 0;
+}
+
 int http_request(const char *hostport, const char *method, const char *path,
                  const char *extra_headers, const void *body, size_t body_len, int timeout_ms,
                  struct http_response *resp, char *err, size_t errsz)
@@ -131,7 +146,7 @@ int http_request(const char *hostport, const char *method, const char *path,
     }
     in.data[in.len] = 0;
     char *hdr_end = in.len ? strstr((char *)in.data, "\r\n\r\n") : NULL;
-    if (!hdr_end || sscanf((char *)in.data, "HTTP/1.%*d %d", &resp->status) != 1) {
+    if (!hdr_end || parse_status((const char *)in.data, &resp->status) < 0) {
         snprintf(err, errsz, "malformed response");
         goto out;
     }
@@ -147,13 +162,18 @@ int http_request(const char *hostport, const char *method, const char *path,
             char *endp;
             unsigned long n = strtoul((const char *)b + off, &endp, 16);
             const char *crlf = strstr((const char *)b + off, "\r\n");
-            if (!crlf || (size_t)(crlf - (const char *)b) + 2 + n > blen) {
+            if (!crlf || endp == (const char *)b + off || n > blen) {
                 snprintf(err, errsz, "malformed chunked body");
                 goto out;
             }
             off = (size_t)(crlf - (const char *)b) + 2;
             if (n == 0)
                 break;
+            /* the chunk and the CRLF after it, within what was received */
+            if (n + 2 > blen - off || memcmp(b + off + n, "\r\n", 2) != 0) {
+                snprintf(err, errsz, "malformed chunked body");
+                goto out;
+            }
             buf_append(&resp->body, b + off, n);
             off += n + 2;
         }

@@ -84,8 +84,11 @@ const struct metric_def metric_catalog[] = {
     C("builder_reject_total", "Transactions or proposals rejected by the builder.", "type",
       "reason", NULL),
     /* P2P */
-    C("p2p_conn_attempts_total", "Connection and message gate decisions, by result.", "result",
-      NULL),
+    C("p2p_conn_attempts_total",
+      "Connection and message gate decisions, by result: allowed, denied, limited, dkg_denied, "
+      "rate_limited, scored_out, handshake_failed (an incoming handshake that failed or was "
+      "abandoned).",
+      "result", NULL),
     C("p2p_conn_open_total", "Authenticated links opened.", NULL),
     C("p2p_conn_close_total", "Links closed.", NULL),
     G("p2p_conns_open", "Authenticated links currently open.", NULL),

@@ -61,6 +61,38 @@ int ctl_beat_decode(struct ctl_beat *h, const void *p, size_t n)
     return mp_reader_done(&r) ? 0 : -1;
 }
 
+void ctl_peers_encode(struct buf *b, const struct ctl_peers *p)
+{
+    mp_w_array(b, W_COUNT);
+    for (unsigned i = 0; i < W_COUNT; i++) {
+        const struct ctl_peer *w = &p->w[i];
+        mp_w_array(b, 3);
+        mp_w_uint(b, w->pid);
+        mp_w_uint(b, w->generation);
+        mp_w_array(b, CTL_PEERS_RETIRED);
+        for (unsigned k = 0; k < CTL_PEERS_RETIRED; k++)
+            mp_w_uint(b, w->retired[k]);
+    }
+}
+
+int ctl_peers_decode(struct ctl_peers *p, const void *body, size_t n)
+{
+    struct mp_reader r;
+    memset(p, 0, sizeof(*p));
+    mp_reader_init(&r, body, n);
+    mp_expect_array(&r, W_COUNT);
+    for (unsigned i = 0; i < W_COUNT && !r.err; i++) {
+        struct ctl_peer *w = &p->w[i];
+        mp_expect_array(&r, 3);
+        mp_read_u32(&r, &w->pid);
+        mp_read_uint(&r, &w->generation);
+        mp_expect_array(&r, CTL_PEERS_RETIRED);
+        for (unsigned k = 0; k < CTL_PEERS_RETIRED; k++)
+            mp_read_u32(&r, &w->retired[k]);
+    }
+    return mp_reader_done(&r) ? 0 : -1;
+}
+
 void status_encode(struct buf *b, const struct status_report *s)
 {
     mp_w_array(b, 5);

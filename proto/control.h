@@ -1,6 +1,7 @@
 /*
- * control family (0x01xx): lifecycle between the supervisor and its workers, and the worker
- * table the API serves at /status.
+ * control family (0x01xx): lifecycle between the supervisor and its workers, the worker table
+ * the API serves at /status, and the peer table by which every mailbox checks who sent a frame
+ * (ipc/peers.h).
  */
 #ifndef AEQUA_PROTO_CONTROL_H
 #define AEQUA_PROTO_CONTROL_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "proto/workers.h"
 
 enum control_type {
     CTL_HELLO = 0x0101,        /* worker -> supervisor (request): name, generation, pid, version */
@@ -18,6 +20,9 @@ enum control_type {
     CTL_STATUS_REQ = 0x0105,   /* api -> supervisor (request): empty */
     CTL_STATUS_REP = 0x0106,   /* supervisor -> api (reply): node and worker table */
     CTL_LISTEN_PROBE = 0x0107, /* any process -> itself: its mailbox still accepts (ipc/) */
+    CTL_PEERS_REQ = 0x0108,    /* worker -> supervisor (request): empty */
+    CTL_PEERS = 0x0109,        /* supervisor -> worker: the peer table (struct ctl_peers); the
+                                  reply to PEERS_REQ, and sent on every change */
 };
 
 #define CTL_NAME_MAX    16
@@ -40,6 +45,21 @@ struct ctl_beat {
     uint64_t generation;
     char health[CTL_HEALTH_MAX + 1]; /* READY/HEARTBEAT; empty = healthy */
 };
+
+/* The node's processes as the supervisor knows them, by worker id (W_SUPERVISOR included). */
+#define CTL_PEERS_RETIRED 4
+struct ctl_peer {
+    uint32_t pid; /* 0: not running, or not known yet */
+    uint64_t generation;
+    uint32_t retired[CTL_PEERS_RETIRED]; /* earlier incarnations' pids, newest first; 0 = none */
+};
+
+struct ctl_peers {
+    struct ctl_peer w[W_COUNT];
+};
+
+void ctl_peers_encode(struct buf *b, const struct ctl_peers *p);
+int ctl_peers_decode(struct ctl_peers *p, const void *body, size_t n);
 
 void ctl_hello_encode(struct buf *b, const struct ctl_hello *h);
 int ctl_hello_decode(struct ctl_hello *h, const void *p, size_t n);

@@ -31,7 +31,8 @@ enum duty_result {
 };
 #define DUTY_RESULT_MAX DUTY_TOO_OLD
 
-/* Duty types and their indices (SPEC §7.1); the index enters the leader formula. */
+/* Duty types and their indices (SPEC §7.1): the node's one definition, used by every family.
+ * The index enters the leader formula, the signed QBFT body and the database keys. */
 enum duty_type {
     DUTY_ATTESTER = 0,
     DUTY_PROPOSER = 1,

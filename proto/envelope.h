@@ -32,6 +32,7 @@ struct envelope {
     char trace_id[TRACE_ID_MAX + 1];
     const uint8_t *body; /* points into the decoded buffer */
     uint32_t body_len;
+    uint32_t pid; /* not on the wire: the sending process, when the receiver checked it */
 };
 
 void envelope_encode(struct buf *out, uint16_t type, uint8_t flags, uint8_t source, uint64_t req_id,

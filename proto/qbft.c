@@ -49,8 +49,6 @@ static const struct type_rule {
                       {A_ALWAYS, A_ALWAYS, BIT(QBFT_COMMIT)}},
 };
 
-static const char *const duty_names[QBFT_DUTY_TYPES] = {"attester", "proposer", "sync"};
-
 const char *qbft_type_name(unsigned type)
 {
     if (type < 1 || type > QBFT_TYPE_MAX)
@@ -58,9 +56,9 @@ const char *qbft_type_name(unsigned type)
     return type_rules[type].name;
 }
 
-const char *qbft_duty_name(unsigned duty)
+const char *qbft_intent_type_name(unsigned type)
 {
-    return duty < QBFT_DUTY_TYPES ? duty_names[duty] : "unknown";
+    return type == QBFT_INTENT_LOCK ? "lock" : qbft_type_name(type);
 }
 
 unsigned qbft_quorum(unsigned n)
@@ -188,7 +186,7 @@ int qbft_body_decode(struct qbft_body *b, const uint8_t *p, size_t len)
     mp_read_uint_max(&r, QBFT_MAX_ROUND, &b->prepared_round);
     read_hash(&r, &has_ph, b->prepared_hash);
     if (!mp_reader_done(&r) || version != QBFT_VERSION || b->type < 1 || b->type > QBFT_TYPE_MAX ||
-        b->duty >= QBFT_DUTY_TYPES)
+        b->duty >= DUTY_TYPES)
         return -1;
     if (body_check(b, has_ph) < 0)
         return -1;

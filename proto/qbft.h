@@ -33,6 +33,7 @@
 
 #include "lib/buf.h"
 #include "lib/crypto.h"
+#include "proto/duty.h"
 
 #define QBFT_DOMAIN     "aequa/qbft/v1"
 #define QBFT_VERSION    1
@@ -43,10 +44,10 @@
 #define QBFT_MAX_MSG    (QBFT_MAX_VALUE + (64u << 10))
 #define QBFT_MAX_HEIGHT (1ull << 62)
 #define QBFT_MAX_ROUND  UINT32_MAX
-#define QBFT_DUTY_TYPES 3 /* attester, proposer, sync (SPEC §7.1) */
 #define QBFT_HASH_LEN   SHA256_LEN
 
-/* Message types; numbers are part of the signed body and never change or get reused. */
+/* Message types: the node's one definition (StateDB's WAL keys use it too). The numbers are part
+ * of the signed body and never change or get reused. */
 enum qbft_type {
     QBFT_PRE_PREPARE = 1,  /* leader -> all */
     QBFT_PREPARE = 2,      /* any -> all */
@@ -58,11 +59,12 @@ enum qbft_type {
 /* Not a message: the type of a proposer lock's record in the vote-intent WAL (the parent and
  * value this node voted for in a block instance; workers/qbft/duties.h). */
 #define QBFT_INTENT_LOCK 6
+/* The largest type of a vote intent in the WAL, and its label ("lock" for the lock). */
+#define QBFT_INTENT_TYPE_MAX QBFT_INTENT_LOCK
+const char *qbft_intent_type_name(unsigned type);
 
 /* Metric label of a type ("pre_prepare" ...), "unknown" for anything else. */
 const char *qbft_type_name(unsigned type);
-/* Duty type name ("attester", "proposer", "sync"), "unknown" otherwise. */
-const char *qbft_duty_name(unsigned duty);
 
 /* Quorum ceil(2n/3), tolerated faults floor((n-1)/3), leader (height + duty + round) % n. */
 unsigned qbft_quorum(unsigned n);
@@ -70,8 +72,8 @@ unsigned qbft_faulty(unsigned n);
 unsigned qbft_leader(unsigned duty, uint64_t height, uint64_t round, unsigned n);
 
 struct qbft_body {
-    uint8_t type;
-    uint8_t duty;
+    uint8_t type; /* enum qbft_type */
+    uint8_t duty; /* enum duty_type (proto/duty.h) */
     uint64_t height;
     uint64_t round;
     uint16_t sender;

@@ -62,9 +62,6 @@ uint16_t sdb_reply_type(uint16_t t)
 static const char *const status_names[SDB_STATUS_COUNT] = {
     "ok", "duplicate", "refused", "conflict", "not_found", "error",
 };
-static const char *const duty_names[SDB_DUTY_TYPES] = {"attester", "proposer", "sync"};
-static const char *const msg_names[SDB_MSG_TYPES] = {"pre_prepare",  "prepare", "commit",
-                                                     "round_change", "decided", "lock"};
 static const char *const cf_names[SDB_CF_COUNT] = {"meta",    "wal",     "duties",
                                                    "decided", "mempool", "chain"};
 
@@ -73,27 +70,9 @@ const char *sdb_status_name(unsigned s)
     return s < SDB_STATUS_COUNT ? status_names[s] : NULL;
 }
 
-const char *sdb_duty_name(unsigned dtype)
-{
-    return dtype < SDB_DUTY_TYPES ? duty_names[dtype] : NULL;
-}
-
-const char *sdb_msg_name(unsigned mtype)
-{
-    return mtype < SDB_MSG_TYPES ? msg_names[mtype] : NULL;
-}
-
 const char *sdb_cf_name(unsigned cf)
 {
     return cf < SDB_CF_COUNT ? cf_names[cf] : NULL;
-}
-
-int sdb_duty_from_name(const char *s)
-{
-    for (int i = 0; i < SDB_DUTY_TYPES; i++)
-        if (!strcmp(s, duty_names[i]))
-            return i;
-    return -1;
 }
 
 /* ---- shared pieces ---- */
@@ -115,7 +94,7 @@ static int r_bytes(struct mp_reader *r, struct sdb_bytes *x, uint32_t min, uint3
 static int r_dtype(struct mp_reader *r, uint8_t *v)
 {
     uint64_t x;
-    if (mp_read_uint_max(r, SDB_DUTY_TYPES - 1, &x) < 0)
+    if (mp_read_uint_max(r, DUTY_TYPES - 1, &x) < 0)
         return -1;
     *v = (uint8_t)x;
     return 0;
@@ -140,7 +119,8 @@ static void r_intent_key(struct mp_reader *r, struct sdb_intent_key *k)
     r_dtype(r, &k->dtype);
     r_height(r, &k->height);
     mp_read_u32(r, &k->round);
-    mp_read_uint_max(r, SDB_MSG_TYPES - 1, &m);
+    if (mp_read_uint_max(r, QBFT_INTENT_TYPE_MAX, &m) == 0 && m < QBFT_PRE_PREPARE)
+        mp_fail(r);
     k->mtype = (uint8_t)m;
 }
 

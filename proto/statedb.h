@@ -73,7 +73,9 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "proto/duty.h"
 #include "proto/envelope.h"
+#include "proto/qbft.h"
 
 enum sdb_type {
     SDB_HELLO = 0x0301,             /* qbft -> statedb (request): generation */
@@ -82,16 +84,16 @@ enum sdb_type {
     SDB_APPEND_INTENT_REP = 0x0304, /* statedb -> qbft (reply): ok | duplicate | refused+stored */
     SDB_LOAD_INTENTS = 0x0305,      /* qbft -> statedb (request): page of undecided intents */
     SDB_LOAD_INTENTS_REP = 0x0306,  /* statedb -> qbft (reply): intents, more */
-    SDB_PUT_DUTY = 0x0307,          /* api, qbft -> statedb (request): an accepted duty */
-    SDB_PUT_DUTY_REP = 0x0308,      /* statedb -> api, qbft (reply): ok | duplicate | conflict */
-    SDB_GET_DUTY = 0x0309,          /* api, qbft, tool -> statedb (request): (type, height) */
-    SDB_GET_DUTY_REP = 0x030a,      /* statedb -> api, qbft, tool (reply): duty | not found */
+    SDB_PUT_DUTY = 0x0307,          /* qbft -> statedb (request): an accepted duty */
+    SDB_PUT_DUTY_REP = 0x0308,      /* statedb -> qbft (reply): ok | duplicate | conflict */
+    SDB_GET_DUTY = 0x0309,          /* qbft, tool -> statedb (request): (type, height) */
+    SDB_GET_DUTY_REP = 0x030a,      /* statedb -> qbft, tool (reply): duty | not found */
     SDB_LIST_DUTIES = 0x030b,       /* qbft, tool -> statedb (request): page of duties */
     SDB_LIST_DUTIES_REP = 0x030c,   /* statedb -> qbft, tool (reply): duties, more */
     SDB_PUT_DECIDED = 0x030d,       /* qbft -> statedb (request): value, certificate, seals */
     SDB_PUT_DECIDED_REP = 0x030e,   /* statedb -> qbft (reply): ok | duplicate | conflict */
-    SDB_GET_DECIDED = 0x030f,       /* api, qbft, tool -> statedb (request): (type, height) */
-    SDB_GET_DECIDED_REP = 0x0310,   /* statedb -> api, qbft, tool (reply): decided | not found */
+    SDB_GET_DECIDED = 0x030f,       /* qbft, tool -> statedb (request): (type, height) */
+    SDB_GET_DECIDED_REP = 0x0310,   /* statedb -> qbft, tool (reply): decided | not found */
     SDB_PRUNE = 0x0311,             /* qbft -> statedb (request): drop old instances */
     SDB_PRUNE_REP = 0x0312,         /* statedb -> qbft (reply): how many, more */
     SDB_ITERATE = 0x0313,           /* tool -> statedb (request): raw page of one column family */
@@ -123,22 +125,6 @@ enum sdb_status {
     SDB_STATUS_COUNT
 };
 const char *sdb_status_name(unsigned s);
-
-/* Duty types (SPEC §7.1) and QBFT message types. The names are metric label values. */
-enum sdb_duty_type { SDB_DUTY_ATTESTER = 0, SDB_DUTY_PROPOSER = 1, SDB_DUTY_SYNC = 2 };
-#define SDB_DUTY_TYPES 3
-enum sdb_msg_type {
-    SDB_MSG_PRE_PREPARE = 0,
-    SDB_MSG_PREPARE = 1,
-    SDB_MSG_COMMIT = 2,
-    SDB_MSG_ROUND_CHANGE = 3,
-    SDB_MSG_DECIDED = 4,
-    SDB_MSG_LOCK = 5, /* not a message: a proposer lock (QBFT_INTENT_LOCK) */
-};
-#define SDB_MSG_TYPES 6
-const char *sdb_duty_name(unsigned dtype); /* "attester" ... or NULL */
-const char *sdb_msg_name(unsigned mtype);  /* "pre_prepare" ... or NULL */
-int sdb_duty_from_name(const char *s);     /* -1 if unknown */
 
 /* Column families, as numbered on the wire (ITERATE). */
 enum sdb_cf {
@@ -182,10 +168,10 @@ struct sdb_bytes {
 };
 
 struct sdb_intent_key {
-    uint8_t dtype;
+    uint8_t dtype; /* enum duty_type (proto/duty.h) */
     uint64_t height;
     uint32_t round;
-    uint8_t mtype;
+    uint8_t mtype; /* enum qbft_type (proto/qbft.h), or QBFT_INTENT_LOCK */
 };
 
 struct sdb_intent {

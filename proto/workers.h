@@ -21,6 +21,19 @@ enum worker_id {
 #define WBIT(id) (1u << (id))
 #define W_ANY    0xffffu
 
+/*
+ * What the test tool may write — StateDB appends and puts, duty submissions: the dispatch rows
+ * of those writes name TOOL_WRITES. Only a test build (meson -Dtest_tools=true, which
+ * scripts/test configures; AEQUA_TEST_TOOLS is defined for the workers that take tool writes)
+ * lets them through; in a product build a tool's write is a protocol violation. The tool may
+ * read in every build.
+ */
+#ifdef AEQUA_TEST_TOOLS
+#define TOOL_WRITES WBIT(W_TOOL)
+#else
+#define TOOL_WRITES 0u
+#endif
+
 /* "supervisor", "api", ... ; NULL for an unknown id. */
 const char *worker_name(unsigned id);
 /* -1 for an unknown name. */

@@ -14,6 +14,7 @@
 #include "proto/workers.h"
 #include "supervisor/notify.h"
 #include "supervisor/policy.h"
+#include "supervisor/reach.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -44,9 +45,11 @@ struct wslot {
     bool external; /* --external: started by hand */
     bool attached; /* external worker said HELLO */
     bool debug;    /* --debug-worker: spawned under $AEQUA_DEBUGGER */
-    pid_t pid;
+    bool admitted; /* its HELLO was accepted: it gets the peer table */
+    pid_t pid;     /* the process spawned (a debugger), or an external worker's */
     uint64_t generation;
     uint64_t started_ms;
+    uint64_t stopping_ms; /* when it was sent SIGTERM to stop (shutdown, reload); 0: not */
     uint64_t last_beat_ms;
     bool ready;
     bool watchdog_killed;
@@ -74,8 +77,8 @@ static struct {
     bool notified_ready;
     bool shutting_down;
     int exit_code;
-    int stop_index; /* next worker to stop, counting down */
-    char **argv0;
+    int stop_index;                       /* next worker to stop, counting down */
+    const char *spawned[MAX_WORKERS + 1]; /* names of the workers not --external, NULL-ended */
 } S;
 
 static void spawn(struct wslot *w);
@@ -149,6 +152,32 @@ static void fill_status(struct status_report *r)
     }
 }
 
+/* ---------------------------------------------------------------- the peer table */
+
+/* Every admitted worker gets the table the supervisor's mailbox checks senders against. */
+static void send_peers(const struct wslot *w)
+{
+    struct buf b = BUF_INIT;
+    ctl_peers_encode(&b, mailbox_peers(S.mb));
+    int rc = mailbox_send(S.mb, w->def->id, CTL_PEERS, b.data, b.len);
+    if (rc < 0)
+        log_debug("peers_send", LS("child", w->def->name), LS("err", strerror(-rc)));
+    buf_free(&b);
+}
+
+/*
+ * Record who worker w is and tell every admitted worker. A spawned worker is its pid from the
+ * spawn on (before it can send anything); a worker under a debugger or started by hand is
+ * unknown (open) until its HELLO binds the pid it comes from.
+ */
+static void peers_update(struct wslot *w, uint32_t pid, bool open)
+{
+    mailbox_peers_set(S.mb, w->def->id, pid, w->generation, open);
+    for (size_t i = 0; i < worker_table_len; i++)
+        if (S.w[i].admitted)
+            send_peers(&S.w[i]);
+}
+
 /* ---------------------------------------------------------------- mailbox handlers */
 
 static struct wslot *slot_by_id(unsigned id)
@@ -173,17 +202,27 @@ static void on_hello(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "HELLO names another worker than its sender");
         return;
     }
+    if (h.pid != e->pid) {
+        mailbox_violation(mb, e, "HELLO names another pid than its sender's");
+        return;
+    }
     if (w->external) {
         ack.accepted = !S.shutting_down;
-        w->attached = true;
+        w->attached = w->admitted = true;
         w->pid = (pid_t)h.pid;
         w->generation = h.generation;
         w->started_ms = w->last_beat_ms = now_ms();
         log_info("worker_attached", LS("child", w->def->name), LI("child_pid", h.pid));
+        peers_update(w, h.pid, false);
     } else if (h.generation == w->generation && w->state == WS_STARTING &&
                (w->debug || (pid_t)h.pid == w->pid)) {
         ack.accepted = true;
+        w->admitted = true;
         w->last_beat_ms = now_ms();
+        if (w->debug)
+            peers_update(w, h.pid, false); /* the process under the debugger, not the debugger */
+        else
+            send_peers(w);
     } else {
         log_debug("stale_hello", LS("child", h.name), LU("generation", h.generation),
                   LU("current", w->generation));
@@ -213,14 +252,24 @@ static void on_beat(struct mailbox *mb, const struct envelope *e, void *ctx)
     w->last_beat_ms = now_ms();
     snprintf(w->health, sizeof(w->health), "%s", b.health);
     if (e->type == CTL_READY && !w->ready) {
+        double startup_s = (double)(now_ms() - w->started_ms) / 1000.0;
         w->ready = true;
         if (!w->external)
             w->state = WS_READY;
+        metric_observe(metric("service_op_seconds", w->def->name, "start"), startup_s);
         log_info("worker_ready", LS("child", w->def->name), LI("child_pid", w->pid),
-                 LU("generation", w->generation),
-                 LF("startup_s", (double)(now_ms() - w->started_ms) / 1000.0));
+                 LU("generation", w->generation), LF("startup_s", startup_s));
         check_ready();
     }
+}
+
+static void on_peers_req(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)ctx;
+    struct buf b = BUF_INIT;
+    ctl_peers_encode(&b, mailbox_peers(mb));
+    mailbox_reply(mb, e, CTL_PEERS, b.data, b.len);
+    buf_free(&b);
 }
 
 static void on_status_req(struct mailbox *mb, const struct envelope *e, void *ctx)
@@ -250,6 +299,7 @@ static const struct dispatch_entry sup_rows[] = {
     {CTL_HELLO, FROM_WORKERS, 1, 256, on_hello},
     {CTL_READY, FROM_WORKERS, 1, 512, on_beat},
     {CTL_HEARTBEAT, FROM_WORKERS, 1, 512, on_beat},
+    {CTL_PEERS_REQ, FROM_WORKERS, 0, 0, on_peers_req},
     {CTL_STATUS_REQ, WBIT(W_API) | WBIT(W_TOOL), 0, 16, on_status_req},
     {METRICS_REQ, WBIT(W_API) | WBIT(W_TOOL), 0, 16, on_metrics_req},
 };
@@ -300,7 +350,7 @@ static void spawn(struct wslot *w)
     argv[argc++] = w->binary;
     argv[argc++] = "--generation";
     argv[argc++] = gen;
-    argc = options_forward(&S.opt, argv, argc, MAX_ARGS);
+    options_forward(&S.opt, argv, argc, MAX_ARGS);
 
     /* posix_spawn, not fork: glibc's vfork-style clone copies no page tables and the parent
      * takes no copy-on-write faults until the child has exec'd (a fork here cost ~3 ms of each
@@ -333,12 +383,14 @@ static void spawn(struct wslot *w)
     }
     w->pid = pid;
     w->state = WS_STARTING;
+    w->admitted = false;
     w->ready = false;
     w->watchdog_killed = false;
     w->health[0] = 0;
     w->started_ms = w->last_beat_ms = now_ms();
     log_info("worker_spawn", LS("child", w->def->name), LI("child_pid", pid),
              LU("generation", w->generation), LB("debugger", debugger));
+    peers_update(w, w->debug ? 0 : (uint32_t)pid, w->debug);
     update_up_metrics();
 }
 
@@ -386,9 +438,14 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
         snprintf(w->last_exit, sizeof(w->last_exit), "exit %d", code);
     }
     bool was_ready = w->ready;
+    if (w->stopping_ms)
+        metric_observe(metric("service_op_seconds", w->def->name, "stop"),
+                       (double)(now_ms() - w->stopping_ms) / 1000.0);
+    w->stopping_ms = 0;
     w->pid = 0;
-    w->ready = false;
+    w->ready = w->admitted = false;
     w->state = WS_STOPPED;
+    peers_update(w, 0, false);
     if (S.shutting_down) {
         log_info("worker_stopped", LS("child", w->def->name), LI("child_pid", pid),
                  LU("generation", w->generation), LS("exit", w->last_exit),
@@ -436,13 +493,18 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     uint64_t now = now_ms();
     for (size_t i = 0; i < worker_table_len; i++) {
         struct wslot *w = &S.w[i];
-        if (w->pid <= 0 || now - w->last_beat_ms <= S.cfg.watchdog_ms)
+        /* An external worker that exited is detached at once: its next incarnation may say
+         * HELLO from another pid. */
+        bool gone = w->external && w->pid > 0 && kill(w->pid, 0) < 0 && errno == ESRCH;
+        if (w->pid <= 0 || (!gone && now - w->last_beat_ms <= S.cfg.watchdog_ms))
             continue;
         if (w->external) {
             if (w->attached) {
-                log_warn("external_silent", LS("child", w->def->name), LI("child_pid", w->pid));
-                w->attached = w->ready = false;
+                log_warn(gone ? "external_gone" : "external_silent", LS("child", w->def->name),
+                         LI("child_pid", w->pid));
+                w->attached = w->ready = w->admitted = false;
                 w->pid = 0;
+                peers_update(w, 0, true);
                 check_ready();
             }
             continue;
@@ -482,6 +544,7 @@ static void stop_next(void)
         struct wslot *w = &S.w[S.stop_index];
         if (!w->external && w->pid > 0) {
             kill(w->pid, SIGTERM);
+            w->stopping_ms = now_ms();
             ev_timer_set(&S.grace, (double)S.cfg.grace_ms / 1000.0, 0);
             ev_timer_start(S.loop, &S.grace);
             return;
@@ -557,11 +620,13 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
     (void)s;
     (void)revents;
     struct config next;
-    char err[512];
+    char err[2560];
     if (S.shutting_down)
         return;
     sd_notify_send("RELOADING=1");
-    if (options_load_config(&S.opt, &next, err, sizeof(err)) < 0) {
+    /* A directory the new users cannot reach would make the restarted workers crash-loop. */
+    if (options_load_config(&S.opt, &next, err, sizeof(err)) < 0 ||
+        reach_check(&next, S.spawned, true, err, sizeof(err)) < 0) {
         log_error("reload_failed", LS("err", err));
     } else {
         bool all = sections_changed(&S.cfg, &next, node_wide_sections);
@@ -573,6 +638,7 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
             if (w->pid > 0) {
                 /* counts as a death; the policy restarts a READY worker at once */
                 kill(w->pid, SIGTERM);
+                w->stopping_ms = now_ms();
             }
         }
         S.cfg = next;
@@ -675,25 +741,53 @@ int main(int argc, char **argv)
                   LS("child", S.opt.debug_worker));
         return EXIT_CONFIG;
     }
-    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts. */
-    if (S.cfg.embedded && embedded_cluster_ensure(&S.cfg, err, sizeof(err)) < 0) {
+    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts.
+     * With neither named, the node is a one-operator cluster whose key and lock live in the data
+     * dir (created at the first start; -n only looks). */
+    bool lock_exists = access(S.cfg.lock, F_OK) == 0;
+    if (S.cfg.single_node && !S.opt.check_config) {
+        if (embedded_cluster_ensure(&S.cfg, err, sizeof(err)) < 0) {
+            log_error("config_error", LS("err", err));
+            return EXIT_CONFIG;
+        }
+        log_info("single_node", LS("lock", S.cfg.lock), LS("key", S.cfg.key),
+                 LS("lock_file", lock_exists ? "reused" : "created"));
+    }
+    if ((lock_exists || !S.cfg.single_node || !S.opt.check_config) &&
+        lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }
-    if (lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
-        log_error("config_error", LS("err", err));
-        return EXIT_CONFIG;
+    size_t nspawned = 0;
+    for (size_t i = 0; i < worker_table_len; i++) {
+        bool external = false;
+        for (int e = 0; e < S.opt.nexternal; e++)
+            external |= !strcmp(S.opt.external[e], worker_table[i].name);
+        if (!external)
+            S.spawned[nspawned++] = worker_table[i].name;
     }
     if (S.opt.check_config) {
+        if (reach_check(&S.cfg, S.spawned, false, err, sizeof(err)) < 0) {
+            log_error("config_error", LS("err", err));
+            return EXIT_CONFIG;
+        }
         struct buf b = BUF_INIT;
         config_dump(&S.cfg, &b);
-        printf("# effective configuration (%s)\n%s",
-               S.cfg.embedded ? "embedded single-node default" : S.cfg.config_path,
-               (const char *)b.data);
+        printf("# effective configuration (%s)\n",
+               S.cfg.embedded ? "embedded single-node default" : S.cfg.config_path);
+        if (S.cfg.single_node)
+            printf("# single-node default: no [node] lock or key is set, so this node is a "
+                   "one-operator cluster\n# whose key and lock are in the data dir (%s): %s, %s\n",
+                   lock_exists ? "there: reused" : "not there yet: created at the first start",
+                   S.cfg.key, S.cfg.lock);
+        printf("%s", (const char *)b.data);
         buf_free(&b);
         return 0;
     }
-    if (prepare_dirs(err, sizeof(err)) < 0 || claim_runtime_dir(err, sizeof(err)) < 0) {
+    /* Before any worker: a directory a worker's user cannot reach would make it crash-loop. */
+    if (prepare_dirs(err, sizeof(err)) < 0 ||
+        reach_check(&S.cfg, S.spawned, true, err, sizeof(err)) < 0 ||
+        claim_runtime_dir(err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }
@@ -736,7 +830,7 @@ int main(int argc, char **argv)
         .self = W_SUPERVISOR,
         .tables = &table,
         .ntables = 1,
-        .flags = MAILBOX_DROP_VIOLATIONS,
+        .flags = MAILBOX_DROP_VIOLATIONS | MAILBOX_AUTHORITY,
     };
     S.mb = mailbox_open(S.loop, &mo, err, sizeof(err));
     if (!S.mb) {
@@ -769,6 +863,7 @@ int main(int argc, char **argv)
         struct wslot *w = &S.w[i];
         if (w->external) {
             w->state = WS_EXTERNAL;
+            peers_update(w, 0, true);
             if (w->def->prespawn && w->def->prespawn(&S.cfg, err, sizeof(err)) < 0) {
                 log_error("config_error", LS("child", w->def->name), LS("err", err));
                 return EXIT_CONFIG;

@@ -6,7 +6,7 @@
 #include "lib/lock.h"
 #include "lib/util.h"
 #include "supervisor/supervisor.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 
 #include <errno.h>
 #include <pwd.h>

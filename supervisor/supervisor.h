@@ -4,7 +4,9 @@
  * heartbeating, serves its worker table to the API, and talks to systemd.
  *
  * It never trusts a child: a malformed message from a worker is logged and dropped, a stale
- * generation is ignored, and nothing a worker sends can make the supervisor exit.
+ * generation is ignored, a frame whose declared source is not the process that sent it is
+ * dropped as forged (its mailbox checks every sender against the peer table it keeps and sends
+ * to the workers, ipc/peers.h), and nothing a worker sends can make the supervisor exit.
  */
 #ifndef AEQUA_SUPERVISOR_SUPERVISOR_H
 #define AEQUA_SUPERVISOR_SUPERVISOR_H

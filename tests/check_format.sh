@@ -3,11 +3,11 @@
 set -u
 cd "$1"
 command -v clang-format >/dev/null || { echo "SKIP: clang-format missing"; exit 77; }
-files=$(find lib proto ipc supervisor workers cli tests -name '*.[ch]' | sort)
+files=$(find lib proto ipc db supervisor workers cli tests -name '*.[ch]' | sort)
 out=$(clang-format --dry-run --Werror $files 2>&1)
 if [ -n "$out" ]; then
   echo "$out" | head -40
-  echo "FAIL: run: clang-format -i \$(find lib proto ipc supervisor workers cli tests -name '*.[ch]')"
+  echo "FAIL: run: clang-format -i \$(find lib proto ipc db supervisor workers cli tests -name '*.[ch]')"
   exit 1
 fi
 echo "ok: $(echo "$files" | wc -l) files formatted"

@@ -59,8 +59,9 @@ static void *appender_main(void *arg)
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
         /* A new (instance, round, type) every time, as a busy QBFT worker would produce. */
-        s->key = (struct sdb_intent_key){(uint8_t)(a->id % 3), (uint64_t)a->id << 32 | n / 4,
-                                         (uint32_t)(n % 4 + 1), (uint8_t)(n % 3)};
+        s->key =
+            (struct sdb_intent_key){(uint8_t)(a->id % 3), (uint64_t)a->id << 32 | n / 4,
+                                    (uint32_t)(n % 4 + 1), (uint8_t)(QBFT_PRE_PREPARE + n % 3)};
         s->pending = true;
         s->done = false;
         pthread_cond_signal(&b->work);

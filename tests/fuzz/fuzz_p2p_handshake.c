@@ -37,7 +37,7 @@ static void init(void)
             abort();
         /* A fixed identity (p2p_identity_make would draw a random Noise key). */
         memset(ids[i].static_priv, 0x33 + i, NOISE_KEY_LEN);
-        if (noise_x25519_public(ids[i].static_priv, ids[i].static_pub) < 0)
+        if (x25519_public(ids[i].static_priv, ids[i].static_pub) < 0)
             abort();
         memcpy(ids[i].node_pub, keys[i].pub, PUBKEY_LEN);
         p2p_identity_digest(ids[i].static_pub, d);

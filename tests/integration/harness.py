@@ -107,6 +107,18 @@ def is_root():
     return os.geteuid() == 0
 
 
+def test_tools():
+    """A test build (meson -Dtest_tools=true, as scripts/test makes): the test tool may write."""
+    with open(os.path.join(BUILD, "meson-info", "intro-buildoptions.json")) as f:
+        return any(o["name"] == "test_tools" and o["value"] for o in json.load(f))
+
+
+def need_test_tools():
+    if not test_tools():
+        print("SKIP: the test tool writes over IPC only in a test build (meson -Dtest_tools=true)")
+        sys.exit(SKIP)
+
+
 def tempdir(prefix="aequa-it-"):
     """A temporary directory the unprivileged workers can traverse when we run as root."""
     d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")

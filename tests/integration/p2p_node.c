@@ -29,6 +29,9 @@
  *       garbage   COUNT authentic frames with an unknown topic, then "after-garbage"
  *       oversize  a frame header announcing 2^31-1 bytes
  *       hold      COUNT plain TCP connections that never handshake
+ *       abort     sends handshake message 1, reads message 2 and closes, as a peer with another
+ *                 lock or key does once it has judged the target
+ *       badhs     sends a handshake message 3 that does not authenticate
  *     It prints what it saw ("closed", "accepted", "held N closed M") and exits 0, or 1 when
  *     the target behaved unexpectedly for the mode.
  *
@@ -526,6 +529,35 @@ static int evil_main(int argc, char **argv)
         for (uint64_t i = 0; i < count; i++)
             close(fds[i]);
         return 0;
+    }
+
+    if (!strcmp(mode, "abort") || !strcmp(mode, "badhs")) {
+        struct noise_hs hs;
+        uint8_t msg[P2P_HS_MSG_MAX], secret[NOISE_KEY_LEN];
+        size_t len;
+        struct buf b = BUF_INIT;
+        random_bytes(secret, sizeof(secret));
+        noise_hs_init(&hs, true, secret, P2P_PROLOGUE, strlen(P2P_PROLOGUE));
+        efd = e_connect(op);
+        if (noise_hs_write(&hs, NULL, 0, msg, sizeof(msg), &len) < 0)
+            die("handshake write 1");
+        p2p_frame_put_handshake(&b, msg, len);
+        e_write(b.data, b.len);
+        if (!e_read_frame(&len))
+            die("no handshake message 2");
+        if (!strcmp(mode, "abort")) {
+            close(efd);
+            printf("aborted\n");
+            return 0;
+        }
+        random_bytes(msg, NOISE_MSG3_OVERHEAD + 100);
+        buf_reset(&b);
+        p2p_frame_put_handshake(&b, msg, NOISE_MSG3_OVERHEAD + 100);
+        e_write(b.data, b.len);
+        buf_free(&b);
+        bool closed = closed_within(efd, 5000);
+        printf("%s\n", closed ? "closed" : "still open");
+        return closed ? 0 : 1;
     }
 
     struct node_key key;

@@ -58,8 +58,10 @@ static size_t intent_bytes(uint64_t k, uint8_t *out)
 
 static struct sdb_intent_key key_of(uint64_t k)
 {
-    return (struct sdb_intent_key){
-        .dtype = (uint8_t)(k % 3), .height = k / 3, .round = 1, .mtype = (uint8_t)(k % 4)};
+    return (struct sdb_intent_key){.dtype = (uint8_t)(k % 3),
+                                   .height = k / 3,
+                                   .round = 1,
+                                   .mtype = (uint8_t)(QBFT_PRE_PREPARE + k % 4)};
 }
 
 static void send_append(uint64_t k);

@@ -137,9 +137,9 @@ static void verify(struct store *st, const char *acked_path)
     uint8_t *acked = read_acked(acked_path, &nacked);
     for (size_t i = 0; i < nacked; i++) {
         const uint8_t *k = acked + i * KEYLEN;
-        struct store_value v;
+        struct db_value v;
         char err[256];
-        int rc = store_get(st, SDB_CF_WAL, k, KEYLEN, &v, err, sizeof(err));
+        int rc = db_get(store_db(st), SDB_CF_WAL, k, KEYLEN, &v, err, sizeof(err));
         if (rc < 0)
             child_fail("get: %s", err);
         if (rc == 1)
@@ -147,15 +147,15 @@ static void verify(struct store *st, const char *acked_path)
         size_t n = intent_bytes(k, want);
         if (v.len != n || memcmp(v.p, want, n))
             child_fail("acknowledged intent %zu has other bytes (%zu, want %zu)", i, v.len, n);
-        store_value_free(&v);
+        db_value_free(&v);
     }
     free(acked);
     uint64_t records = 0;
-    struct store_iter *it = store_iter_new(st, SDB_CF_WAL);
-    for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_WAL);
+    for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         if (kl != KEYLEN)
             child_fail("record %llu: key of %zu bytes", (unsigned long long)records, kl);
         size_t n = intent_bytes(k, want);
@@ -165,9 +165,9 @@ static void verify(struct store *st, const char *acked_path)
         records++;
     }
     char err[256];
-    if (store_iter_error(it, err, sizeof(err)) < 0)
+    if (db_iter_error(it, err, sizeof(err)) < 0)
         child_fail("scan: %s", err);
-    store_iter_free(it);
+    db_iter_free(it);
     if (records < nacked)
         child_fail("%llu records but %zu acknowledged", (unsigned long long)records, nacked);
     send_msg(MSG_VERIFIED, &records, sizeof(records));
@@ -221,7 +221,7 @@ static int run_child(const char *dir, uint64_t generation, uint64_t seed, bool v
             } else {
                 struct sdb_intent_key k = {(uint8_t)(counter % 3),
                                            generation * HEIGHT_STRIDE + counter / 5, 1,
-                                           (uint8_t)(counter % 5)};
+                                           (uint8_t)(QBFT_PRE_PREPARE + counter % 5)};
                 counter++;
                 record_wal_key(keys[i], &k);
             }

@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     /* the layout of a node's data dir: <data-dir>/db/rocksdb */
     char dbdir[PATH_MAX];
     snprintf(dbdir, sizeof(dbdir), "%s/db", dir);
-    if (mkdir(dbdir, 0755) < 0 || store_db_path(dbdir, db, sizeof(db)) < 0)
+    if (mkdir(dbdir, 0755) < 0 || db_path(dbdir, db, sizeof(db)) < 0)
         fatal("mkdir %s", dbdir);
     struct store *st;
     char err[1024];
@@ -74,17 +74,17 @@ int main(int argc, char **argv)
     struct sdb_seal seals[2] = {{.index = 0}, {.index = 2}};
     struct sdb_req reqs[4] = {
         {.type = SDB_APPEND_INTENT,
-         .u.append = {{SDB_DUTY_ATTESTER, 5, 1, SDB_MSG_PREPARE}, {(const uint8_t *)"prep", 4}}},
+         .u.append = {{DUTY_ATTESTER, 5, 1, QBFT_PREPARE}, {(const uint8_t *)"prep", 4}}},
         {.type = SDB_APPEND_INTENT,
-         .u.append = {{SDB_DUTY_ATTESTER, 5, 1, SDB_MSG_COMMIT}, {(const uint8_t *)"comm", 4}}},
+         .u.append = {{DUTY_ATTESTER, 5, 1, QBFT_COMMIT}, {(const uint8_t *)"comm", 4}}},
         {.type = SDB_PUT_DUTY,
-         .u.put_duty = {SDB_DUTY_ATTESTER,
+         .u.put_duty = {DUTY_ATTESTER,
                         5,
                         {(const uint8_t *)"{\"slot\":5}", 10},
                         "trace-9",
                         1700000000000ull}},
         {.type = SDB_PUT_DECIDED,
-         .u.put_decided = {.dtype = SDB_DUTY_ATTESTER,
+         .u.put_decided = {.dtype = DUTY_ATTESTER,
                            .height = 5,
                            .round = 1,
                            .value = {(const uint8_t *)"{\"slot\":5}", 10},

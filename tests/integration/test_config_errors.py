@@ -16,6 +16,16 @@ try:
     check("bogus_key" in err and conf + ":5" in err, "the error names file, line and key: " + err)
     check("worker_spawn" not in err, "no worker was started")
 
+    # An unknown section is refused even with no key in it (issue 10), naming its line.
+    empty = os.path.join(d, "empty-section.conf")
+    with open(empty, "w") as f:
+        f.write("[api]\nlisten = 127.0.0.1:1\n\n[bogus]\n")
+    r = subprocess.run([SUPERVISOR, "--config", empty], capture_output=True, cwd=d, timeout=30)
+    err = r.stderr.decode()
+    check(r.returncode == 78 and empty + ":4: unknown section [bogus]" in err,
+          "an empty unknown section: exit 78 naming file, line and section: " + err)
+    check("worker_spawn" not in err, "no worker was started")
+
     r = subprocess.run([SUPERVISOR, "--bogus-flag"], capture_output=True, cwd=d, timeout=30)
     check(r.returncode == 78 and b"--bogus-flag" in r.stderr, "unknown flag: exit 78, named")
 

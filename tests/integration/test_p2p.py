@@ -7,7 +7,8 @@ misbehaving clients (p2p_node evil). Waits on events, never on sleeps.
 Checks, in order: the DKG gate refuses a bad lock or key (exit 78); a lone node has no quorum;
 all 6 links come up and every node has a quorum; a broadcast reaches every peer and a unicast
 only its target; a key outside the lock is denied and none of its frames is delivered; a member
-key with another lock_hash is dkg_denied; the connection cap holds (limited); killing and
+key with another lock_hash is dkg_denied; a handshake abandoned by the peer or that does not
+authenticate is handshake_failed, its log lines rate-limited per address; the connection cap holds (limited); killing and
 restarting a node re-establishes its links; then, with that node's key: a flood is rate
 limited, an oversize frame closes the link, and garbage scores the peer out (its next message
 is dropped, p2p_peer_score falls to the threshold).
@@ -111,6 +112,15 @@ class Node:
         self.log.close()
 
 
+def poll(cond, what, timeout=TIMEOUT):
+    """Poll cond() (it asks a node for something) until it is true."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def attempts(m, result):
     return m.get(f'p2p_conn_attempts_total{{result="{result}"}}', 0)
 
@@ -201,6 +211,26 @@ def main():
         m2 = nodes[0].metrics()
         assert attempts(m2, "dkg_denied") > attempts(m1, "dkg_denied"), m2
         assert nodes[0].count("outsider-msg") == 0
+        assert nodes[0].up() == {1, 2, 3}
+
+        # A peer that abandons the handshake once it has judged us (as one with another lock
+        # or key does), or whose handshake does not authenticate: each is counted as
+        # handshake_failed, and logged, at most once per address per period.
+        def hs_failed_lines():
+            with open(os.path.join(tmp, "node0.log")) as f:
+                return sum('"result":"handshake_failed"' in l for l in f)
+        lines0 = hs_failed_lines()
+        m0 = nodes[0].metrics()
+        for _ in range(3):
+            rc, out = evil(exe, lock, "abort", 0)
+            assert rc == 0 and out.strip() == "aborted", out
+        rc, out = evil(exe, lock, "badhs", 0)
+        assert rc == 0 and out.strip() == "closed", out
+        poll(lambda: attempts(nodes[0].metrics(), "handshake_failed") -
+             attempts(m0, "handshake_failed") == 4, "4 failed handshakes counted on node 0")
+        lines = hs_failed_lines() - lines0
+        assert 1 <= lines < 4, f"{lines} handshake_failed log lines for 4 failures"
+        assert attempts(nodes[0].metrics(), "denied") == attempts(m0, "denied")
         assert nodes[0].up() == {1, 2, 3}
 
         # Connection cap on node 3 (max_connections = 4, 3 links up): 1 held, 2 refused.

@@ -8,6 +8,7 @@ import subprocess
 
 from harness import *
 
+need_test_tools()  # statedb_client appends as the test tool
 KILLS = int(os.environ.get("AEQUA_CRASH_KILLS", "50"))
 CLIENT = os.path.join(BUILD, "tests", "integration", "statedb_client")
 # Restart at once, never give up: this test is about the database, not the restart policy.

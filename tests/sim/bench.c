@@ -45,7 +45,7 @@ static void bench(unsigned n, uint64_t m, bool stub, struct run *r)
     memset(r, 0, sizeof(*r));
     double t0 = cpu_s(), w0 = now_s();
     for (uint64_t k = 0; k < m; k++) {
-        struct qbft_id id = {(uint8_t)(k % QBFT_DUTY_TYPES), k / QBFT_DUTY_TYPES + 1};
+        struct qbft_id id = {(uint8_t)(k % DUTY_TYPES), k / DUTY_TYPES + 1};
         char v[64];
         int len = snprintf(v, sizeof(v), "duty payload %llu", (unsigned long long)k);
         for (unsigned i = 0; i < n; i++)
@@ -54,7 +54,7 @@ static void bench(unsigned n, uint64_t m, bool stub, struct run *r)
         r->decided += cl_all_decided(c, &id);
         if (k % 1024 == 1023)
             for (unsigned i = 0; i < n; i++)
-                for (unsigned d = 0; d < QBFT_DUTY_TYPES; d++)
+                for (unsigned d = 0; d < DUTY_TYPES; d++)
                     qbft_prune(c->nodes[i].eng, d, id.height > 64 ? id.height - 64 : 0);
     }
     r->secs = cpu_s() - t0;

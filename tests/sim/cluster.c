@@ -94,7 +94,7 @@ static void check_emission(struct cluster *c, unsigned node, const uint8_t *byte
         if (x->node == node && id_eq(&x->id, &id) && x->round == b->round && x->type == b->type) {
             if (memcmp(x->digest, digest, SHA256_LEN) != 0)
                 violation(c, "node %u emitted two different %s messages for %s/%llu round %llu",
-                          node, qbft_type_name(b->type), qbft_duty_name(id.duty),
+                          node, qbft_type_name(b->type), duty_type_name(id.duty),
                           (unsigned long long)id.height, (unsigned long long)b->round);
             free(m);
             return;
@@ -145,13 +145,13 @@ static void check_decision(struct cluster *c, struct cl_node *nd, const struct c
         violation(c, "node %u reported a certificate that does not verify", nd->index);
     if (!value_known(c, d->hash))
         violation(c, "validity: node %u decided a value nobody proposed for %s/%llu", nd->index,
-                  qbft_duty_name(d->id.duty), (unsigned long long)d->id.height);
+                  duty_type_name(d->id.duty), (unsigned long long)d->id.height);
     for (size_t i = 0; i < c->nfirst; i++) {
         if (!id_eq(&c->first[i].id, &d->id))
             continue;
         if (memcmp(c->first[i].hash, d->hash, SHA256_LEN) != 0)
             violation(c, "agreement: node %u decided another value for %s/%llu", nd->index,
-                      qbft_duty_name(d->id.duty), (unsigned long long)d->id.height);
+                      duty_type_name(d->id.duty), (unsigned long long)d->id.height);
         return;
     }
     if (c->nfirst == c->capfirst) {
@@ -487,7 +487,7 @@ static void put_decided(struct cl_node *nd, const struct sdb_decided *in, struct
     struct cl_decision *d = decision_find(nd, &id);
     if (d && memcmp(d->hash, h, SHA256_LEN) != 0) {
         violation(c, "node %u decided %s/%llu twice, differently", nd->index,
-                  qbft_duty_name(id.duty), (unsigned long long)id.height);
+                  duty_type_name(id.duty), (unsigned long long)id.height);
         rep->status = SDB_CONFLICT;
         return;
     }
@@ -536,7 +536,7 @@ static int intent_key_cmp(const void *a, const void *b)
 
 static bool after_intent(const struct cl_intent *x, const struct sdb_intent_key *k)
 {
-    struct cl_intent y = {.id = {k->dtype, k->height}, .round = k->round, .type = k->mtype + 1};
+    struct cl_intent y = {.id = {k->dtype, k->height}, .round = k->round, .type = k->mtype};
     const struct cl_intent *px = x, *py = &y;
     return intent_key_cmp(&px, &py) > 0;
 }
@@ -556,8 +556,7 @@ static void *load_intents(struct cl_node *nd, const struct sdb_req *r, struct sd
     struct sdb_intent *out = xcalloc(page ? page : 1, sizeof(*out));
     for (size_t i = 0; i < page; i++) {
         const struct cl_intent *x = all[i];
-        out[i].k = (struct sdb_intent_key){x->id.duty, x->id.height, (uint32_t)x->round,
-                                           (uint8_t)(x->type - 1)};
+        out[i].k = (struct sdb_intent_key){x->id.duty, x->id.height, (uint32_t)x->round, x->type};
         out[i].msg = (struct sdb_bytes){x->bytes, (uint32_t)x->len};
     }
     rep->u.list.n = (uint32_t)page;
@@ -605,7 +604,7 @@ static void *append_intent(struct cl_node *nd, const struct sdb_req *r, struct s
 {
     const struct sdb_intent *a = &r->u.append;
     struct qbft_id id = {a->k.dtype, a->k.height};
-    uint8_t type = (uint8_t)(a->k.mtype + 1);
+    uint8_t type = a->k.mtype;
     const struct cl_intent *x = cl_intent_find(nd, &id, a->k.round, type);
     if (x && (x->len != a->msg.len || memcmp(x->bytes, a->msg.p, x->len) != 0)) {
         if (nd->honest)
@@ -733,7 +732,7 @@ static void node_up(struct cluster *c, struct cl_node *nd)
         .max_open = 512,
         .max_height_jump = 1000000,
         .instance_expire_ms = 60000,
-        .builder_duties = c->o.validate ? (1u << QBFT_DUTY_TYPES) - 1 : 0,
+        .builder_duties = c->o.validate ? (1u << DUTY_TYPES) - 1 : 0,
         .generation = nd->restarts + 1,
     };
     char err[256];
@@ -1037,7 +1036,7 @@ void cl_restart(struct cluster *c, unsigned i)
         const struct qbft_id *id = &nd->duties[k].id;
         if (!decision_find(nd, id) &&
             (qbft_info(nd->eng, id, &info) < 0 || info.status == QBFT_PENDING_START))
-            violation(c, "node %u did not restart %s/%llu", i, qbft_duty_name(id->duty),
+            violation(c, "node %u did not restart %s/%llu", i, duty_type_name(id->duty),
                       (unsigned long long)id->height);
     }
 }

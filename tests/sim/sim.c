@@ -171,8 +171,6 @@ struct sched {
     unsigned replay_n[QBFT_MAX_NODES];
     /* results */
     uint64_t messages;
-    uint64_t max_round;
-    bool done;
     const char *corpus_dir;
     unsigned corpus_written;
 };
@@ -331,7 +329,7 @@ static void byz_send(struct sched *s, unsigned from, unsigned to, const uint8_t 
         if (rng_chance(&s->rng, 0.5))
             b.height += rng_range(&s->rng, 1, 50);
         else
-            b.duty = (uint8_t)((b.duty + 1) % QBFT_DUTY_TYPES);
+            b.duty = (uint8_t)((b.duty + 1) % DUTY_TYPES);
         cl_craft(c, from, &b, value, vlen, NULL, 0, &out);
         net_send(s, from, to, out.data, out.len);
         break;
@@ -416,7 +414,7 @@ static void trace_event(const struct sched *s, const struct event *e, int verdic
         struct qbft_msg *m = xmalloc(sizeof(*m));
         if (qbft_msg_decode(m, e->bytes, e->len, QBFT_DECODE_WIRE) == 0)
             printf(" from=%u %s %s/%llu r=%llu sender=%u vh=%02x pr=%llu nj=%u -> %s", e->from,
-                   qbft_type_name(m->m.b.type), qbft_duty_name(m->m.b.duty),
+                   qbft_type_name(m->m.b.type), duty_type_name(m->m.b.duty),
                    (unsigned long long)m->m.b.height, (unsigned long long)m->m.b.round,
                    m->m.b.sender, m->m.b.value_hash[0], (unsigned long long)m->m.b.prepared_round,
                    m->njust, qbft_verdict_name((enum qbft_verdict)verdict));
@@ -429,7 +427,7 @@ static void trace_event(const struct sched *s, const struct event *e, int verdic
         for (unsigned k = 0; k < s->ninst; k++) {
             struct qbft_info in;
             if (qbft_info(c->nodes[e->node].eng, &s->ids[k], &in) == 0)
-                printf(" [%s/%llu st=%d r=%llu pr=%llu]", qbft_duty_name(s->ids[k].duty),
+                printf(" [%s/%llu st=%d r=%llu pr=%llu]", duty_type_name(s->ids[k].duty),
                        (unsigned long long)s->ids[k].height, in.status,
                        (unsigned long long)in.round, (unsigned long long)in.prepared_round);
         }
@@ -466,7 +464,7 @@ static void handle(struct sched *s, struct event *e)
     case EV_START: {
         char v[96];
         snprintf(v, sizeof(v), "%s:%llu:%s/%llu:node%u", c->nodes[i].honest ? "in" : "byz-in",
-                 (unsigned long long)s->seed, qbft_duty_name(s->ids[e->inst].duty),
+                 (unsigned long long)s->seed, duty_type_name(s->ids[e->inst].duty),
                  (unsigned long long)s->ids[e->inst].height, i);
         cl_start(c, i, &s->ids[e->inst], v, strlen(v));
         break;
@@ -560,7 +558,7 @@ static void build(struct sched *s, unsigned max_inst)
     for (unsigned k = 0; k < s->ninst; k++) {
         bool dup;
         do {
-            s->ids[k].duty = (uint8_t)rng_range(r, 0, QBFT_DUTY_TYPES - 1);
+            s->ids[k].duty = (uint8_t)rng_range(r, 0, DUTY_TYPES - 1);
             s->ids[k].height = rng_range(r, 1, 1000);
             dup = false;
             for (unsigned j = 0; j < k; j++)
@@ -680,7 +678,7 @@ static void run(uint64_t seed, unsigned n, unsigned nbyz, bool crash, unsigned m
             res->violations++;
             snprintf(res->why, sizeof(res->why),
                      "termination: %s/%llu not decided by every honest node %llu ms after GST",
-                     qbft_duty_name(id->duty), (unsigned long long)id->height,
+                     duty_type_name(id->duty), (unsigned long long)id->height,
                      (unsigned long long)(limit - s->gst));
         }
         /* Strong validity: timely network, honest first leader => that leader's input. */
@@ -689,7 +687,7 @@ static void run(uint64_t seed, unsigned n, unsigned nbyz, bool crash, unsigned m
             char v[96];
             uint8_t h[SHA256_LEN];
             snprintf(v, sizeof(v), "in:%llu:%s/%llu:node%u", (unsigned long long)seed,
-                     qbft_duty_name(id->duty), (unsigned long long)id->height, l);
+                     duty_type_name(id->duty), (unsigned long long)id->height, l);
             sha256(h, v, strlen(v));
             for (unsigned i = 0; i < n; i++) {
                 const struct cl_decision *d = cl_decision(c, i, id);

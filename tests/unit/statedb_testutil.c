@@ -1,4 +1,5 @@
 #include "statedb_testutil.h"
+#include "lib/util.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -163,7 +164,7 @@ int tu_run(struct store *st, const struct sdb_req *req, struct sdb_reply *rep)
     sdb_reply_free(&tmp);
     ck_assert_int_eq(sdb_reply_decode(rep, op.out.type, keep, op.out.body.len), 0);
     statedb_op_free(&op);
-    kept = realloc(kept, (nkept + 1) * sizeof(*kept));
+    kept = xrealloc(kept, (nkept + 1) * sizeof(*kept));
     kept[nkept++] = keep;
     return rep->status;
 }

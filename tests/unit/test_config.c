@@ -75,9 +75,101 @@ START_TEST(unknown_section)
 {
     struct config cfg;
     char err[512];
+    /* The header's line is named, with or without keys after it (issue 10: "[bogus]" alone). */
     ck_assert_int_eq(load("[nodes]\nindex = 1\n", &cfg, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, ":2:"));
+    ck_assert_ptr_nonnull(strstr(err, ":1:"));
     ck_assert_ptr_nonnull(strstr(err, "unknown section [nodes]"));
+    ck_assert_int_eq(
+        load("[api]\nthreads = 4\n\n  [bogus] ; nothing here\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, ":4: unknown section [bogus]"));
+    ck_assert_int_eq(load("[bogus]\n[node]\nindex = 1\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":1: unknown section [bogus]"));
+    /* A byte-order mark before the first header is skipped, as inih does. */
+    ck_assert_int_eq(load("\xEF\xBB\xBF[node]\nindex = 1\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.index, 1);
+    /* A syntax error before the unknown section is the one reported. */
+    ck_assert_int_eq(load("[node\n[bogus]\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":1: syntax error"));
+}
+END_TEST
+
+START_TEST(long_line)
+{
+    struct config cfg;
+    char err[512], text[600], dir[400];
+    /* inih's buffer holds 199 bytes: a longer line is refused, never cut in two. */
+    memset(dir, 'a', sizeof(dir));
+    dir[0] = '/';
+    dir[sizeof(dir) - 1] = 0;
+    snprintf(text, sizeof(text), "[node]\ndata_dir = %s\nindex = 2\n", dir);
+    ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: line longer than 199 bytes"));
+    /* Exactly 199 bytes and its newline fit; the line count stays right. */
+    snprintf(text, sizeof(text), "[node]\ndata_dir = %.188s\nindex = 2\nbogus = 1\n", dir);
+    ck_assert_uint_eq(strchr(strchr(text, '\n') + 1, '\n') - strchr(text, '\n') - 1, 199);
+    ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":4: unknown key 'bogus'"));
+    ck_assert_uint_eq(cfg.index, 2);
+    ck_assert_uint_eq(strlen(cfg.data_dir), 188);
+}
+END_TEST
+
+START_TEST(load_text)
+{
+    struct config cfg;
+    char err[512];
+    static const char text[] = "[node]\nindex = 3\n[api]\nthreads = 7"; /* no final newline */
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_load_text(&cfg, "mem.conf", text, strlen(text), err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.index, 3);
+    ck_assert_uint_eq(cfg.api_threads, 7);
+    ck_assert_str_eq(cfg.config_path, "mem.conf");
+    /* Only len bytes are read: the rest of the buffer is not part of the file. */
+    ck_assert_int_eq(
+        config_load_text(&cfg, "mem.conf", "[node]\nindex = 5\nbogus", 17, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.index, 5);
+    ck_assert_int_eq(config_load_text(&cfg, "mem.conf", "", 0, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(file_errors)
+{
+    struct config cfg;
+    char err[512];
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_load_file(&cfg, "/nonexistent/a.conf", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/a.conf: cannot read config file"));
+    /* A file over the cap is refused before it is parsed. */
+    snprintf(path, sizeof(path), "/tmp/aequa-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, CONFIG_MAX_FILE + 1), 0);
+    close(fd);
+    ck_assert_int_eq(config_load_file(&cfg, path, err, sizeof(err)), -1);
+    unlink(path);
+    ck_assert_ptr_nonnull(strstr(err, "larger than 1 MiB"));
+}
+END_TEST
+
+START_TEST(single_node)
+{
+    struct config cfg;
+    char err[512];
+    /* Neither lock nor key: the one-operator default under the data dir (issue 10). */
+    ck_assert_int_eq(load("[supervisor]\nheartbeat_ms = 500\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert(cfg.single_node);
+    ck_assert_str_eq(cfg.lock, "/var/lib/aequa/cluster-lock.json");
+    ck_assert_str_eq(cfg.key, "/var/lib/aequa/node.key");
+    /* Either one named: a real cluster, whose other file is looked for in the data dir. */
+    ck_assert_int_eq(load("[node]\nlock = /etc/aequa/lock.json\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert(!cfg.single_node);
+    ck_assert_str_eq(cfg.key, "/var/lib/aequa/node.key");
+    ck_assert_int_eq(load("[node]\nkey = /etc/aequa/node.key\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert(!cfg.single_node);
 }
 END_TEST
 
@@ -103,6 +195,11 @@ START_TEST(bad_values)
     ck_assert_int_eq(load("[qbft]\ntimer = random\n", &cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(load("[qbft]\nround_timeout_ms = -5\n", &cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(load("[qbft]\nround_timeout_ms = 12abc\n", &cfg, err, sizeof(err)), -1);
+    /* "key =;x" would be read back from -n's "key = ;x" as an empty value (found by fuzzing) */
+    ck_assert_int_eq(load("[supervisor]\nuser =;x\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: [supervisor] user: a value cannot start with ';'"));
+    ck_assert_int_eq(load("[api]\nupstream = ; a comment, no value\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.api_upstream, "");
 }
 END_TEST
 
@@ -123,6 +220,14 @@ START_TEST(cross_field_rules)
         load("[supervisor]\nheartbeat_ms = 5000\nwatchdog_ms = 1000\n", &cfg, err, sizeof(err)), 0);
     ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "watchdog_ms"));
+    /* An empty data dir put the lock, the key and the database at the file system's root. */
+    static const char *const empty[] = {"[node]\ndata_dir =\n", "[node]\nruntime_dir =\n",
+                                        "[supervisor]\nuser =\n"};
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        ck_assert_int_eq(load(empty[i], &cfg, err, sizeof(err)), 0);
+        ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "must not be empty"));
+    }
 
     static const struct {
         const char *text, *want;
@@ -335,6 +440,10 @@ int main(void)
     tcase_add_test(tc, valid_file);
     tcase_add_test(tc, unknown_key_names_file_line_key);
     tcase_add_test(tc, unknown_section);
+    tcase_add_test(tc, long_line);
+    tcase_add_test(tc, load_text);
+    tcase_add_test(tc, file_errors);
+    tcase_add_test(tc, single_node);
     tcase_add_test(tc, duplicate_key);
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, syntax_error);

@@ -1,7 +1,10 @@
-/* Unit tests for ipc/mailbox: dispatch checks, request/reply, deadlines, queued sends, over real
- * nng ipc:// sockets in a temporary runtime dir, two mailboxes on one libev loop. */
+/* Unit tests for ipc/mailbox: dispatch checks, request/reply, deadlines, queued sends, sender
+ * checks and admission, redials, over real nng ipc:// sockets in a temporary runtime dir, two
+ * mailboxes on one libev loop. Linked with -Wl,--wrap=nng_dial (see __wrap_nng_dial). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <nng/nng.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,29 @@
 
 static char rtdir[64];
 static struct ev_loop *loop;
+
+/*
+ * With stuck_p2p_dials set, every dialer to the P2P mailbox reaches it through a symlink of its
+ * own ("p2p.ipc.dial-N"); removing a dialer's link leaves that dialer retrying a path that is not
+ * there, never connecting again, as nng 1.5.2's dialer can after its peer died in the middle of
+ * a connection (nanomsg/nng#970). A new dialer gets a new link that works.
+ */
+static bool stuck_p2p_dials;
+static int p2p_dials;
+int __real_nng_dial(nng_socket s, const char *url, nng_dialer *d, int flags);
+int __wrap_nng_dial(nng_socket s, const char *url, nng_dialer *d, int flags);
+int __wrap_nng_dial(nng_socket s, const char *url, nng_dialer *d, int flags)
+{
+    const char *tail = "/p2p.ipc";
+    size_t n = strlen(url), t = strlen(tail);
+    if (!stuck_p2p_dials || n < t || strcmp(url + n - t, tail) != 0)
+        return __real_nng_dial(s, url, d, flags);
+    char link[160], alias[180];
+    snprintf(link, sizeof(link), "%s/p2p.ipc.dial-%d", rtdir, p2p_dials++);
+    ck_assert_int_eq(symlink("p2p.ipc", link), 0);
+    snprintf(alias, sizeof(alias), "ipc://%s", link);
+    return __real_nng_dial(s, alias, d, flags);
+}
 
 struct state {
     int pings;
@@ -364,6 +390,89 @@ static void connect_and_close(unsigned id)
     close(fd);
 }
 
+/* What this test process logged to log.txt (its stderr, redirected): static storage. */
+static const char *logged(void)
+{
+    static char text[1 << 16];
+    FILE *f = fopen("log.txt", "r");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = 0;
+    if (f)
+        fclose(f);
+    return text;
+}
+
+START_TEST(stuck_dialer_redialled_when_peer_heard)
+{
+    /* The P2P "process" restarts while the API's dialer to it is stuck. The new incarnation
+     * speaks first: the API, hearing from a peer it cannot reach, replaces its dialer at once
+     * (ipc_redial reason peer_heard), not only at the REDIAL_AFTER_MS check. */
+    struct state a = {0}, b = {0}, c = {0};
+    ck_assert_int_eq(chdir(rtdir), 0);
+    int fd = open("log.txt", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+    stuck_p2p_dials = true;
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    struct mailbox *mb = open_mb(W_P2P, &b, 0);
+    ck_assert_int_eq(mailbox_send(ma, W_P2P, T_SILENT, "1", 1), 0);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(mb);
+    ck_assert_int_eq(unlink("p2p.ipc.dial-0"), 0); /* that dialer is stuck from now on */
+    struct mailbox *mc = open_mb(W_P2P, &c, 0);
+    /* Both keep speaking until the API's messages reach the new incarnation. */
+    for (int i = 0; i < 2000 && c.silent == 0; i++) {
+        if (i % 10 == 0) {
+            mailbox_send(mc, W_API, T_SILENT, "back", 4);
+            mailbox_send(ma, W_P2P, T_SILENT, "again", 5);
+        }
+        ev_run(loop, EVRUN_ONCE);
+    }
+    ck_assert_int_ge(a.silent, 1);
+    ck_assert_int_ge(c.silent, 1);
+    ck_assert_msg(strstr(logged(), "\"reason\":\"peer_heard\"") != NULL, "log: %s", logged());
+    mailbox_close(ma);
+    mailbox_close(mc);
+}
+END_TEST
+
+START_TEST(worker_sends_once_admitted)
+{
+    /* A worker's mailbox sends to other workers only once the supervisor accepted it. */
+    struct state a = {0}, b = {0};
+    struct mailbox *mw = open_mb(W_API, &a, MAILBOX_WORKER);
+    struct mailbox *mq = open_mb(W_QBFT, &b, 0);
+    ck_assert_int_eq(mailbox_send(mw, W_QBFT, T_SILENT, "held", 4), 0);
+    for (int i = 0; i < 50; i++)
+        ev_run(loop, EVRUN_NOWAIT);
+    ck_assert_int_eq(b.silent, 0);
+    mailbox_admit(mw);
+    run_until(&b.silent, 1);
+    ck_assert_int_eq(b.silent, 1);
+    mailbox_close(mw);
+    mailbox_close(mq);
+}
+END_TEST
+
+START_TEST(forged_source_is_a_violation)
+{
+    /* The supervisor's mailbox checks senders: a frame that declares the API but comes from
+     * this process (the supervisor itself) is forged. */
+    struct state a = {0}, s = {0};
+    struct mailbox *ms = open_mb(W_SUPERVISOR, &s, MAILBOX_AUTHORITY | MAILBOX_DROP_VIOLATIONS);
+    mailbox_peers_set(ms, W_API, 1, 1, false);
+    struct mailbox *ma = open_mb(W_API, &a, 0);
+    ck_assert_int_eq(mailbox_send(ma, W_SUPERVISOR, T_SILENT, "x", 1), 0);
+    for (int i = 0; i < 5000 && mailbox_violations(ms) == 0; i++)
+        ev_run(loop, EVRUN_ONCE);
+    ck_assert_uint_eq(mailbox_violations(ms), 1);
+    ck_assert_int_eq(s.silent, 0);
+    ck_assert_uint_eq(mailbox_peers(ms)->w[W_API].pid, 1);
+    mailbox_close(ma);
+    mailbox_close(ms);
+}
+END_TEST
+
 START_TEST(listener_survives_aborted_handshake)
 {
     /* A new peer reaches a mailbox even after someone broke the handshake on its listener: the
@@ -399,6 +508,9 @@ int main(void)
     tcase_add_test(tc, timeouts_keep_queued_sends);
     tcase_add_test(tc, restarted_peer_gets_replies);
     tcase_add_test(tc, listener_survives_aborted_handshake);
+    tcase_add_test(tc, stuck_dialer_redialled_when_peer_heard);
+    tcase_add_test(tc, worker_sends_once_admitted);
+    tcase_add_test(tc, forged_source_is_a_violation);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

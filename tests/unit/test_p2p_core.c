@@ -13,7 +13,7 @@
 #include "workers/p2p/frame.h"
 #include "workers/p2p/gate.h"
 #include "workers/p2p/handshake.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 
 #define N 4
 
@@ -491,8 +491,9 @@ START_TEST(gate_order_and_labels)
     ck_assert_int_eq(p2p_gate_connection(&g, &p, 0), P2P_GATE_RATE_LIMITED);
     ck_assert_int_eq(p2p_gate_connection(&g, &p, 2000), P2P_GATE_ALLOWED);
 
-    static const char *const labels[] = {"allowed",    "denied",       "limited",
-                                         "dkg_denied", "rate_limited", "scored_out"};
+    static const char *const labels[] = {"allowed",         "denied",       "limited",
+                                         "dkg_denied",      "rate_limited", "scored_out",
+                                         "handshake_failed"};
     ck_assert_uint_eq(ARRAY_LEN(labels), P2P_GATE_COUNT);
     for (int r = 0; r < P2P_GATE_COUNT; r++)
         ck_assert_str_eq(p2p_gate_result_name((enum p2p_gate_result)r), labels[r]);

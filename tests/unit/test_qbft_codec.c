@@ -360,7 +360,7 @@ START_TEST(names_and_arithmetic)
     ck_assert_str_eq(qbft_type_name(QBFT_ROUND_CHANGE), "round_change");
     ck_assert_str_eq(qbft_type_name(QBFT_DECIDED), "decided");
     ck_assert_str_eq(qbft_type_name(0), "unknown");
-    ck_assert_str_eq(qbft_duty_name(2), "sync");
+    ck_assert_str_eq(duty_type_name(2), "sync");
     static const unsigned q[] = {0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7};
     static const unsigned f[] = {0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3};
     for (unsigned n = 1; n <= 10; n++) {

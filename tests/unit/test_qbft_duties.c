@@ -526,7 +526,7 @@ START_TEST(wal_before_send)
     ck_assert_int_eq(deliver(f, 0, &pp, "A", NULL, 0), QBFT_OK);
     struct req *q = pending(f, SDB_APPEND_INTENT);
     ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(q->r.u.append.k.mtype, QBFT_PREPARE - 1);
+    ck_assert_uint_eq(q->r.u.append.k.mtype, QBFT_PREPARE);
     ck_assert_uint_eq(f->nsent, 0);
     answer_status(f, q, SDB_OK, false); /* stored but not synced */
     ck_assert_uint_eq(f->nsent, 0);
@@ -558,7 +558,7 @@ START_TEST(wal_before_send)
     ck_assert_uint_eq(f->nsent, before);
     q = pending(f, SDB_APPEND_INTENT);
     ck_assert_ptr_nonnull(q);
-    ck_assert_uint_eq(q->r.u.append.k.mtype, QBFT_PRE_PREPARE - 1);
+    ck_assert_uint_eq(q->r.u.append.k.mtype, QBFT_PRE_PREPARE);
     struct buf other = BUF_INIT;
     struct qbft_body old = body(&id8, QBFT_PRE_PREPARE, SELF, 1, "OLD");
     craft(f, SELF, &old, "OLD", NULL, 0, &other);
@@ -702,7 +702,7 @@ static struct sdb_intent intent_of(struct fake *f, const struct qbft_id *id, uin
 {
     struct qbft_body b = body(id, type, SELF, round, value);
     craft(f, SELF, &b, type == QBFT_PRE_PREPARE ? value : NULL, NULL, 0, store);
-    return (struct sdb_intent){{id->duty, id->height, (uint32_t)round, (uint8_t)(type - 1)},
+    return (struct sdb_intent){{id->duty, id->height, (uint32_t)round, type},
                                {store->data, (uint32_t)store->len}};
 }
 
@@ -997,7 +997,7 @@ START_TEST(builder_hooks)
     sha256(h, "their block", 11);
     ck_assert_int_eq(duties_value_checked(f->d, &p, h, true), 0);
     struct req *q = pending(f, SDB_APPEND_INTENT);
-    ck_assert(q && q->r.u.append.k.mtype == QBFT_PREPARE - 1);
+    ck_assert(q && q->r.u.append.k.mtype == QBFT_PREPARE);
 
     accept_duty(f, 0, 7, "a"); /* attester: no hooks */
     ck_assert_uint_eq(f->want_input, 1);

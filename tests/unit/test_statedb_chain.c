@@ -31,7 +31,7 @@ static void put_decided_block(struct store *st, const struct tblock *b)
 {
     struct sdb_req r = {.type = SDB_PUT_DECIDED};
     r.u.put_decided = (struct sdb_decided){
-        .dtype = SDB_DUTY_PROPOSER,
+        .dtype = DUTY_PROPOSER,
         .height = b->height,
         .round = 1,
         .value = {(const uint8_t *)b->bytes, (uint32_t)strlen(b->bytes)},
@@ -78,13 +78,13 @@ static int mempool_count(struct store *st)
 static uint64_t chain_nonce(struct store *st, uint8_t fill)
 {
     uint8_t key[RECORD_KEY_MAX], from[SDB_ADDR_LEN];
-    struct store_value v;
+    struct db_value v;
     memset(from, fill, sizeof(from));
     size_t kl = record_chain_nonce_key(key, from);
-    ck_assert_int_eq(store_get(st, SDB_CF_CHAIN, key, kl, &v, NULL, 0), 0);
+    ck_assert_int_eq(db_get(store_db(st), SDB_CF_CHAIN, key, kl, &v, NULL, 0), 0);
     ck_assert_uint_eq(v.len, 8);
     uint64_t n = record_get_u64(v.p);
-    store_value_free(&v);
+    db_value_free(&v);
     return n;
 }
 
@@ -115,10 +115,11 @@ START_TEST(put_txs_puts_and_deletes)
     ck_assert_int_eq(tu_run(st, &r, &rep), SDB_OK);
     sdb_reply_free(&rep);
     ck_assert_int_eq(mempool_count(st), 3);
-    struct store_value v;
-    ck_assert_int_eq(store_get(st, SDB_CF_MEMPOOL, del[0], SDB_HASH_LEN, &v, NULL, 0), 1);
-    ck_assert_int_eq(store_get(st, SDB_CF_MEMPOOL, puts[0].hash, SDB_HASH_LEN, &v, NULL, 0), 0);
-    store_value_free(&v);
+    struct db_value v;
+    ck_assert_int_eq(db_get(store_db(st), SDB_CF_MEMPOOL, del[0], SDB_HASH_LEN, &v, NULL, 0), 1);
+    ck_assert_int_eq(db_get(store_db(st), SDB_CF_MEMPOOL, puts[0].hash, SDB_HASH_LEN, &v, NULL, 0),
+                     0);
+    db_value_free(&v);
     /* what was written passes the open's verification */
     store_close(st);
     st = tu_open(path);
@@ -328,13 +329,13 @@ START_TEST(prune_keeps_blocks_of_the_chain)
          * in a range delete) */
         put_decided_block(st, &b3);
         struct sdb_req p = {.type = SDB_PRUNE};
-        p.u.prune.dtype = SDB_DUTY_PROPOSER;
+        p.u.prune.dtype = DUTY_PROPOSER;
         p.u.prune.below = 10;
         p.u.prune.include_undecided = undecided;
         ck_assert_int_eq(tu_run(st, &p, &rep), SDB_OK);
         sdb_reply_free(&rep);
         struct sdb_req g = {.type = SDB_GET_DECIDED};
-        g.u.get.dtype = SDB_DUTY_PROPOSER;
+        g.u.get.dtype = DUTY_PROPOSER;
         g.u.get.height = 1;
         ck_assert_int_eq(tu_run(st, &g, &rep), SDB_OK); /* the block stays */
         sdb_reply_free(&rep);
@@ -429,7 +430,7 @@ START_TEST(codecs_round_trip_and_refuse)
     rep.u.block.height = 42;
     memcpy(rep.u.block.hash, b.hash, SDB_HASH_LEN);
     rep.u.block.d =
-        (struct sdb_decided){.dtype = SDB_DUTY_PROPOSER,
+        (struct sdb_decided){.dtype = DUTY_PROPOSER,
                              .height = 42,
                              .round = 2,
                              .value = {(const uint8_t *)b.bytes, (uint32_t)strlen(b.bytes)}};

@@ -89,7 +89,7 @@ static bool bytes_is(struct sdb_bytes b, const char *s)
 START_TEST(intent_new_duplicate_refused)
 {
     struct store *st = tu_open(tu_tmpdb());
-    struct sdb_req r = intent_req(0, 10, 1, SDB_MSG_PREPARE, "prepare-v1");
+    struct sdb_req r = intent_req(0, 10, 1, QBFT_PREPARE, "prepare-v1");
     struct sdb_reply rep;
     ck_assert_int_eq(tu_run(st, &r, &rep), SDB_OK);
     ck_assert(rep.durable);
@@ -100,14 +100,14 @@ START_TEST(intent_new_duplicate_refused)
     ck_assert(rep.durable);
     sdb_reply_free(&rep);
     /* Different bytes under the same (instance, round, type): refused with the stored bytes. */
-    struct sdb_req other = intent_req(0, 10, 1, SDB_MSG_PREPARE, "prepare-v2");
+    struct sdb_req other = intent_req(0, 10, 1, QBFT_PREPARE, "prepare-v2");
     ck_assert_int_eq(tu_run(st, &other, &rep), SDB_REFUSED);
     ck_assert(rep.u.stored.present);
     ck_assert(bytes_is(rep.u.stored.msg, "prepare-v1"));
     sdb_reply_free(&rep);
     /* Another round or message type is another key. */
-    struct sdb_req r2 = intent_req(0, 10, 2, SDB_MSG_PREPARE, "prepare-v2");
-    struct sdb_req c1 = intent_req(0, 10, 1, SDB_MSG_COMMIT, "commit-v1");
+    struct sdb_req r2 = intent_req(0, 10, 2, QBFT_PREPARE, "prepare-v2");
+    struct sdb_req c1 = intent_req(0, 10, 1, QBFT_COMMIT, "commit-v1");
     ck_assert_int_eq(tu_run(st, &r2, &rep), SDB_OK);
     sdb_reply_free(&rep);
     ck_assert_int_eq(tu_run(st, &c1, &rep), SDB_OK);
@@ -123,10 +123,10 @@ START_TEST(intents_in_one_batch)
 {
     struct store *st = tu_open(tu_tmpdb());
     struct sdb_req reqs[] = {
-        intent_req(1, 5, 1, SDB_MSG_PRE_PREPARE, "first"),
-        intent_req(1, 5, 1, SDB_MSG_PRE_PREPARE, "second"), /* same key, other bytes */
-        intent_req(1, 5, 1, SDB_MSG_PRE_PREPARE, "first"),  /* same key, same bytes */
-        intent_req(1, 6, 1, SDB_MSG_PRE_PREPARE, "other instance"),
+        intent_req(1, 5, 1, QBFT_PRE_PREPARE, "first"),
+        intent_req(1, 5, 1, QBFT_PRE_PREPARE, "second"), /* same key, other bytes */
+        intent_req(1, 5, 1, QBFT_PRE_PREPARE, "first"),  /* same key, same bytes */
+        intent_req(1, 6, 1, QBFT_PRE_PREPARE, "other instance"),
     };
     struct statedb_op ops[4];
     struct sdb_reply reps[4];
@@ -155,32 +155,32 @@ START_TEST(duty_put_get_conflict)
 {
     struct store *st = tu_open(tu_tmpdb());
     struct sdb_reply rep;
-    struct sdb_req put = duty_req(SDB_DUTY_ATTESTER, 100, "{\"slot\":100}", "trace-1");
+    struct sdb_req put = duty_req(DUTY_ATTESTER, 100, "{\"slot\":100}", "trace-1");
     ck_assert_int_eq(tu_run(st, &put, &rep), SDB_OK);
     ck_assert(!rep.u.duty.present);
     sdb_reply_free(&rep);
     /* Re-posting the same payload (another trace id) is idempotent and returns the original. */
-    struct sdb_req again = duty_req(SDB_DUTY_ATTESTER, 100, "{\"slot\":100}", "trace-2");
+    struct sdb_req again = duty_req(DUTY_ATTESTER, 100, "{\"slot\":100}", "trace-2");
     ck_assert_int_eq(tu_run(st, &again, &rep), SDB_DUPLICATE);
     ck_assert(rep.u.duty.present);
     ck_assert_str_eq(rep.u.duty.d.trace_id, "trace-1");
     sdb_reply_free(&rep);
-    struct sdb_req other = duty_req(SDB_DUTY_ATTESTER, 100, "{\"slot\":101}", "trace-3");
+    struct sdb_req other = duty_req(DUTY_ATTESTER, 100, "{\"slot\":101}", "trace-3");
     ck_assert_int_eq(tu_run(st, &other, &rep), SDB_CONFLICT);
     ck_assert(bytes_is(rep.u.duty.d.payload, "{\"slot\":100}"));
     sdb_reply_free(&rep);
     /* Another type at the same height is another duty. */
-    struct sdb_req sync = duty_req(SDB_DUTY_SYNC, 100, "{\"slot\":101}", "trace-4");
+    struct sdb_req sync = duty_req(DUTY_SYNC, 100, "{\"slot\":101}", "trace-4");
     ck_assert_int_eq(tu_run(st, &sync, &rep), SDB_OK);
     sdb_reply_free(&rep);
-    struct sdb_req get = get_req(SDB_GET_DUTY, SDB_DUTY_ATTESTER, 100);
+    struct sdb_req get = get_req(SDB_GET_DUTY, DUTY_ATTESTER, 100);
     ck_assert_int_eq(tu_run(st, &get, &rep), SDB_OK);
     ck_assert(rep.u.duty.present);
     ck_assert_uint_eq(rep.u.duty.d.height, 100);
     ck_assert_uint_eq(rep.u.duty.d.accepted_ms, 1100);
     ck_assert(bytes_is(rep.u.duty.d.payload, "{\"slot\":100}"));
     sdb_reply_free(&rep);
-    get = get_req(SDB_GET_DUTY, SDB_DUTY_PROPOSER, 100);
+    get = get_req(SDB_GET_DUTY, DUTY_PROPOSER, 100);
     ck_assert_int_eq(tu_run(st, &get, &rep), SDB_NOT_FOUND);
     ck_assert(!rep.u.duty.present);
     sdb_reply_free(&rep);
@@ -326,7 +326,7 @@ START_TEST(load_intents_skips_decided_and_pages)
         for (uint32_t round = 1; round <= 3; round++) {
             msg[0] = (char)('a' + h);
             msg[1] = (char)('0' + round);
-            ck_assert_int_eq(tu_append(st, 0, h, round, SDB_MSG_PREPARE, msg), SDB_OK);
+            ck_assert_int_eq(tu_append(st, 0, h, round, QBFT_PREPARE, msg), SDB_OK);
             if (h % 3)
                 expected++;
         }
@@ -370,11 +370,11 @@ START_TEST(prune_decided_only_or_all)
         struct sdb_req d = duty_req(0, h, "p", "t");
         ck_assert_int_eq(tu_run(st, &d, &rep), SDB_OK);
         sdb_reply_free(&rep);
-        ck_assert_int_eq(tu_append(st, 0, h, 1, SDB_MSG_PREPARE, "p"), SDB_OK);
-        ck_assert_int_eq(tu_append(st, 0, h, 1, SDB_MSG_COMMIT, "c"), SDB_OK);
+        ck_assert_int_eq(tu_append(st, 0, h, 1, QBFT_PREPARE, "p"), SDB_OK);
+        ck_assert_int_eq(tu_append(st, 0, h, 1, QBFT_COMMIT, "c"), SDB_OK);
     }
     /* Another duty type is untouched by a prune of type 0. */
-    ck_assert_int_eq(tu_append(st, 1, 1, 1, SDB_MSG_PREPARE, "p"), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 1, 1, 1, QBFT_PREPARE, "p"), SDB_OK);
     for (uint64_t h = 1; h <= 4; h += 2) { /* decided: 1, 3 */
         struct sdb_req d = decided_req(0, h, "v", 0, 0);
         ck_assert_int_eq(tu_run(st, &d, &rep), SDB_OK);
@@ -395,8 +395,8 @@ START_TEST(prune_decided_only_or_all)
     ck_assert_int_eq(tu_run(st, &g, &rep), SDB_OK);
     sdb_reply_free(&rep);
     /* The pruned intents are gone: appending different bytes there is accepted again. */
-    ck_assert_int_eq(tu_append(st, 0, 1, 1, SDB_MSG_PREPARE, "new"), SDB_OK);
-    ck_assert_int_eq(tu_append(st, 0, 2, 1, SDB_MSG_PREPARE, "new"), SDB_REFUSED);
+    ck_assert_int_eq(tu_append(st, 0, 1, 1, QBFT_PREPARE, "new"), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 0, 2, 1, QBFT_PREPARE, "new"), SDB_REFUSED);
 
     p.u.prune.include_undecided = true;
     ck_assert_int_eq(tu_run(st, &p, &rep), SDB_OK);
@@ -453,7 +453,7 @@ START_TEST(iterate_raw_pages)
     ck_assert_uint_eq(rep.u.list.v.kvs[1].value.len, RECORD_LOCK_HASH);
     sdb_reply_free(&rep);
     for (uint64_t h = 0; h < 7; h++)
-        ck_assert_int_eq(tu_append(st, 2, h, 1, SDB_MSG_ROUND_CHANGE, "rc"), SDB_OK);
+        ck_assert_int_eq(tu_append(st, 2, h, 1, QBFT_ROUND_CHANGE, "rc"), SDB_OK);
     it.u.iter.cf = SDB_CF_WAL;
     it.u.iter.max_entries = 3;
     int total = 0;
@@ -497,13 +497,13 @@ END_TEST
 START_TEST(write_failure_answers_error)
 {
     struct store *st = tu_open(tu_tmpdb());
-    ck_assert_int_eq(tu_append(st, 0, 1, 1, SDB_MSG_PREPARE, "old"), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 0, 1, 1, QBFT_PREPARE, "old"), SDB_OK);
     store_inject_write_errors(st, 1);
     struct sdb_req reqs[] = {
-        intent_req(0, 2, 1, SDB_MSG_PREPARE, "new"),
-        intent_req(0, 2, 1, SDB_MSG_PREPARE, "other"), /* refused against a staged write */
-        intent_req(0, 1, 1, SDB_MSG_PREPARE, "old"),   /* duplicate of the database */
-        intent_req(0, 1, 1, SDB_MSG_PREPARE, "bad"),   /* refused against the database */
+        intent_req(0, 2, 1, QBFT_PREPARE, "new"),
+        intent_req(0, 2, 1, QBFT_PREPARE, "other"), /* refused against a staged write */
+        intent_req(0, 1, 1, QBFT_PREPARE, "old"),   /* duplicate of the database */
+        intent_req(0, 1, 1, QBFT_PREPARE, "bad"),   /* refused against the database */
     };
     struct statedb_op ops[4];
     struct sdb_reply reps[4];
@@ -520,7 +520,7 @@ START_TEST(write_failure_answers_error)
     ck_assert_double_eq(metric_value(metric("state_persist_errors_total")), 1);
     ck_assert_double_eq(metric_value(metric("qbft_wal_appends_total", "prepare")), 1);
     /* Nothing of the failed batch is stored: the next attempt is a fresh append. */
-    ck_assert_int_eq(tu_append(st, 0, 2, 1, SDB_MSG_PREPARE, "other"), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 0, 2, 1, QBFT_PREPARE, "other"), SDB_OK);
     store_close(st);
     tu_cleanup();
 }
@@ -534,7 +534,7 @@ START_TEST(unsynced_replies_not_durable)
     struct store_opts o = tu_opts(db);
     o.sync = false;
     ck_assert_int_eq(store_open(&st, &o, err, sizeof(err)), STORE_OK);
-    struct sdb_req r = intent_req(0, 1, 1, SDB_MSG_PREPARE, "x");
+    struct sdb_req r = intent_req(0, 1, 1, QBFT_PREPARE, "x");
     struct sdb_reply rep;
     ck_assert_int_eq(tu_run(st, &r, &rep), SDB_OK);
     ck_assert(!rep.durable);
@@ -552,7 +552,7 @@ START_TEST(queue_push_commit_clear)
         struct buf body = BUF_INIT, env = BUF_INIT;
         char msg[16];
         snprintf(msg, sizeof(msg), "m%d", i);
-        struct sdb_req r = intent_req(0, (uint64_t)(i % 4), 1, SDB_MSG_PREPARE, msg);
+        struct sdb_req r = intent_req(0, (uint64_t)(i % 4), 1, QBFT_PREPARE, msg);
         sdb_req_encode(&body, &r);
         envelope_encode(&env, SDB_APPEND_INTENT, 0, 3, (uint64_t)(100 + i), "tr", body.data,
                         body.len);

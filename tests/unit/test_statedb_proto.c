@@ -20,7 +20,7 @@ static struct sdb_decided sample_decided(void)
     cert[0] = (struct sdb_bytes){msg1, sizeof(msg1)};
     cert[1] = (struct sdb_bytes){msg2, sizeof(msg2)};
     return (struct sdb_decided){
-        .dtype = SDB_DUTY_PROPOSER,
+        .dtype = DUTY_PROPOSER,
         .height = 77,
         .round = 3,
         .value = {(const uint8_t *)"{\"block\":1}", 11},
@@ -38,15 +38,15 @@ static size_t all_requests(struct sdb_req *r)
 {
     size_t n = 0;
     r[n++] = (struct sdb_req){.type = SDB_HELLO, .u.hello.generation = 9};
-    r[n++] = (struct sdb_req){
-        .type = SDB_APPEND_INTENT,
-        .u.append = {{SDB_DUTY_SYNC, SDB_HEIGHT_MAX, 0xfffffffeu, SDB_MSG_ROUND_CHANGE},
-                     {msg1, sizeof(msg1)}}};
+    r[n++] =
+        (struct sdb_req){.type = SDB_APPEND_INTENT,
+                         .u.append = {{DUTY_SYNC, SDB_HEIGHT_MAX, 0xfffffffeu, QBFT_ROUND_CHANGE},
+                                      {msg1, sizeof(msg1)}}};
     r[n++] = (struct sdb_req){.type = SDB_LOAD_INTENTS, .u.load = {false, {0}, 4096}};
     r[n++] =
-        (struct sdb_req){.type = SDB_LOAD_INTENTS, .u.load = {true, {1, 5, 2, SDB_MSG_COMMIT}, 0}};
+        (struct sdb_req){.type = SDB_LOAD_INTENTS, .u.load = {true, {1, 5, 2, QBFT_COMMIT}, 0}};
     struct sdb_req d = {.type = SDB_PUT_DUTY};
-    d.u.put_duty = (struct sdb_duty){SDB_DUTY_ATTESTER, 12, {msg2, sizeof(msg2)}, "", 42};
+    d.u.put_duty = (struct sdb_duty){DUTY_ATTESTER, 12, {msg2, sizeof(msg2)}, "", 42};
     strcpy(d.u.put_duty.trace_id, "trace-abc");
     r[n++] = d;
     r[n++] = (struct sdb_req){.type = SDB_GET_DUTY, .u.get = {2, 1000}};
@@ -165,9 +165,11 @@ START_TEST(request_field_bounds)
     ck_assert_int_eq(decode_intent(3, 1, 1, 1, 10), -1);                  /* duty type */
     ck_assert_int_eq(decode_intent(0, SDB_HEIGHT_MAX + 1, 1, 1, 10), -1); /* height */
     ck_assert_int_eq(decode_intent(0, 1, 1ull << 32, 1, 10), -1);         /* round */
-    ck_assert_int_eq(decode_intent(1, 1, 1, SDB_MSG_LOCK, 64), 0);        /* a proposer lock */
-    ck_assert_int_eq(decode_intent(0, 1, 1, SDB_MSG_TYPES, 10), -1);      /* message type */
-    ck_assert_int_eq(decode_intent(0, 1, 1, 1, 0), -1);                   /* empty message */
+    ck_assert_int_eq(decode_intent(0, 1, 1, QBFT_DECIDED, 10), 0);
+    ck_assert_int_eq(decode_intent(1, 1, 1, QBFT_INTENT_LOCK, 64), 0);      /* a proposer lock */
+    ck_assert_int_eq(decode_intent(0, 1, 1, QBFT_INTENT_LOCK + 1, 10), -1); /* message type */
+    ck_assert_int_eq(decode_intent(0, 1, 1, 0, 10), -1);                    /* (types start at 1) */
+    ck_assert_int_eq(decode_intent(0, 1, 1, 1, 0), -1);                     /* empty message */
     ck_assert_int_eq(decode_intent(0, 1, 1, 1, SDB_INTENT_MAX), 0);
     ck_assert_int_eq(decode_intent(0, 1, 1, 1, SDB_INTENT_MAX + 1), -1);
 }
@@ -265,8 +267,8 @@ static size_t all_replies(struct sdb_reply *r, struct sdb_intent *in, struct sdb
     a.u.stored.present = true;
     a.u.stored.msg = (struct sdb_bytes){msg2, sizeof(msg2)};
     r[n++] = a;
-    in[0] = (struct sdb_intent){{0, 1, 1, SDB_MSG_PRE_PREPARE}, {msg1, sizeof(msg1)}};
-    in[1] = (struct sdb_intent){{0, 1, 2, SDB_MSG_DECIDED}, {msg2, sizeof(msg2)}};
+    in[0] = (struct sdb_intent){{0, 1, 1, QBFT_PRE_PREPARE}, {msg1, sizeof(msg1)}};
+    in[1] = (struct sdb_intent){{0, 1, 2, QBFT_DECIDED}, {msg2, sizeof(msg2)}};
     struct sdb_reply l = {.type = SDB_LOAD_INTENTS_REP, .status = SDB_OK, .durable = false};
     l.u.list.n = 2;
     l.u.list.more = true;
@@ -324,7 +326,7 @@ START_TEST(reply_roundtrip)
         if (got.type == SDB_LOAD_INTENTS_REP) {
             ck_assert_uint_eq(got.u.list.n, 2);
             ck_assert(got.u.list.more);
-            ck_assert_uint_eq(got.u.list.v.intents[1].k.mtype, SDB_MSG_DECIDED);
+            ck_assert_uint_eq(got.u.list.v.intents[1].k.mtype, QBFT_DECIDED);
         }
         if (got.type == SDB_GET_DECIDED_REP)
             assert_decided(&got.u.decided.d, &reps[i].u.decided.d);
@@ -400,15 +402,9 @@ START_TEST(names_and_types)
     ck_assert_uint_eq(sdb_reply_type(SDB_ITERATE), SDB_ITERATE_REP);
     ck_assert_uint_eq(sdb_reply_type(SDB_HELLO_REP), 0);
     ck_assert_uint_eq(sdb_reply_type(0x0101), 0);
-    ck_assert_str_eq(sdb_msg_name(SDB_MSG_PRE_PREPARE), "pre_prepare");
-    ck_assert_str_eq(sdb_msg_name(SDB_MSG_ROUND_CHANGE), "round_change");
-    ck_assert_ptr_null(sdb_msg_name(SDB_MSG_TYPES));
-    ck_assert_str_eq(sdb_duty_name(SDB_DUTY_SYNC), "sync");
-    ck_assert_int_eq(sdb_duty_from_name("proposer"), 1);
-    ck_assert_int_eq(sdb_duty_from_name("Proposer"), -1);
     ck_assert_str_eq(sdb_status_name(SDB_REFUSED), "refused");
     ck_assert_str_eq(sdb_cf_name(SDB_CF_DECIDED), "decided");
-    for (uint16_t t = SDB_HELLO; t <= SDB_ITERATE_REP; t++)
+    for (unsigned t = SDB_HELLO; t <= SDB_ITERATE_REP; t++)
         ck_assert_ptr_nonnull(sdb_type_name(t));
 }
 END_TEST

@@ -1,16 +1,17 @@
-/* Unit tests for workers/statedb/record: key layout, record codecs, decided merge. */
+/* Unit tests for db/record: key layout, record codecs, decided merge. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/mp.h"
-#include "workers/statedb/record.h"
+#include "db/record.h"
 
 START_TEST(wal_key_layout)
 {
     uint8_t k[RECORD_WAL_KEY_LEN];
-    struct sdb_intent_key in = {SDB_DUTY_SYNC, 0x0102030405060708ull, 0x0a0b0c0d, SDB_MSG_COMMIT};
+    struct sdb_intent_key in = {DUTY_SYNC, 0x0102030405060708ull, 0x0a0b0c0d, QBFT_COMMIT};
     record_wal_key(k, &in);
+    /* Schema 1's bytes: the type byte is one below enum qbft_type (COMMIT 3 is stored as 2). */
     const uint8_t want[] = {2, 1, 2, 3, 4, 5, 6, 7, 8, 0x0a, 0x0b, 0x0c, 0x0d, 2};
     ck_assert(!memcmp(k, want, sizeof(want)));
     struct sdb_intent_key out;
@@ -20,12 +21,17 @@ START_TEST(wal_key_layout)
     ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k)), 0);
     ck_assert_uint_eq(out.height, SDB_HEIGHT_MAX);
     ck_assert_uint_eq(out.round, 0x0a0b0c0d);
-    ck_assert_uint_eq(out.mtype, SDB_MSG_COMMIT);
+    ck_assert_uint_eq(out.mtype, QBFT_COMMIT);
     ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k) - 1), -1);
-    k[13] = SDB_MSG_TYPES;
+    k[13] = QBFT_TYPE_MAX; /* DECIDED is 4 on disk, a proposer lock 5 */
+    ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k)), 0);
+    ck_assert_uint_eq(out.mtype, QBFT_INTENT_LOCK);
+    k[13] = QBFT_INTENT_TYPE_MAX; /* 6 is no type */
     ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k)), -1);
     k[13] = 0;
-    k[0] = SDB_DUTY_TYPES;
+    ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k)), 0);
+    ck_assert_uint_eq(out.mtype, QBFT_PRE_PREPARE);
+    k[0] = DUTY_TYPES;
     ck_assert_int_eq(record_wal_key_parse(&out, k, sizeof(k)), -1);
 }
 END_TEST
@@ -34,7 +40,8 @@ END_TEST
 START_TEST(wal_key_order)
 {
     struct sdb_intent_key ks[] = {
-        {0, 1, 1, 0}, {0, 1, 1, 3}, {0, 1, 2, 0}, {0, 255, 1, 0}, {0, 256, 0, 0}, {1, 0, 0, 0},
+        {0, 1, 1, QBFT_PRE_PREPARE}, {0, 1, 1, QBFT_ROUND_CHANGE}, {0, 1, 2, QBFT_PRE_PREPARE},
+        {0, 255, 1, QBFT_DECIDED},   {0, 256, 1, QBFT_PREPARE},    {1, 0, 1, QBFT_PRE_PREPARE},
     };
     for (size_t i = 0; i + 1 < sizeof(ks) / sizeof(ks[0]); i++) {
         uint8_t a[RECORD_WAL_KEY_LEN], b[RECORD_WAL_KEY_LEN];
@@ -42,6 +49,18 @@ START_TEST(wal_key_order)
         record_wal_key(b, &ks[i + 1]);
         ck_assert_int_lt(memcmp(a, b, sizeof(a)), 0);
     }
+}
+END_TEST
+
+/* The first key of an instance sorts below all its intents and above the previous height's. */
+START_TEST(wal_first_bounds_an_instance)
+{
+    uint8_t first[RECORD_WAL_KEY_LEN], k[RECORD_WAL_KEY_LEN];
+    record_wal_first(first, DUTY_PROPOSER, 7);
+    record_wal_key(k, &(struct sdb_intent_key){DUTY_PROPOSER, 7, 1, QBFT_PRE_PREPARE});
+    ck_assert_int_lt(memcmp(first, k, sizeof(k)), 0);
+    record_wal_key(k, &(struct sdb_intent_key){DUTY_PROPOSER, 6, UINT32_MAX, QBFT_DECIDED});
+    ck_assert_int_gt(memcmp(first, k, sizeof(k)), 0);
 }
 END_TEST
 
@@ -173,6 +192,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, wal_key_layout);
     tcase_add_test(tc, wal_key_order);
+    tcase_add_test(tc, wal_first_bounds_an_instance);
     tcase_add_test(tc, inst_key);
     tcase_add_test(tc, duty_record);
     tcase_add_test(tc, decided_record);

@@ -1,4 +1,5 @@
-/* Unit tests for workers/statedb/store: binding, checkpoints, pessimistic recovery. */
+/* Unit tests for workers/statedb/store (binding, checkpoints, pessimistic recovery) and the
+ * read-only reader of db/db.h. */
 #include <check.h>
 #include <glob.h>
 #include <limits.h>
@@ -11,31 +12,31 @@
 
 #include "lib/metrics.h"
 #include "statedb_testutil.h"
-#include "workers/statedb/dirutil.h"
+#include "db/dirutil.h"
 
 static double recoveries(const char *result)
 {
     return metric_value(metric("state_recovery_total", result));
 }
 
-static bool has_intent(struct store *st, uint64_t height, const char *msg)
+static bool has_intent(const struct db *h, uint64_t height, const char *msg)
 {
     uint8_t k[RECORD_WAL_KEY_LEN];
-    struct store_value v;
-    record_wal_key(k, &(struct sdb_intent_key){0, height, 1, SDB_MSG_PREPARE});
-    int rc = store_get(st, SDB_CF_WAL, k, sizeof(k), &v, NULL, 0);
+    struct db_value v;
+    record_wal_key(k, &(struct sdb_intent_key){0, height, 1, QBFT_PREPARE});
+    int rc = db_get(h, SDB_CF_WAL, k, sizeof(k), &v, NULL, 0);
     ck_assert_int_ge(rc, 0);
     if (rc == 1)
         return false;
     bool same = v.len == strlen(msg) && !memcmp(v.p, msg, v.len);
-    store_value_free(&v);
+    db_value_free(&v);
     ck_assert_msg(same, "intent at height %llu has other bytes", (unsigned long long)height);
     return true;
 }
 
 static void append(struct store *st, uint64_t height, const char *msg)
 {
-    ck_assert_int_eq(tu_append(st, 0, height, 1, SDB_MSG_PREPARE, msg), SDB_OK);
+    ck_assert_int_eq(tu_append(st, 0, height, 1, QBFT_PREPARE, msg), SDB_OK);
 }
 
 static uint64_t checkpoint(struct store *st)
@@ -57,7 +58,7 @@ START_TEST(fresh_open_binds_meta)
 {
     const char *db = tu_tmpdb();
     struct store *st = tu_open(db);
-    const struct store_meta *m = store_meta(st);
+    const struct db_meta *m = store_meta(st);
     ck_assert_uint_eq(m->schema, RECORD_SCHEMA);
     ck_assert(!memcmp(m->lock_hash, tu_lock, RECORD_LOCK_HASH));
     ck_assert_uint_eq(m->node_index, 0);
@@ -67,7 +68,7 @@ START_TEST(fresh_open_binds_meta)
     append(st, 1, "a");
     store_close(st);
     st = tu_open(db);
-    ck_assert(has_intent(st, 1, "a"));
+    ck_assert(has_intent(store_db(st), 1, "a"));
     store_close(st);
     ck_assert_double_eq(recoveries("ok"), 2);
     tu_cleanup();
@@ -132,23 +133,21 @@ END_TEST
 START_TEST(read_only_open_beside_writer)
 {
     const char *db = tu_tmpdb();
-    struct store *st = tu_open(db), *ro;
+    struct store *st = tu_open(db);
+    struct db_reader *ro;
     append(st, 7, "seven");
-    struct store_opts o = {.path = db, .read_only = true};
     char err[512];
-    ck_assert_msg(store_open(&ro, &o, err, sizeof(err)) == STORE_OK, "%s", err);
-    ck_assert(has_intent(ro, 7, "seven"));
-    ck_assert(!memcmp(store_meta(ro)->lock_hash, tu_lock, RECORD_LOCK_HASH));
-    struct store_batch *b = store_batch_new(ro);
-    store_batch_put(b, SDB_CF_WAL, "k", 1, "v", 1);
-    ck_assert_int_eq(store_batch_write(b, err, sizeof(err)), -1);
-    store_batch_free(b);
-    store_close(ro);
+    ck_assert_msg(db_reader_open(&ro, db, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(has_intent(db_reader_db(ro), 7, "seven"));
+    ck_assert(!memcmp(db_reader_meta(ro)->lock_hash, tu_lock, RECORD_LOCK_HASH));
+    /* The writer goes on beside it. */
+    append(st, 8, "eight");
+    ck_assert(has_intent(store_db(st), 8, "eight"));
+    db_reader_close(ro);
     store_close(st);
-    /* The read-only open counted no recovery and left no info log of its own behind. */
+    /* The read-only open counted no recovery. */
     ck_assert_double_eq(recoveries("ok"), 1);
-    o.path = "/nonexistent/aequa/db";
-    ck_assert_int_eq(store_open(&ro, &o, err, sizeof(err)), STORE_E_IO);
+    ck_assert_int_eq(db_reader_open(&ro, "/nonexistent/aequa/db", err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "no database at"));
     tu_cleanup();
 }
@@ -204,9 +203,10 @@ static void assert_fallback_to(const char *db, uint64_t ck, const char *needle)
     ck_assert(f->fallback);
     ck_assert_uint_eq(f->checkpoint_ms, ck);
     ck_assert_msg(strstr(f->detail, needle), "detail lacks '%s': %s", needle, f->detail);
-    ck_assert(has_intent(st, 1, "A"));
-    ck_assert(has_intent(st, 2, "B"));
-    ck_assert(!has_intent(st, 3, "C")); /* written after the checkpoint: lost, and reported */
+    ck_assert(has_intent(store_db(st), 1, "A"));
+    ck_assert(has_intent(store_db(st), 2, "B"));
+    ck_assert(
+        !has_intent(store_db(st), 3, "C")); /* written after the checkpoint: lost, and reported */
     store_close(st);
     ck_assert_double_eq(recoveries("fallback"), 1);
     /* The damaged database was moved aside, not deleted. */
@@ -293,7 +293,7 @@ START_TEST(missing_database_with_checkpoints_falls_back)
     ck_assert_int_eq(store_open_result(st), STORE_RECOVERY_FALLBACK);
     ck_assert_uint_eq(store_meta(st)->fallback.checkpoint_ms, second);
     ck_assert_ptr_nonnull(strstr(store_meta(st)->fallback.detail, "missing"));
-    ck_assert(has_intent(st, 2, "B"));
+    ck_assert(has_intent(store_db(st), 2, "B"));
     store_close(st);
     tu_cleanup();
 }
@@ -312,8 +312,8 @@ START_TEST(damaged_newest_checkpoint_skipped)
     struct store *st = tu_open(db);
     ck_assert_int_eq(store_open_result(st), STORE_RECOVERY_FALLBACK);
     ck_assert_uint_eq(store_meta(st)->fallback.checkpoint_ms, first);
-    ck_assert(has_intent(st, 1, "A"));
-    ck_assert(!has_intent(st, 2, "B"));
+    ck_assert(has_intent(store_db(st), 1, "A"));
+    ck_assert(!has_intent(store_db(st), 2, "B"));
     store_close(st);
     tu_cleanup();
 }
@@ -410,9 +410,9 @@ START_TEST(torn_wal_tail_tolerated)
     tu_truncate(log, tu_file_size(log) - 5);
     struct store *st = tu_open(db);
     ck_assert_int_eq(store_open_result(st), STORE_RECOVERY_OK);
-    ck_assert(has_intent(st, 1, "first"));
-    ck_assert(has_intent(st, 2, "second"));
-    ck_assert(!has_intent(st, 3, "third-record-with-some-length"));
+    ck_assert(has_intent(store_db(st), 1, "first"));
+    ck_assert(has_intent(store_db(st), 2, "second"));
+    ck_assert(!has_intent(store_db(st), 3, "third-record-with-some-length"));
     store_close(st);
     tu_cleanup();
 }
@@ -433,7 +433,7 @@ START_TEST(lost_acknowledged_write_is_damage)
     st = tu_open(db);
     ck_assert_int_eq(store_open_result(st), STORE_RECOVERY_FALLBACK);
     ck_assert_ptr_nonnull(strstr(store_meta(st)->fallback.detail, "acknowledged writes were lost"));
-    ck_assert(has_intent(st, 1, "first"));
+    ck_assert(has_intent(store_db(st), 1, "first"));
     store_close(st);
     tu_cleanup();
 }
@@ -441,19 +441,19 @@ END_TEST
 
 START_TEST(damage_classification)
 {
-    ck_assert(store_error_is_damage("open: Corruption: file is too short"));
-    ck_assert(store_error_is_damage(
+    ck_assert(db_error_is_damage("open: Corruption: file is too short"));
+    ck_assert(db_error_is_damage(
         "open: IO error: No such file or directory: While opening a file for sequentially "
         "reading: db/MANIFEST-000025: No such file or directory"));
-    ck_assert(store_error_is_damage(
+    ck_assert(db_error_is_damage(
         "open: Invalid argument: db/CURRENT: does not exist (create_if_missing is false)"));
-    ck_assert(!store_error_is_damage(
+    ck_assert(!db_error_is_damage(
         "open: IO error: While lock file: db/LOCK: Resource temporarily unavailable"));
-    ck_assert(!store_error_is_damage(
+    ck_assert(!db_error_is_damage(
         "open: IO error: lock hold by current process, acquire time 1 acquiring thread 2: "
         "db/LOCK: No locks available"));
-    ck_assert(!store_error_is_damage("open: IO error: While open a file: Permission denied"));
-    ck_assert(!store_error_is_damage("open: IO error: No space left on device"));
+    ck_assert(!db_error_is_damage("open: IO error: While open a file: Permission denied"));
+    ck_assert(!db_error_is_damage("open: IO error: No space left on device"));
 }
 END_TEST
 

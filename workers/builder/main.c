@@ -35,7 +35,6 @@
 #include "workers/builder/mempool.h"
 #include "workers/builder/seen.h"
 #include "workers/common/worker.h"
-#include "workers/p2p/gate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,7 +44,6 @@
 #define SDB_TIMEOUT_MS  2000
 #define LOAD_PAGE_BYTES (1u << 20)
 #define RETRY_S         0.25
-#define TOPIC_TX        2 /* aequa/tx/v1 */
 
 /* A PUT_TXS that must become durable: written again until it is. */
 struct persist {
@@ -127,7 +125,7 @@ static void gossip(const struct buf *wire)
 {
     struct buf body = BUF_INIT;
     struct p2p_msg m = {.peer = P2P_BROADCAST,
-                        .topic = TOPIC_TX,
+                        .topic = P2P_TOPIC_TX,
                         .payload = wire->data,
                         .len = (uint32_t)wire->len};
     p2p_msg_encode(&body, &m);
@@ -467,7 +465,7 @@ static void on_gossip(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed P2P_DELIVER");
         return;
     }
-    if (!B.loaded || m.topic != TOPIC_TX)
+    if (!B.loaded || m.topic != P2P_TOPIC_TX)
         return;
     /* Judged already (here or in a block): no second signature check. */
     struct tx *tx;
@@ -980,9 +978,18 @@ static int builder_init(struct worker *w)
     random_bytes(&seed, sizeof(seed));
     seen_init(&B.seen, seed);
     B.persists_tail = &B.persists;
+    /* every series the builder may count, at zero, so a dashboard sees it before it moves */
     metric("mempool_size", "pending");
     metric("mempool_size", "queued");
     metric("chain_height");
+    metric("block_build_seconds");
+    metric("builder_selected_total", "plaintext_v1");
+    for (unsigned r = 0; r < MEMPOOL_RESULT_COUNT; r++) {
+        metric("mempool_in_total", mempool_result_name(r), "api");
+        metric("mempool_in_total", mempool_result_name(r), "gossip");
+    }
+    for (unsigned r = BLOCK_OK + 1; r < BLOCK_REJECT_COUNT; r++)
+        metric("builder_reject_total", "block", block_reject_name(r));
     ev_timer_init(&B.retry, on_load_retry, RETRY_S, RETRY_S);
     if (w->cfg.builder_slot_ms) {
         ev_periodic_init(&B.slot, on_slot, 0, (double)w->cfg.builder_slot_ms / 1000.0, NULL);

@@ -83,6 +83,7 @@ static void on_hello_ack(struct mailbox *mb, int status, const struct envelope *
     }
     w->hello_acked = true;
     w->supervisor_pid = (pid_t)ack.supervisor_pid;
+    mailbox_admit(w->mb);
     maybe_send_ready(w);
 }
 
@@ -238,6 +239,7 @@ int worker_main(int argc, char **argv, const struct worker_ops *ops, void *ctx)
         .ntables = ops->dispatch ? 2 : 1,
         .ctx = w,
         .on_drained = ops->on_drained,
+        .flags = MAILBOX_WORKER,
     };
     w->mb = mailbox_open(w->loop, &mo, err, sizeof(err));
     if (!w->mb) {

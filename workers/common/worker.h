@@ -6,7 +6,9 @@
  *   HEARTBEAT every [supervisor] heartbeat_ms -> SIGTERM: stop -> exit 0.
  *
  * The worker exits when its supervisor is gone (parent changed, or the supervisor pid from the
- * HELLO ACK no longer exists for a worker started by hand). The common dispatch rows answer
+ * HELLO ACK no longer exists for a worker started by hand). Its mailbox checks every sender
+ * against the supervisor's peer table and sends to the other workers only once the HELLO is
+ * accepted (MAILBOX_WORKER, ipc/mailbox.h). The common dispatch rows answer
  * METRICS_REQ with this process's registry; a worker adds its own rows in ops->dispatch. Handlers
  * receive the struct worker as ctx; the worker's own state is w->ctx.
  */

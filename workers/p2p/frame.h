@@ -23,16 +23,8 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "proto/p2p.h"
 #include "workers/p2p/noise.h"
-
-enum p2p_topic {
-    P2P_TOPIC_CONTROL = 0,
-    P2P_TOPIC_QBFT = 1, /* aequa/qbft/v1 */
-    P2P_TOPIC_TX = 2,   /* aequa/tx/v1 */
-    P2P_TOPIC_TSS = 3,  /* aequa/tss/v1 */
-    P2P_TOPIC_SYNC = 4, /* aequa/sync/v1 */
-    P2P_TOPIC_COUNT,
-};
 
 enum p2p_control {
     P2P_CTRL_ACCEPT = 1,

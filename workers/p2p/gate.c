@@ -2,9 +2,13 @@
 #include "lib/util.h"
 
 static const char *const result_names[P2P_GATE_COUNT] = {
-    [P2P_GATE_ALLOWED] = "allowed",           [P2P_GATE_DENIED] = "denied",
-    [P2P_GATE_LIMITED] = "limited",           [P2P_GATE_DKG_DENIED] = "dkg_denied",
-    [P2P_GATE_RATE_LIMITED] = "rate_limited", [P2P_GATE_SCORED_OUT] = "scored_out",
+    [P2P_GATE_ALLOWED] = "allowed",
+    [P2P_GATE_DENIED] = "denied",
+    [P2P_GATE_LIMITED] = "limited",
+    [P2P_GATE_DKG_DENIED] = "dkg_denied",
+    [P2P_GATE_RATE_LIMITED] = "rate_limited",
+    [P2P_GATE_SCORED_OUT] = "scored_out",
+    [P2P_GATE_HANDSHAKE_FAILED] = "handshake_failed",
 };
 
 const char *p2p_gate_result_name(enum p2p_gate_result r)

@@ -14,7 +14,8 @@
  *   messages and connections are refused until the cool-down has passed *and* the score has
  *   recovered above the threshold; every report while at or below it restarts the cool-down.
  *
- * The result names are the `result` labels of p2p_conn_attempts_total, exactly as SPEC §12.2.
+ * The result names are the `result` labels of p2p_conn_attempts_total, as SPEC §12.2 has them,
+ * and handshake_failed: a connection whose handshake failed or was abandoned (links.h).
  */
 #ifndef AEQUA_P2P_GATE_H
 #define AEQUA_P2P_GATE_H
@@ -22,13 +23,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proto/p2p.h"
+
 enum p2p_gate_result {
     P2P_GATE_ALLOWED,
-    P2P_GATE_DENIED,       /* not a lock member (or failed to prove it) */
-    P2P_GATE_LIMITED,      /* a resource limit: connection cap */
-    P2P_GATE_DKG_DENIED,   /* a member key with another cluster lock */
-    P2P_GATE_RATE_LIMITED, /* token bucket empty */
-    P2P_GATE_SCORED_OUT,   /* score below threshold, in cool-down */
+    P2P_GATE_DENIED,           /* not a lock member (or failed to prove it) */
+    P2P_GATE_LIMITED,          /* a resource limit: connection cap */
+    P2P_GATE_DKG_DENIED,       /* a member key with another cluster lock */
+    P2P_GATE_RATE_LIMITED,     /* token bucket empty */
+    P2P_GATE_SCORED_OUT,       /* score below threshold, in cool-down */
+    P2P_GATE_HANDSHAKE_FAILED, /* no identity established: the handshake failed or was left */
     P2P_GATE_COUNT,
 };
 
@@ -49,14 +53,7 @@ bool p2p_bucket_take(struct p2p_bucket *b, uint64_t cost, uint64_t now_ms);
 /* Whole tokens available (no refill). */
 uint64_t p2p_bucket_tokens(const struct p2p_bucket *b);
 
-/* ---- score ---- */
-enum p2p_report {
-    P2P_REPORT_INVALID_SIG,  /* QBFT: a message whose signature does not verify */
-    P2P_REPORT_EQUIVOCATION, /* QBFT: two different messages for one slot */
-    P2P_REPORT_UNDECODABLE,  /* link layer: an authentic frame we cannot decode */
-    P2P_REPORT_COUNT,
-};
-
+/* ---- score (reports: enum p2p_report, proto/p2p.h) ---- */
 const char *p2p_report_name(enum p2p_report r);
 /* Points a report costs (positive). */
 int64_t p2p_report_penalty(enum p2p_report r);

@@ -28,7 +28,7 @@
 
 #include "lib/buf.h"
 #include "lib/lock.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 #include "workers/p2p/noise.h"
 
 #define P2P_PROLOGUE       "aequa/p2p/v1"

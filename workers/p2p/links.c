@@ -15,12 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_CHUNK    65536
-#define READ_BUDGET   (1u << 20) /* bytes read per callback before yielding to other links */
-#define ACCEPT_BATCH  64
-#define BIG_BUFFER    (1u << 20) /* buffers above this are freed when drained */
-#define LOG_RATE      10         /* denial log lines per second (burst 2x) */
-#define SCORE_REFRESH 1.0        /* seconds between p2p_peer_score updates */
+#define READ_CHUNK       65536
+#define READ_BUDGET      (1u << 20) /* bytes read per callback before yielding to other links */
+#define ACCEPT_BATCH     64
+#define BIG_BUFFER       (1u << 20) /* buffers above this are freed when drained */
+#define LOG_RATE         10         /* denial log lines per second (burst 2x) */
+#define SCORE_REFRESH    1.0        /* seconds between p2p_peer_score updates */
+#define HS_LOG_ADDRS     32         /* remote addresses whose failed handshakes are logged ... */
+#define HS_LOG_PERIOD_MS 10000      /* ... once per period each (the others are counted) */
 
 enum conn_state {
     CONN_CONNECTING,  /* outbound TCP connect in progress */
@@ -85,6 +87,13 @@ static const char *const mresult_names[MR_COUNT] = {"ok",          "rate_limited
 enum mdir { MD_TX, MD_RX };
 static const char *const mdir_names[2] = {"tx", "rx"};
 
+/* Failed-handshake log lines by remote address (host, without the port). */
+struct hs_log {
+    char host[48];
+    uint64_t last_ms;
+    uint64_t not_logged;
+};
+
 struct p2p_links {
     struct ev_loop *loop;
     struct p2p_links_config cfg;
@@ -101,6 +110,7 @@ struct p2p_links {
     uint32_t nup;
     struct peer peers[LOCK_MAX_OPERATORS];
     struct p2p_bucket log_bucket;
+    struct hs_log hs_log[HS_LOG_ADDRS];
     uint64_t rng;
     /* cached series */
     struct mseries *m_attempts[P2P_GATE_COUNT];
@@ -328,6 +338,46 @@ static int refuse(struct conn *c, enum p2p_gate_result r, const char *why)
     return -1;
 }
 
+/*
+ * A handshake that failed or was abandoned: counted, logged at most once per remote address per
+ * HS_LOG_PERIOD_MS (with how many were not logged since, so a peer running another lock or key
+ * cannot flood the log), closed. Returns -1.
+ */
+static int handshake_failed(struct conn *c, const char *why)
+{
+    struct p2p_links *l = c->l;
+    struct hs_log *slot = &l->hs_log[0];
+    char host[sizeof(slot->host)];
+    uint64_t now = now_ms();
+    snprintf(host, sizeof(host), "%.*s", (int)strcspn(c->addr, ":"), c->addr);
+    count_attempt(l, P2P_GATE_HANDSHAKE_FAILED);
+    for (size_t i = 0; i < HS_LOG_ADDRS; i++) {
+        struct hs_log *h = &l->hs_log[i];
+        if (!strcmp(h->host, host)) {
+            slot = h;
+            break;
+        }
+        if (h->last_ms < slot->last_ms)
+            slot = h; /* the address logged longest ago makes room */
+    }
+    if (strcmp(slot->host, host) != 0) {
+        snprintf(slot->host, sizeof(slot->host), "%s", host);
+        slot->last_ms = 0;
+        slot->not_logged = 0;
+    }
+    if (slot->last_ms && now - slot->last_ms < HS_LOG_PERIOD_MS) {
+        slot->not_logged++;
+    } else {
+        log_at(LOG_WARN, "p2p_peer", LS("addr", c->addr), LS("dir", c->initiator ? "out" : "in"),
+               LS("result", p2p_gate_result_name(P2P_GATE_HANDSHAKE_FAILED)), LS("reason", why),
+               LU("not_logged", slot->not_logged), LOG_END);
+        slot->last_ms = now ? now : 1;
+        slot->not_logged = 0;
+    }
+    conn_close(c, why);
+    return -1;
+}
+
 /* A handshake message arrived. -1 if the connection was closed. */
 static int on_handshake(struct conn *c, const uint8_t *body, size_t len)
 {
@@ -342,6 +392,7 @@ static int on_handshake(struct conn *c, const uint8_t *body, size_t len)
             queue_handshake(c, out, outlen);
         return 0;
     case P2P_HS_FAILED:
+        return handshake_failed(c, c->hs.why);
     case P2P_HS_DENIED:
         return refuse(c, P2P_GATE_DENIED, c->hs.why);
     case P2P_HS_DKG_DENIED:
@@ -444,9 +495,8 @@ static int conn_process(struct conn *c)
         if (fl == P2P_FRAME_NEED_MORE)
             break;
         if (fl == P2P_FRAME_BAD_LEN) {
-            if (hs) {
-                return refuse(c, P2P_GATE_DENIED, "handshake frame length out of bounds");
-            }
+            if (hs)
+                return handshake_failed(c, "handshake frame length out of bounds");
             count_msg(l, MT_INVALID, MD_RX, MR_OVERSIZE);
             log_conn(l, LOG_WARN, c, "closed", "frame length out of bounds");
             conn_close(c, "frame length out of bounds");
@@ -488,14 +538,15 @@ static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
                 return;
             continue;
         }
-        if (r == 0) {
-            conn_close(c, "closed by peer");
-            return;
-        }
-        if (errno == EINTR)
+        if (r < 0 && errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            conn_close(c, strerror(errno));
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        const char *why = r == 0 ? "closed by peer" : strerror(errno);
+        if (c->state == CONN_HANDSHAKE && !c->initiator)
+            handshake_failed(c, r == 0 ? "closed by peer during the handshake" : why);
+        else
+            conn_close(c, why);
         return;
     }
 }
@@ -559,6 +610,10 @@ static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     struct p2p_links *l = c->l;
     (void)loop;
     (void)revents;
+    if (c->state == CONN_HANDSHAKE && !c->initiator) {
+        handshake_failed(c, "handshake deadline");
+        return;
+    }
     if (c->state != CONN_UP) {
         conn_close(c, "handshake deadline");
         return;

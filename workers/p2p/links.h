@@ -12,9 +12,12 @@
  * A connection becomes a link in this order:
  *   1. Connection cap (inbound): when the node already holds max_connections connections
  *      (handshaking or up, either direction) an inbound one is closed at once: "limited".
- *   2. Handshake (handshake.h) within handshake_timeout_ms: AllowList — a failed or
- *      unauthenticated handshake or a key outside the lock is "denied", a member key with
- *      another lock_hash "dkg_denied". Handshake frames are at most P2P_HS_MSG_MAX bytes.
+ *   2. Handshake (handshake.h) within handshake_timeout_ms: AllowList — a key outside the lock
+ *      is "denied", a member key with another lock_hash "dkg_denied". A handshake that does not
+ *      authenticate or decode (either direction), and an incoming one that the peer abandons
+ *      (it closed the connection, as a peer with another lock or key does once it has judged
+ *      us) or that misses the deadline, is "handshake_failed". Handshake frames are at most
+ *      P2P_HS_MSG_MAX bytes.
  *   3. Rate (accepted connections per peer: P2P_CONN_RATE/s, burst P2P_CONN_BURST) →
  *      "rate_limited"; Score → "scored_out"; else "allowed". The responder then sends ACCEPT;
  *      the initiator counts the link up when ACCEPT arrives.
@@ -38,7 +41,9 @@
  * no_link, queue_full, too_large, oversize), p2p_bytes_total{topic,direction} in wire bytes
  * (length prefix, ciphertext and tag; topics also "handshake", "control" and "invalid"),
  * p2p_peer_score{peer} (peer = operator index). Logs: p2p_peer (link up/down, denials, score
- * changes; denials are rate-limited), p2p_dkg_cluster (a peer with another cluster lock).
+ * changes; denials are rate-limited; failed handshakes are logged once per remote address per
+ * HS_LOG_PERIOD_MS, with how many were not logged since), p2p_dkg_cluster (a peer with another
+ * cluster lock).
  */
 #ifndef AEQUA_P2P_LINKS_H
 #define AEQUA_P2P_LINKS_H
@@ -52,7 +57,7 @@
 #include "lib/lock.h"
 #include "workers/p2p/frame.h"
 #include "workers/p2p/gate.h"
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 
 #define P2P_CONN_RATE  1  /* accepted connections per second and peer */
 #define P2P_CONN_BURST 10 /* ... with this burst */

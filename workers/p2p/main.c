@@ -97,7 +97,8 @@ static void on_report(struct mailbox *mb, const struct envelope *e, void *ctx)
 }
 
 static const struct dispatch_entry rows[] = {
-    {P2P_SEND, WBIT(W_QBFT) | WBIT(W_BUILDER), 4, P2P_PAYLOAD_MAX + 64, on_send},
+    /* The builder gossips no transactions yet (README): P2P_SEND is QBFT's alone until then. */
+    {P2P_SEND, WBIT(W_QBFT), 4, P2P_PAYLOAD_MAX + 64, on_send},
     {P2P_REPORT, WBIT(W_QBFT), 2, 32, on_report},
 };
 

@@ -135,22 +135,6 @@ void noise_cipher_wipe(struct noise_cipher *c)
     explicit_bzero(c, sizeof(*c));
 }
 
-int noise_x25519_public(const uint8_t priv[NOISE_KEY_LEN], uint8_t pub[NOISE_KEY_LEN])
-{
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, NOISE_KEY_LEN);
-    size_t len = NOISE_KEY_LEN;
-    int ok = k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == NOISE_KEY_LEN;
-    EVP_PKEY_free(k);
-    return ok ? 0 : -1;
-}
-
-void noise_x25519_generate(uint8_t priv[NOISE_KEY_LEN], uint8_t pub[NOISE_KEY_LEN])
-{
-    random_bytes(priv, NOISE_KEY_LEN);
-    if (noise_x25519_public(priv, pub) < 0)
-        fatalx("X25519 key generation failed");
-}
-
 /* An X25519 key pair as an EVP_PKEY. Giving OpenSSL the public half too saves the scalar
  * multiplication it would otherwise spend recomputing it (about half the cost of a DH). */
 static EVP_PKEY *x25519_keypair(const uint8_t priv[NOISE_KEY_LEN], const uint8_t pub[NOISE_KEY_LEN])
@@ -284,14 +268,14 @@ void noise_hs_init(struct noise_hs *hs, bool initiator, const uint8_t s_priv[NOI
     memcpy(hs->ck, hs->h, NOISE_HASH_LEN);
     mix_hash(hs, prologue, plen);
     memcpy(hs->s_priv, s_priv, NOISE_KEY_LEN);
-    if (noise_x25519_public(s_priv, hs->s_pub) < 0)
+    if (x25519_public(s_priv, hs->s_pub) < 0)
         hs->failed = true;
 }
 
 void noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_priv[NOISE_KEY_LEN])
 {
     memcpy(hs->e_priv, e_priv, NOISE_KEY_LEN);
-    if (noise_x25519_public(e_priv, hs->e_pub) < 0)
+    if (x25519_public(e_priv, hs->e_pub) < 0)
         hs->failed = true;
     hs->e_set = true;
 }
@@ -312,7 +296,7 @@ bool noise_hs_done(const struct noise_hs *hs)
 static void ensure_ephemeral(struct noise_hs *hs)
 {
     if (!hs->e_set) {
-        noise_x25519_generate(hs->e_priv, hs->e_pub);
+        x25519_generate(hs->e_priv, hs->e_pub);
         hs->e_set = true;
     }
 }

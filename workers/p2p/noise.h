@@ -25,8 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/crypto.h"
+
 #define NOISE_PROTOCOL_NAME "Noise_XX_25519_ChaChaPoly_SHA256"
-#define NOISE_KEY_LEN       32
+#define NOISE_KEY_LEN       X25519_LEN /* key pairs: x25519_generate / x25519_public */
 #define NOISE_HASH_LEN      32
 #define NOISE_TAG_LEN       16
 #define NOISE_MAX_MSG       65535
@@ -49,11 +51,6 @@ int noise_cipher_encrypt2(struct noise_cipher *c, const uint8_t *head, size_t hl
 int noise_cipher_decrypt(struct noise_cipher *c, const uint8_t *ad, size_t adlen, const uint8_t *ct,
                          size_t len, uint8_t *out);
 void noise_cipher_wipe(struct noise_cipher *c);
-
-/* X25519 key pair: derive the public key of a 32-byte secret (clamped by X25519). */
-int noise_x25519_public(const uint8_t priv[NOISE_KEY_LEN], uint8_t pub[NOISE_KEY_LEN]);
-/* A fresh random key pair. */
-void noise_x25519_generate(uint8_t priv[NOISE_KEY_LEN], uint8_t pub[NOISE_KEY_LEN]);
 
 struct noise_hs {
     bool initiator;

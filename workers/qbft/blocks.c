@@ -348,7 +348,7 @@ void blocks_on_self_duty(struct duties *d, struct dreq *q, const struct sdb_repl
 
 void duties_slot(struct duties *d, uint64_t height)
 {
-    for (uint8_t t = 0; t < QBFT_DUTY_TYPES; t++)
+    for (uint8_t t = 0; t < DUTY_TYPES; t++)
         if (blocks_duty(d, t))
             self_duty(d, &(struct qbft_id){t, height});
 }
@@ -524,7 +524,7 @@ static void sync_block(struct duties *d, unsigned peer, const struct sync_msg *m
     if (!d->sync_on || peer != d->sync_peer)
         return; /* not asked for */
     struct qbft_id id = {0, m->height};
-    for (uint8_t t = 0; t < QBFT_DUTY_TYPES; t++)
+    for (uint8_t t = 0; t < DUTY_TYPES; t++)
         if (blocks_duty(d, t)) {
             id.duty = t;
             break;

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #define BUILDER_TIMEOUT_MS 2000
-#define TOPIC_SYNC         4 /* aequa/sync/v1 */
 
 static struct {
     struct worker *w;
@@ -117,7 +116,8 @@ void builder_link_send_sync(void *ctx, uint32_t peer, const uint8_t *bytes, size
 {
     (void)ctx;
     struct buf body = BUF_INIT;
-    struct p2p_msg m = {.peer = peer, .topic = TOPIC_SYNC, .payload = bytes, .len = (uint32_t)len};
+    struct p2p_msg m = {
+        .peer = peer, .topic = P2P_TOPIC_SYNC, .payload = bytes, .len = (uint32_t)len};
     p2p_msg_encode(&body, &m);
     if (mailbox_send(L.w->mb, W_P2P, P2P_SEND, body.data, body.len) < 0)
         log_debug("p2p_send", LS("topic", "aequa/sync/v1"));

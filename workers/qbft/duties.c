@@ -171,7 +171,7 @@ void duties_append_intent(struct duties *d, struct ientry *e)
     r.u.append.k = (struct sdb_intent_key){.dtype = e->k.duty,
                                            .height = e->k.height,
                                            .round = (uint32_t)e->k.round,
-                                           .mtype = (uint8_t)(e->k.type - 1)};
+                                           .mtype = e->k.type};
     r.u.append.msg.p = e->intent.data;
     r.u.append.msg.len = (uint32_t)e->intent.len;
     struct dreq *q = duties_dreq_new(R_APPEND);
@@ -441,7 +441,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
     d->ndecided++;
     duties_inst_close(d, in);
 
-    const char *duty = qbft_duty_name(id->duty);
+    const char *duty = duty_type_name(id->duty);
     metric_inc(metric("qbft_decided_total", duty));
     metric_observe(metric("qbft_decided_round"), (double)round);
     if (in->start_mono_ms)
@@ -471,7 +471,7 @@ static void h_equivocation(void *ctx, const struct qbft_id *id, unsigned sender,
     hex_encode(hb, b, SHA256_LEN);
     metric_inc(metric("qbft_equivocations_total"));
     DLOG(d, LOG_WARN, "qbft_verify", LS("result", "equivocation"), LU("sender", sender),
-         LS("duty", qbft_duty_name(id->duty)), LU("height", id->height), LS("hash_a", ha),
+         LS("duty", duty_type_name(id->duty)), LU("height", id->height), LS("hash_a", ha),
          LS("hash_b", hb));
     d->host.report(d->host.ctx, sender, DUTIES_REPORT_EQUIVOCATION);
     if (d->host.tap && d->host.tap->equivocation)
@@ -499,7 +499,7 @@ static void h_event(void *ctx, const struct qbft_id *id, enum qbft_event ev, con
     case QBFT_EV_ROUND_CHANGE:
         metric_inc(metric("qbft_view_changes_total"));
         DLOG(d, LOG_INFO, "qbft_state", LS("event", "round_change"), LS("cause", label),
-             LS("duty", qbft_duty_name(id->duty)), LU("height", id->height), LU("round", round));
+             LS("duty", duty_type_name(id->duty)), LU("height", id->height), LU("round", round));
         break;
     case QBFT_EV_QC:
         metric_inc(metric("qbft_qc_built_total", label));
@@ -602,7 +602,7 @@ static void on_put_duty(struct duties *d, struct dreq *q, const struct sdb_reply
         duties_start_instance(d, &q->id, q->payload.data, q->payload.len, duties_mono(d));
         answer_submit(d, &q->who, DUTY_ACCEPTED);
         DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"),
-             LS("duty", qbft_duty_name(q->id.duty)), LU("height", q->id.height),
+             LS("duty", duty_type_name(q->id.duty)), LU("height", q->id.height),
              LB("repost", r->status == SDB_DUPLICATE));
     } else {
         answer_submit(d, &q->who, r->status == SDB_CONFLICT ? DUTY_CONFLICT : DUTY_UNAVAILABLE);
@@ -652,7 +652,7 @@ void duties_submit(struct duties *d, const struct duties_asker *who, const struc
     enum duty_result res;
     const char *why = admission(d, duties_inst_find(d, &id), s->type, s->height, &res);
     if (why) {
-        DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"), LS("duty", qbft_duty_name(s->type)),
+        DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"), LS("duty", duty_type_name(s->type)),
              LU("height", s->height), LS("result", result_labels[res]), LS("err", why));
         answer_submit(d, who, res);
         return;
@@ -862,7 +862,7 @@ static void on_lookup(struct duties *d, struct dreq *q, const struct sdb_reply *
     if (qbft_restore_decided(d->eng, &q->id, dd->value.p, dd->value.len, dd->cert[0].p,
                              dd->cert[0].len) == 0)
         DLOG(d, LOG_DEBUG, "qbft_state", LS("event", "decision_restored"),
-             LS("duty", qbft_duty_name(q->id.duty)), LU("height", q->id.height));
+             LS("duty", duty_type_name(q->id.duty)), LU("height", q->id.height));
 }
 
 static void lookup_decided(struct duties *d, const uint8_t *msg, size_t len)
@@ -952,7 +952,7 @@ static void load_intents(struct duties *d, bool has_after, struct sdb_intent_key
 
 static void abstain_all_known(struct duties *d)
 {
-    for (unsigned t = 0; t < QBFT_DUTY_TYPES; t++)
+    for (unsigned t = 0; t < DUTY_TYPES; t++)
         d->abstain_below[t] = d->max_height[t] + 1 + d->cfg.qbft.height_window;
 }
 
@@ -1028,7 +1028,7 @@ static void on_load_intents(struct duties *d, struct dreq *q, const struct sdb_r
     struct sdb_intent_key last = {0};
     for (uint32_t i = 0; i < r->u.list.n; i++) {
         const struct sdb_intent *it = &r->u.list.v.intents[i];
-        struct ikey k = {it->k.dtype, it->k.height, it->k.round, (uint8_t)(it->k.mtype + 1)};
+        struct ikey k = {it->k.dtype, it->k.height, it->k.round, it->k.mtype};
         if (!icache_get(d->intents, &k) && k.type == QBFT_INTENT_LOCK) {
             /* not a message: a proposer lock (blocks.c) */
             blocks_reloaded(d, icache_add(d->intents, &k, it->msg.p, it->msg.len, true));
@@ -1223,7 +1223,7 @@ static void sweep(struct duties *d)
                 duties_inst_close(d, in);
                 metric_inc(metric("qbft_timeouts_total", "expired"));
                 DLOG(d, LOG_WARN, "qbft_state", LS("event", "expired"),
-                     LS("duty", qbft_duty_name(in->id.duty)), LU("height", in->id.height));
+                     LS("duty", duty_type_name(in->id.duty)), LU("height", in->id.height));
             }
         }
     }
@@ -1232,7 +1232,7 @@ static void sweep(struct duties *d)
      * for [statedb] retention. Decided instances beyond DUTIES_DECIDED_KEEP leave memory; GET
      * then answers from StateDB. */
     uint64_t keep = d->cfg.qbft.retention;
-    for (unsigned t = 0; t < QBFT_DUTY_TYPES; t++) {
+    for (unsigned t = 0; t < DUTY_TYPES; t++) {
         if (d->max_height[t] <= keep)
             continue;
         uint64_t below = d->max_height[t] - keep;
@@ -1321,8 +1321,12 @@ struct duties *duties_new(const struct duties_config *cfg, const struct duties_h
     metric("qbft_equivocations_total");
     metric("qbft_wal_guard_drops_total");
     metric("qbft_view_changes_total");
-    for (unsigned t = 0; t < QBFT_DUTY_TYPES; t++)
-        metric("qbft_decided_total", qbft_duty_name(t));
+    for (unsigned t = 0; t < DUTY_TYPES; t++)
+        metric("qbft_decided_total", duty_type_name(t));
+    if (cfg->block_duties) {
+        metric("sync_blocks_total", "ok");
+        metric("sync_blocks_total", "invalid");
+    }
     return d;
 }
 

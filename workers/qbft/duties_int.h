@@ -118,9 +118,9 @@ struct duties {
     bool fallback; /* StateDB recovered from a checkpoint (SPEC §7.5) */
     bool probing;  /* a HELLO is in flight */
     uint64_t recovered_ms;
-    uint64_t abstain_below[QBFT_DUTY_TYPES]; /* abstain for heights < this after a fallback */
-    uint64_t max_height[QBFT_DUTY_TYPES];    /* highest instance started or reloaded */
-    bool has_max[QBFT_DUTY_TYPES];
+    uint64_t abstain_below[DUTY_TYPES]; /* abstain for heights < this after a fallback */
+    uint64_t max_height[DUTY_TYPES];    /* highest instance started or reloaded */
+    bool has_max[DUTY_TYPES];
     struct ientry **reloaded; /* intents reloaded at start, in key order */
     size_t nreloaded, reloaded_cap;
     struct loaded_duty *loaded_duties;

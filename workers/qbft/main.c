@@ -27,7 +27,6 @@
 #include "proto/statedb.h"
 #include "proto/workers.h"
 #include "workers/common/worker.h"
-#include "workers/p2p/gate.h"
 #include "workers/qbft/builder_link.h"
 #include "workers/qbft/duties.h"
 
@@ -35,8 +34,6 @@
 #include <string.h>
 
 #define SDB_TIMEOUT_MS 2000
-#define TOPIC_QBFT     1 /* aequa/qbft/v1 */
-#define TOPIC_SYNC     4 /* aequa/sync/v1 */
 
 static struct {
     struct worker *w;
@@ -70,7 +67,7 @@ static void h_send(void *ctx, uint32_t peer, enum qbft_topic_kind kind, uint8_t 
     struct buf inner = BUF_INIT, body = BUF_INIT;
     qbft_topic_encode(&inner, kind, bytes, len);
     struct p2p_msg m = {
-        .peer = peer, .topic = TOPIC_QBFT, .payload = inner.data, .len = (uint32_t)inner.len};
+        .peer = peer, .topic = P2P_TOPIC_QBFT, .payload = inner.data, .len = (uint32_t)inner.len};
     p2p_msg_encode(&body, &m);
     int rc = mailbox_send(Q.w->mb, W_P2P, P2P_SEND, body.data, body.len);
     if (rc < 0)
@@ -254,7 +251,7 @@ static void on_deliver(struct mailbox *mb, const struct envelope *e, void *ctx)
     }
     if (!duties_loaded(Q.d))
         return; /* peers resend; instances are rebuilt first */
-    if (m.topic == TOPIC_SYNC) {
+    if (m.topic == P2P_TOPIC_SYNC) {
         duties_sync_deliver(Q.d, m.peer, m.payload, m.len);
         return;
     }

@@ -133,7 +133,7 @@ void qbft_engine_free(struct qbft_engine *e)
 
 static bool id_valid(const struct qbft_id *id)
 {
-    return id->duty < QBFT_DUTY_TYPES && id->height <= QBFT_MAX_HEIGHT;
+    return id->duty < DUTY_TYPES && id->height <= QBFT_MAX_HEIGHT;
 }
 
 /* Judge one message, then do what the verifier asks for. */
@@ -443,7 +443,7 @@ int qbft_info(const struct qbft_engine *e, const struct qbft_id *id, struct qbft
 
 void qbft_prune(struct qbft_engine *e, unsigned duty, uint64_t below_height)
 {
-    if (duty >= QBFT_DUTY_TYPES)
+    if (duty >= DUTY_TYPES)
         return;
     if (below_height > e->pruned_below[duty])
         e->pruned_below[duty] = below_height;

@@ -133,9 +133,9 @@ struct qbft_engine {
     size_t nbuckets, ninst;
     struct qinst *active; /* running instances */
 
-    bool has_max[QBFT_DUTY_TYPES];
-    uint64_t max_height[QBFT_DUTY_TYPES];
-    uint64_t pruned_below[QBFT_DUTY_TYPES];
+    bool has_max[DUTY_TYPES];
+    uint64_t max_height[DUTY_TYPES];
+    uint64_t pruned_below[DUTY_TYPES];
 
     size_t *pend_msgs, *pend_bytes; /* per peer (index n: anything else) */
 

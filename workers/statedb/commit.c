@@ -71,7 +71,7 @@ static void map_set(struct staged *s, int op, uint8_t cf, const uint8_t *key, si
 struct opst {
     int dep;                /* op whose staged write this answer relies on; -1 none */
     bool wrote;             /* this op put something in the batch */
-    struct store_value val; /* database value the reply points into */
+    struct db_value val;    /* database value the reply points into */
     struct buf rec;         /* record this op staged (or decoded from) */
     struct sdb_decided dec; /* decoded stored decided record (owns arrays) */
     struct sdb_seal *seals; /* merge output space */
@@ -82,7 +82,6 @@ struct gc {
     struct store *st;
     struct statedb_op *ops;
     struct opst *os;
-    size_t n;
     struct stage_map map;
     struct store_batch *batch;
     /* the chain's head as this call sees it (loaded at the first APPLY_BLOCK) */
@@ -111,7 +110,7 @@ static void do_append(struct gc *g, int i)
         s->dep = slot->op;
         have = (struct sdb_bytes){slot->val, (uint32_t)slot->vlen};
     } else {
-        int rc = store_get(g->st, SDB_CF_WAL, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_WAL, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -150,7 +149,7 @@ static void do_put_duty(struct gc *g, int i)
         v = slot->val;
         vl = slot->vlen;
     } else {
-        int rc = store_get(g->st, SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -191,7 +190,7 @@ static void do_put_decided(struct gc *g, int i)
         v = slot->val;
         vl = slot->vlen;
     } else {
-        int rc = store_get(g->st, SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
+        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
         if (rc < 0) {
             op_error(op, s, e);
             return;
@@ -248,13 +247,13 @@ static void do_put_txs(struct gc *g, int i)
 /* The chain's head: 1 present, 0 none (empty chain), -1 error. */
 static int chain_head_read(struct store *st, struct sdb_head *h, char *e, size_t esz)
 {
-    struct store_value v;
+    struct db_value v;
     uint8_t k = RECORD_CHAIN_HEAD;
-    int rc = store_get(st, SDB_CF_CHAIN, &k, 1, &v, e, esz);
+    int rc = db_get(store_db(st), SDB_CF_CHAIN, &k, 1, &v, e, esz);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
     rc = record_head_decode(h, v.p, v.len);
-    store_value_free(&v);
+    db_value_free(&v);
     if (rc < 0) {
         snprintf(e, esz, "stored chain head is malformed");
         return -1;
@@ -274,8 +273,8 @@ static int chain_block_at(struct gc *g, int i, uint64_t height, uint8_t hash[SDB
         memcpy(hash, slot->val, SDB_HASH_LEN);
         return 1;
     }
-    struct store_value v;
-    int rc = store_get(g->st, SDB_CF_CHAIN, key, kl, &v, e, esz);
+    struct db_value v;
+    int rc = db_get(store_db(g->st), SDB_CF_CHAIN, key, kl, &v, e, esz);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
     bool ok = v.len == SDB_HASH_LEN;
@@ -283,7 +282,7 @@ static int chain_block_at(struct gc *g, int i, uint64_t height, uint8_t hash[SDB
         memcpy(hash, v.p, SDB_HASH_LEN);
     else
         snprintf(e, esz, "stored chain block record is malformed");
-    store_value_free(&v);
+    db_value_free(&v);
     return ok ? 1 : -1;
 }
 
@@ -293,24 +292,24 @@ static int decided_block_is(struct gc *g, int i, uint64_t height, const uint8_t 
                             size_t esz)
 {
     uint8_t key[RECORD_INST_KEY_LEN];
-    struct store_value v = {0};
+    struct db_value v = {0};
     const uint8_t *val;
     size_t vlen;
-    record_inst_key(key, SDB_DUTY_PROPOSER, height);
+    record_inst_key(key, DUTY_PROPOSER, height);
     struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
     if (slot->op >= 0) {
         g->os[i].dep = slot->op;
         val = slot->val;
         vlen = slot->vlen;
     } else {
-        int rc = store_get(g->st, SDB_CF_DECIDED, key, sizeof(key), &v, e, esz);
+        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &v, e, esz);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
         val = v.p;
         vlen = v.len;
     }
     struct sdb_decided d;
-    int rc = record_decided_decode(&d, SDB_DUTY_PROPOSER, height, val, vlen);
+    int rc = record_decided_decode(&d, DUTY_PROPOSER, height, val, vlen);
     if (rc == 0) {
         uint8_t h[SHA256_LEN];
         sha256(h, d.value.p, d.value.len);
@@ -318,7 +317,7 @@ static int decided_block_is(struct gc *g, int i, uint64_t height, const uint8_t 
         record_decided_free(&d);
     } else
         snprintf(e, esz, "stored decided record is malformed");
-    store_value_free(&v);
+    db_value_free(&v);
     return rc;
 }
 
@@ -409,11 +408,11 @@ static void do_apply_block(struct gc *g, int i)
 static bool in_chain(struct store *st, uint64_t height)
 {
     uint8_t key[RECORD_KEY_MAX];
-    struct store_value v;
+    struct db_value v;
     size_t kl = record_chain_block_key(key, height);
-    if (store_get(st, SDB_CF_CHAIN, key, kl, &v, NULL, 0) != 0)
+    if (db_get(store_db(st), SDB_CF_CHAIN, key, kl, &v, NULL, 0) != 0)
         return false;
-    store_value_free(&v);
+    db_value_free(&v);
     return true;
 }
 
@@ -423,28 +422,28 @@ static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
 {
     uint8_t ik[RECORD_INST_KEY_LEN], lo[RECORD_WAL_KEY_LEN], hi[RECORD_WAL_KEY_LEN];
     uint64_t n = 1; /* the decided record we were called for */
-    struct store_value v;
+    struct db_value v;
     record_inst_key(ik, dtype, height);
-    if (dtype == SDB_DUTY_PROPOSER && in_chain(g->st, height))
+    if (dtype == DUTY_PROPOSER && in_chain(g->st, height))
         n = 0; /* a block of the chain: its decided record is the block, kept for good */
     else
         store_batch_delete(g->batch, SDB_CF_DECIDED, ik, sizeof(ik));
     store_batch_delete(g->batch, SDB_CF_DUTIES, ik, sizeof(ik));
-    if (store_get(g->st, SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
-        store_value_free(&v);
+    if (db_get(store_db(g->st), SDB_CF_DUTIES, ik, sizeof(ik), &v, NULL, 0) == 0) {
+        db_value_free(&v);
         n++;
     }
-    record_wal_key(lo, &(struct sdb_intent_key){dtype, height, 0, 0});
-    record_wal_key(hi, &(struct sdb_intent_key){dtype, height + 1, 0, 0});
-    struct store_iter *it = store_iter_new(g->st, SDB_CF_WAL);
-    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+    record_wal_first(lo, dtype, height);
+    record_wal_first(hi, dtype, height + 1);
+    struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_WAL);
+    for (db_iter_seek(it, lo, sizeof(lo)); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl != sizeof(hi) || memcmp(k, hi, kl) >= 0)
             break;
         n++;
     }
-    store_iter_free(it);
+    db_iter_free(it);
     store_batch_delete_range(g->batch, SDB_CF_WAL, lo, sizeof(lo), hi, sizeof(hi));
     return n;
 }
@@ -454,17 +453,17 @@ static uint64_t count_range(struct gc *g, enum sdb_cf cf, const uint8_t *lo, con
                             size_t klen, char *e, size_t esz, int *err)
 {
     uint64_t n = 0;
-    struct store_iter *it = store_iter_new(g->st, cf);
-    for (store_iter_seek(it, lo, klen); store_iter_valid(it); store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(g->st), cf);
+    for (db_iter_seek(it, lo, klen); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl != klen || memcmp(k, hi, klen) >= 0)
             break;
         n++;
     }
-    if (store_iter_error(it, e, esz) < 0)
+    if (db_iter_error(it, e, esz) < 0)
         *err = 1;
-    store_iter_free(it);
+    db_iter_free(it);
     return n;
 }
 
@@ -484,8 +483,8 @@ static void do_prune(struct gc *g, int i)
         return;
     if (op->req.u.prune.include_undecided) {
         uint8_t wlo[RECORD_WAL_KEY_LEN], whi[RECORD_WAL_KEY_LEN];
-        record_wal_key(wlo, &(struct sdb_intent_key){dtype, 0, 0, 0});
-        record_wal_key(whi, &(struct sdb_intent_key){dtype, below, 0, 0});
+        record_wal_first(wlo, dtype, 0);
+        record_wal_first(whi, dtype, below);
         uint64_t n = count_range(g, SDB_CF_WAL, wlo, whi, sizeof(wlo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DUTIES, lo, hi, sizeof(lo), e, sizeof(e), &err);
         n += count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
@@ -495,7 +494,7 @@ static void do_prune(struct gc *g, int i)
         }
         store_batch_delete_range(g->batch, SDB_CF_WAL, wlo, sizeof(wlo), whi, sizeof(whi));
         store_batch_delete_range(g->batch, SDB_CF_DUTIES, lo, sizeof(lo), hi, sizeof(hi));
-        if (dtype == SDB_DUTY_PROPOSER)
+        if (dtype == DUTY_PROPOSER)
             n -= count_range(g, SDB_CF_DECIDED, lo, hi, sizeof(lo), e, sizeof(e), &err);
         else
             store_batch_delete_range(g->batch, SDB_CF_DECIDED, lo, sizeof(lo), hi, sizeof(hi));
@@ -507,12 +506,12 @@ static void do_prune(struct gc *g, int i)
     uint64_t *heights = NULL;
     size_t nh = 0, cap = 0;
     bool more = false;
-    struct store_iter *it = store_iter_new(g->st, SDB_CF_DECIDED);
-    for (store_iter_seek(it, lo, sizeof(lo)); store_iter_valid(it); store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_DECIDED);
+    for (db_iter_seek(it, lo, sizeof(lo)); db_iter_valid(it); db_iter_next(it)) {
         size_t kl;
         uint8_t dt;
         uint64_t h;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (record_inst_key_parse(&dt, &h, k, kl) < 0 || dt != dtype || h >= below)
             break;
         if (nh == PRUNE_MAX_INSTANCES) {
@@ -525,9 +524,9 @@ static void do_prune(struct gc *g, int i)
         }
         heights[nh++] = h;
     }
-    if (store_iter_error(it, e, sizeof(e)) < 0)
+    if (db_iter_error(it, e, sizeof(e)) < 0)
         err = 1;
-    store_iter_free(it);
+    db_iter_free(it);
     if (err) {
         free(heights);
         op_error(op, s, e);
@@ -545,11 +544,11 @@ static void do_prune(struct gc *g, int i)
 static bool is_decided(struct store *st, uint8_t dtype, uint64_t height)
 {
     uint8_t k[RECORD_INST_KEY_LEN];
-    struct store_value v;
+    struct db_value v;
     record_inst_key(k, dtype, height);
-    if (store_get(st, SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
+    if (db_get(store_db(st), SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
         return false;
-    store_value_free(&v);
+    db_value_free(&v);
     return true;
 }
 
@@ -559,18 +558,18 @@ static uint32_t budget(uint32_t asked)
 }
 
 /* Position it just after `after` (exclusive cursor), or at the first key. */
-static void seek_after(struct store_iter *it, const uint8_t *after, size_t alen, bool has)
+static void seek_after(struct db_iter *it, const uint8_t *after, size_t alen, bool has)
 {
     if (!has) {
-        store_iter_seek_first(it);
+        db_iter_seek_first(it);
         return;
     }
-    store_iter_seek(it, after, alen);
+    db_iter_seek(it, after, alen);
     size_t kl;
-    if (store_iter_valid(it)) {
-        const uint8_t *k = store_iter_key(it, &kl);
+    if (db_iter_valid(it)) {
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl == alen && !memcmp(k, after, alen))
-            store_iter_next(it);
+            db_iter_next(it);
     }
 }
 
@@ -585,12 +584,12 @@ static void read_load_intents(struct store *st, struct statedb_op *op, bool dura
     uint64_t last_height = 0;
     if (r->u.load.has_after)
         record_wal_key(after, &r->u.load.after);
-    struct store_iter *it = store_iter_new(st, SDB_CF_WAL);
-    for (seek_after(it, after, sizeof(after), r->u.load.has_after); store_iter_valid(it);
-         store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_WAL);
+    for (seek_after(it, after, sizeof(after), r->u.load.has_after); db_iter_valid(it);
+         db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         struct sdb_intent in;
         if (record_wal_key_parse(&in.k, k, kl) < 0 || vl == 0 || vl > SDB_INTENT_MAX) {
             bad = true;
@@ -613,11 +612,11 @@ static void read_load_intents(struct store *st, struct statedb_op *op, bool dura
         sdb_intent_encode(&entries, &in);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
     else if (bad)
         snprintf(op->out.err, sizeof(op->out.err), "malformed record in wal");
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -633,12 +632,12 @@ static void read_list_duties(struct store *st, struct statedb_op *op, bool durab
     bool more = false, bad = false;
     if (r->u.list.has_after)
         record_inst_key(after, r->u.list.dtype, r->u.list.height);
-    struct store_iter *it = store_iter_new(st, SDB_CF_DUTIES);
-    for (seek_after(it, after, sizeof(after), r->u.list.has_after); store_iter_valid(it);
-         store_iter_next(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_DUTIES);
+    for (seek_after(it, after, sizeof(after), r->u.list.has_after); db_iter_valid(it);
+         db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         uint8_t dtype;
         uint64_t height;
         struct sdb_duty d;
@@ -656,11 +655,11 @@ static void read_list_duties(struct store *st, struct statedb_op *op, bool durab
         sdb_duty_encode(&entries, &d);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
     else if (bad)
         snprintf(op->out.err, sizeof(op->out.err), "malformed record in duties");
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -674,12 +673,12 @@ static void read_iterate(struct store *st, struct statedb_op *op, bool durable)
     uint32_t n = 0, max = budget(r->u.iter.max_bytes);
     uint32_t max_n = r->u.iter.max_entries ? r->u.iter.max_entries : SDB_ITER_MAX_ITEMS;
     bool more = false, bad = false;
-    struct store_iter *it = store_iter_new(st, (enum sdb_cf)r->u.iter.cf);
+    struct db_iter *it = db_iter_new(store_db(st), (enum sdb_cf)r->u.iter.cf);
     for (seek_after(it, r->u.iter.after.p, r->u.iter.after.len, r->u.iter.has_after);
-         store_iter_valid(it); store_iter_next(it)) {
+         db_iter_valid(it); db_iter_next(it)) {
         size_t kl, vl;
-        const uint8_t *k = store_iter_key(it, &kl);
-        const uint8_t *v = store_iter_value(it, &vl);
+        const uint8_t *k = db_iter_key(it, &kl);
+        const uint8_t *v = db_iter_value(it, &vl);
         if (kl > SDB_KEY_MAX || vl > SDB_REPLY_MAX) {
             bad = true;
             snprintf(op->out.err, sizeof(op->out.err), "oversized record in %s",
@@ -694,9 +693,9 @@ static void read_iterate(struct store *st, struct statedb_op *op, bool durable)
         sdb_kv_encode(&entries, &kv);
         n++;
     }
-    if (store_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
+    if (db_iter_error(it, op->out.err, sizeof(op->out.err)) < 0)
         bad = true;
-    store_iter_free(it);
+    db_iter_free(it);
     op->out.status = bad ? SDB_ERROR : SDB_OK;
     sdb_list_reply_encode(&op->out.body, op->out.status, durable && !bad, bad ? 0 : n,
                           bad ? NULL : &entries, bad ? false : more);
@@ -711,8 +710,8 @@ static void read_get(struct store *st, struct statedb_op *op, struct opst *s)
     uint64_t height = op->req.u.get.height;
     bool duty = op->req.type == SDB_GET_DUTY;
     record_inst_key(key, dtype, height);
-    int rc = store_get(st, duty ? SDB_CF_DUTIES : SDB_CF_DECIDED, key, sizeof(key), &s->val,
-                       op->out.err, sizeof(op->out.err));
+    int rc = db_get(store_db(st), duty ? SDB_CF_DUTIES : SDB_CF_DECIDED, key, sizeof(key), &s->val,
+                    op->out.err, sizeof(op->out.err));
     if (rc < 0) {
         s->rep.status = SDB_ERROR;
         return;
@@ -744,19 +743,19 @@ static int first_height_after(struct store *st, enum sdb_cf cf, const uint8_t *l
                               uint64_t *height, char *e, size_t esz)
 {
     int rc = 0;
-    struct store_iter *it = store_iter_new(st, cf);
-    store_iter_seek(it, lo, klen);
-    if (store_iter_valid(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), cf);
+    db_iter_seek(it, lo, klen);
+    if (db_iter_valid(it)) {
         size_t kl;
-        const uint8_t *k = store_iter_key(it, &kl);
+        const uint8_t *k = db_iter_key(it, &kl);
         if (kl == klen && k[0] == lo[0]) {
             *height = record_get_u64(k + 1);
             rc = 1;
         }
     }
-    if (store_iter_error(it, e, esz) < 0)
+    if (db_iter_error(it, e, esz) < 0)
         rc = -1;
-    store_iter_free(it);
+    db_iter_free(it);
     return rc;
 }
 
@@ -789,7 +788,7 @@ static void read_get_block(struct store *st, struct statedb_op *op, struct opst 
         if (height >= SDB_HEIGHT_MAX)
             rc = 0;
         else {
-            record_inst_key(key, SDB_DUTY_PROPOSER, height + 1);
+            record_inst_key(key, DUTY_PROPOSER, height + 1);
             rc = first_height_after(st, SDB_CF_DECIDED, key, RECORD_INST_KEY_LEN, &height, e, esz);
         }
         break;
@@ -801,7 +800,7 @@ static void read_get_block(struct store *st, struct statedb_op *op, struct opst 
         return;
     }
     size_t kl = record_chain_block_key(key, height);
-    rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, e, esz);
+    rc = db_get(store_db(st), SDB_CF_CHAIN, key, kl, &s->val, e, esz);
     if (rc < 0 || (rc == 0 && s->val.len != SDB_HASH_LEN)) {
         s->rep.status = SDB_ERROR;
         if (rc == 0)
@@ -811,12 +810,12 @@ static void read_get_block(struct store *st, struct statedb_op *op, struct opst 
     s->rep.u.block.in_chain = rc == 0;
     if (!s->rep.u.block.in_chain && r->u.block.mode != SDB_BLOCK_DECIDED_NEXT)
         return; /* not a block of the chain */
-    store_value_free(&s->val);
+    db_value_free(&s->val);
     uint8_t ik[RECORD_INST_KEY_LEN];
-    record_inst_key(ik, SDB_DUTY_PROPOSER, height);
-    rc = store_get(st, SDB_CF_DECIDED, ik, sizeof(ik), &s->val, e, esz);
+    record_inst_key(ik, DUTY_PROPOSER, height);
+    rc = db_get(store_db(st), SDB_CF_DECIDED, ik, sizeof(ik), &s->val, e, esz);
     if (rc != 0 ||
-        record_decided_decode(&s->dec, SDB_DUTY_PROPOSER, height, s->val.p, s->val.len) < 0) {
+        record_decided_decode(&s->dec, DUTY_PROPOSER, height, s->val.p, s->val.len) < 0) {
         s->rep.status = SDB_ERROR;
         if (rc >= 0)
             snprintf(e, esz, "block %llu has no valid decided record", (unsigned long long)height);
@@ -834,7 +833,7 @@ static void read_get_tx(struct store *st, struct statedb_op *op, struct opst *s)
 {
     uint8_t key[RECORD_KEY_MAX];
     size_t kl = record_chain_tx_key(key, op->req.u.tx.hash);
-    int rc = store_get(st, SDB_CF_CHAIN, key, kl, &s->val, op->out.err, sizeof(op->out.err));
+    int rc = db_get(store_db(st), SDB_CF_CHAIN, key, kl, &s->val, op->out.err, sizeof(op->out.err));
     if (rc != 0) {
         s->rep.status = rc < 0 ? SDB_ERROR : SDB_NOT_FOUND;
         return;
@@ -868,7 +867,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
 {
     if (n == 0)
         return;
-    struct gc g = {.st = st, .ops = ops, .n = n};
+    struct gc g = {.st = st, .ops = ops};
     g.os = xcalloc(n, sizeof(*g.os));
     map_init(&g.map, n);
     g.batch = store_batch_new(st);
@@ -931,8 +930,8 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
                 s->rep.status = SDB_ERROR;
                 snprintf(op->out.err, sizeof(op->out.err), "%s", werr);
             } else if (t == SDB_APPEND_INTENT && s->wrote)
-                metric_inc(
-                    metric("qbft_wal_appends_total", sdb_msg_name(op->req.u.append.k.mtype)));
+                metric_inc(metric("qbft_wal_appends_total",
+                                  qbft_intent_type_name(op->req.u.append.k.mtype)));
         } else if (t == SDB_HELLO) {
             s->rep.status = SDB_OK;
             s->rep.u.hello = store_meta(st)->fallback;
@@ -961,7 +960,7 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
     }
 
     for (size_t i = 0; i < n; i++) {
-        store_value_free(&g.os[i].val);
+        db_value_free(&g.os[i].val);
         buf_free(&g.os[i].rec);
         record_decided_free(&g.os[i].dec);
         free(g.os[i].seals);
@@ -977,14 +976,14 @@ bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention, 
     uint64_t highest;
     bool found = false;
     record_inst_key(k, dtype, SDB_HEIGHT_MAX);
-    struct store_iter *it = store_iter_new(st, SDB_CF_DECIDED);
-    store_iter_seek_for_prev(it, k, sizeof(k));
-    if (store_iter_valid(it)) {
+    struct db_iter *it = db_iter_new(store_db(st), SDB_CF_DECIDED);
+    db_iter_seek_for_prev(it, k, sizeof(k));
+    if (db_iter_valid(it)) {
         size_t kl;
-        const uint8_t *key = store_iter_key(it, &kl);
+        const uint8_t *key = db_iter_key(it, &kl);
         found = record_inst_key_parse(&dt, &highest, key, kl) == 0 && dt == dtype;
     }
-    store_iter_free(it);
+    db_iter_free(it);
     if (!found || highest <= retention)
         return false;
     memset(out, 0, sizeof(*out));

@@ -59,27 +59,31 @@ static void on_drained(struct mailbox *mb, void *ctx)
     statedb_queue_clear(&D.q);
 }
 
-#define FROM_QBFT    (WBIT(W_QBFT) | WBIT(W_TOOL))
-#define FROM_READS   (WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
-#define FROM_BUILDER (WBIT(W_BUILDER) | WBIT(W_TOOL))
-#define FROM_CHAIN   (WBIT(W_BUILDER) | WBIT(W_QBFT) | WBIT(W_API) | WBIT(W_TOOL))
+/* QBFT and the builder are the only workers that talk to StateDB (the builder for the pool and
+ * the chain, and for the API's reads of them); the test tool reads, and writes only in a test
+ * build (TOOL_WRITES, proto/workers.h). */
+#define READS         (WBIT(W_QBFT) | WBIT(W_TOOL))
+#define WRITES        (WBIT(W_QBFT) | TOOL_WRITES)
+#define BUILDER_READS (WBIT(W_BUILDER) | WBIT(W_TOOL))
+#define BUILDER_WRITE (WBIT(W_BUILDER) | TOOL_WRITES)
+#define CHAIN_READS   (WBIT(W_BUILDER) | WBIT(W_QBFT) | WBIT(W_TOOL))
 
 static const struct dispatch_entry rows[] = {
-    {SDB_HELLO, FROM_QBFT, 1, 64, on_request},
-    {SDB_APPEND_INTENT, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
-    {SDB_LOAD_INTENTS, FROM_QBFT, 1, 256, on_request},
-    {SDB_PUT_DUTY, FROM_READS, 1, SDB_BODY_MAX, on_request},
-    {SDB_GET_DUTY, FROM_READS, 1, 64, on_request},
-    {SDB_LIST_DUTIES, FROM_QBFT, 1, 256, on_request},
-    {SDB_PUT_DECIDED, FROM_QBFT, 1, SDB_BODY_MAX, on_request},
-    {SDB_GET_DECIDED, FROM_READS, 1, 64, on_request},
-    {SDB_PRUNE, FROM_QBFT, 1, 64, on_request},
-    {SDB_ITERATE, FROM_BUILDER, 1, 256, on_request},
-    {SDB_PUT_TXS, FROM_BUILDER, 1, SDB_BODY_MAX, on_request},
-    {SDB_APPLY_BLOCK, FROM_BUILDER, 1, SDB_BODY_MAX, on_request},
-    {SDB_GET_BLOCK, FROM_CHAIN, 1, 64, on_request},
-    {SDB_GET_TX, FROM_CHAIN, 1, 64, on_request},
-    {SDB_CHAIN_HEAD, FROM_CHAIN, 1, 16, on_request},
+    {SDB_HELLO, READS, 1, 64, on_request},
+    {SDB_APPEND_INTENT, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_LOAD_INTENTS, READS, 1, 256, on_request},
+    {SDB_PUT_DUTY, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DUTY, READS, 1, 64, on_request},
+    {SDB_LIST_DUTIES, READS, 1, 256, on_request},
+    {SDB_PUT_DECIDED, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_DECIDED, READS, 1, 64, on_request},
+    {SDB_PRUNE, WRITES, 1, 64, on_request},
+    {SDB_ITERATE, BUILDER_READS, 1, 256, on_request},
+    {SDB_PUT_TXS, BUILDER_WRITE, 1, SDB_BODY_MAX, on_request},
+    {SDB_APPLY_BLOCK, BUILDER_WRITE, 1, SDB_BODY_MAX, on_request},
+    {SDB_GET_BLOCK, CHAIN_READS, 1, 64, on_request},
+    {SDB_GET_TX, CHAIN_READS, 1, 64, on_request},
+    {SDB_CHAIN_HEAD, CHAIN_READS, 1, 16, on_request},
 };
 
 static void take_checkpoint(const char *why)
@@ -106,7 +110,7 @@ static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)t;
     (void)revents;
-    for (uint8_t dtype = 0; dtype < SDB_DUTY_TYPES; dtype++) {
+    for (uint8_t dtype = 0; dtype < DUTY_TYPES; dtype++) {
         struct statedb_op op;
         memset(&op, 0, sizeof(op));
         if (!statedb_prune_request(D.st, dtype, D.w->cfg.statedb_retention, &op.req))
@@ -114,7 +118,7 @@ static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
         op.source = W_STATEDB;
         statedb_group_commit(D.st, &op, 1);
         if (op.out.status == SDB_ERROR)
-            log_error("statedb_prune", LS("duty", sdb_duty_name(dtype)), LS("err", op.out.err));
+            log_error("statedb_prune", LS("duty", duty_type_name(dtype)), LS("err", op.out.err));
         statedb_op_free(&op);
     }
 }
@@ -133,7 +137,7 @@ static int statedb_init(struct worker *w)
 {
     char err[1024], path[CFG_PATH + 16];
     D.w = w;
-    if (store_db_path(w->cfg.statedb_path, path, sizeof(path)) < 0) {
+    if (db_path(w->cfg.statedb_path, path, sizeof(path)) < 0) {
         log_error("config_error", LS("err", "[statedb] path too long"));
         exit(EXIT_CONFIG);
     }
@@ -158,8 +162,8 @@ static int statedb_init(struct worker *w)
              LU("ms", now_ms() - t0));
     /* Series that dashboards and alerts expect from the first scrape. */
     metric("state_persist_errors_total");
-    for (unsigned t = 0; t < SDB_MSG_TYPES; t++)
-        metric("qbft_wal_appends_total", sdb_msg_name(t));
+    for (unsigned t = QBFT_PRE_PREPARE; t <= QBFT_TYPE_MAX; t++)
+        metric("qbft_wal_appends_total", qbft_type_name(t));
     if (w->cfg.statedb_checkpoint_interval_s > 0) {
         double every = (double)w->cfg.statedb_checkpoint_interval_s;
         ev_timer_init(&D.checkpoint, on_checkpoint, every, every);

@@ -1,7 +1,7 @@
 #include "workers/statedb/store.h"
+#include "db/dirutil.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
-#include "workers/statedb/dirutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,35 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* RocksDB requires the "default" family to be opened; ours follow in enum sdb_cf order. */
-#define NCF (1 + SDB_CF_COUNT)
-static const char *const cf_names[NCF] = {"default", "meta",    "wal",  "duties",
-                                          "decided", "mempool", "chain"};
-#define CF(cf) ((cf) + 1)
-
-/* rocksdb WALRecoveryMode: a torn last record (a write cut short by a crash, never acknowledged)
- * is tolerated; corruption anywhere else fails the open instead of silently dropping what
- * follows it (kPointInTimeRecovery would). */
-#define WAL_TOLERATE_CORRUPTED_TAIL 0
-#define INFO_LOG_WARN               2
-
-struct dbh {
-    rocksdb_t *db;
-    rocksdb_options_t *opts;
-    rocksdb_column_family_handle_t *cf[NCF];
-};
-
 struct store {
-    struct dbh h;
+    struct db h;
     rocksdb_writeoptions_t *wo;
-    rocksdb_readoptions_t *ro;
     char *path;
-    char *logdir; /* read-only opens: a private info-log dir, removed at close */
-    int lockfd;   /* read-write opens: flock on "<path>.lock" for the store's lifetime */
-    bool sync, read_only;
+    int lockfd; /* flock on "<path>.lock" for the store's lifetime */
+    bool sync;
     unsigned keep;
     enum store_recovery result;
-    struct store_meta meta;
+    struct db_meta meta;
     struct store_stats stats;
     unsigned inject;
 };
@@ -98,165 +78,11 @@ static void count_recovery(enum store_recovery r)
     metric_inc(metric("state_recovery_total", store_recovery_name(r)));
 }
 
-/* ---- classification of open errors ---- */
-
-/* Substrings of RocksDB statuses that mean the files are damaged or missing. Anything else (a
- * lock held by another process, permissions, a full disk) is not ours to repair. */
-static const char *const damage_markers[] = {
-    "Corruption",
-    "No such file or directory",
-    "does not exist (create_if_missing is false)",
-    "checksum mismatch",
-    "truncated",
-};
-
-bool store_error_is_damage(const char *msg)
-{
-    if (strstr(msg, "lock") && strstr(msg, "Resource temporarily unavailable"))
-        return false;
-    for (size_t i = 0; i < ARRAY_LEN(damage_markers); i++)
-        if (strstr(msg, damage_markers[i]))
-            return true;
-    return false;
-}
-
-/* ---- low-level open ---- */
-
-static void dbh_close(struct dbh *h)
-{
-    for (int i = 0; i < NCF; i++)
-        if (h->cf[i])
-            rocksdb_column_family_handle_destroy(h->cf[i]);
-    if (h->db)
-        rocksdb_close(h->db);
-    if (h->opts)
-        rocksdb_options_destroy(h->opts);
-    memset(h, 0, sizeof(*h));
-}
-
-static int dbh_open(struct dbh *h, const char *path, bool create, bool read_only,
-                    const char *logdir, char *err, size_t errsz)
-{
-    char *e = NULL;
-    memset(h, 0, sizeof(*h));
-    h->opts = rocksdb_options_create();
-    rocksdb_options_set_create_if_missing(h->opts, create);
-    rocksdb_options_set_create_missing_column_families(h->opts, !read_only);
-    rocksdb_options_set_paranoid_checks(h->opts, 1);
-    rocksdb_options_set_max_file_opening_threads(h->opts, 1);
-    rocksdb_options_set_wal_recovery_mode(h->opts, WAL_TOLERATE_CORRUPTED_TAIL);
-    rocksdb_options_set_info_log_level(h->opts, INFO_LOG_WARN);
-    rocksdb_options_set_keep_log_file_num(h->opts, 3);
-    rocksdb_options_set_max_log_file_size(h->opts, 1 << 20);
-    if (logdir)
-        rocksdb_options_set_db_log_dir(h->opts, logdir);
-    const rocksdb_options_t *cfo[NCF];
-    for (int i = 0; i < NCF; i++)
-        cfo[i] = h->opts;
-    if (read_only)
-        h->db = rocksdb_open_for_read_only_column_families(h->opts, path, NCF, cf_names, cfo, h->cf,
-                                                           0, &e);
-    else
-        h->db = rocksdb_open_column_families(h->opts, path, NCF, cf_names, cfo, h->cf, &e);
-    if (e) {
-        memset(h->cf, 0, sizeof(h->cf));
-        h->db = NULL;
-        take_err(&e, err, errsz, "open");
-        dbh_close(h);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- meta ---- */
-
-static int dbh_get(struct dbh *h, enum sdb_cf cf, const char *key, size_t klen,
-                   struct store_value *v, char *err, size_t errsz)
-{
-    char *e = NULL;
-    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    v->p = (uint8_t *)rocksdb_get_cf(h->db, ro, h->cf[CF(cf)], key, klen, &v->len, &e);
-    rocksdb_readoptions_destroy(ro);
-    if (e)
-        return take_err(&e, err, errsz, "get");
-    return v->p ? 0 : 1;
-}
 
 enum verdict { V_OK, V_FRESH, V_DAMAGED, V_BINDING, V_IO };
 
-/* Read one fixed-size meta value: 0 ok, 1 absent, -1 damaged (why set). */
-static int meta_fixed(struct dbh *h, const char *key, void *out, size_t len, char *why,
-                      size_t whysz)
-{
-    struct store_value v;
-    char e[256];
-    int rc = dbh_get(h, SDB_CF_META, key, strlen(key), &v, e, sizeof(e));
-    if (rc < 0) {
-        seterr(why, whysz, "meta %s: %s", key, e);
-        return -1;
-    }
-    if (rc == 1)
-        return 1;
-    if (v.len != len) {
-        seterr(why, whysz, "meta %s has %zu bytes, expected %zu", key, v.len, len);
-        store_value_free(&v);
-        return -1;
-    }
-    memcpy(out, v.p, len);
-    store_value_free(&v);
-    return 0;
-}
-
-static enum verdict read_meta(struct dbh *h, struct store_meta *m, uint64_t records, char *why,
-                              size_t whysz)
-{
-    uint8_t b4[4], b8[8];
-    memset(m, 0, sizeof(*m));
-    why[0] = 0;
-    int rc = meta_fixed(h, RECORD_META_SCHEMA, b4, 4, why, whysz);
-    if (rc < 0)
-        return V_DAMAGED;
-    if (rc == 1) {
-        if (records == 0)
-            return V_FRESH;
-        seterr(why, whysz, "meta has no schema version but the database holds %llu records",
-               (unsigned long long)records);
-        return V_DAMAGED;
-    }
-    m->schema = record_get_u32(b4);
-    if (m->schema == 0) {
-        seterr(why, whysz, "meta schema version is 0");
-        return V_DAMAGED;
-    }
-    if (meta_fixed(h, RECORD_META_LOCK_HASH, m->lock_hash, RECORD_LOCK_HASH, why, whysz) != 0 ||
-        meta_fixed(h, RECORD_META_NODE_INDEX, b8, 8, why, whysz) != 0) {
-        if (!why[0])
-            seterr(why, whysz, "meta lock_hash or node_index missing");
-        return V_DAMAGED;
-    }
-    m->node_index = record_get_u64(b8);
-    if (meta_fixed(h, RECORD_META_CREATED, b8, 8, why, whysz) == 0)
-        m->created_ms = record_get_u64(b8);
-    struct store_value v;
-    char e[256];
-    rc = dbh_get(h, SDB_CF_META, RECORD_META_FALLBACK, strlen(RECORD_META_FALLBACK), &v, e,
-                 sizeof(e));
-    if (rc < 0) {
-        seterr(why, whysz, "meta fallback: %s", e);
-        return V_DAMAGED;
-    }
-    if (rc == 0) {
-        int bad = record_fallback_decode(&m->fallback, v.p, v.len);
-        store_value_free(&v);
-        if (bad) {
-            seterr(why, whysz, "meta fallback record is malformed");
-            return V_DAMAGED;
-        }
-    }
-    return V_OK;
-}
-
-static enum verdict check_binding(const struct store_meta *m, const struct store_opts *o,
+static enum verdict check_binding(const struct db_meta *m, const struct store_opts *o,
                                   const char *path, char *why, size_t whysz)
 {
     char have[2 * RECORD_LOCK_HASH + 1], want[2 * RECORD_LOCK_HASH + 1];
@@ -278,7 +104,7 @@ static enum verdict check_binding(const struct store_meta *m, const struct store
     return V_OK;
 }
 
-static int write_meta(struct dbh *h, const struct store_opts *o, char *err, size_t errsz)
+static int write_meta(struct db *h, const struct store_opts *o, char *err, size_t errsz)
 {
     uint8_t b4[4], idx[8], created[8];
     char *e = NULL;
@@ -286,7 +112,7 @@ static int write_meta(struct dbh *h, const struct store_opts *o, char *err, size
     record_put_u64(idx, o->node_index);
     record_put_u64(created, wall_ms());
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    rocksdb_column_family_handle_t *meta = h->cf[CF(SDB_CF_META)];
+    rocksdb_column_family_handle_t *meta = db_cf(h, SDB_CF_META);
     rocksdb_writebatch_put_cf(wb, meta, RECORD_META_SCHEMA, strlen(RECORD_META_SCHEMA),
                               (const char *)b4, 4);
     rocksdb_writebatch_put_cf(wb, meta, RECORD_META_LOCK_HASH, strlen(RECORD_META_LOCK_HASH),
@@ -297,13 +123,13 @@ static int write_meta(struct dbh *h, const struct store_opts *o, char *err, size
                               (const char *)created, 8);
     rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(wo, 1);
-    rocksdb_write(h->db, wo, wb, &e);
+    rocksdb_write(h->rdb, wo, wb, &e);
     rocksdb_writeoptions_destroy(wo);
     rocksdb_writebatch_destroy(wb);
     return e ? take_err(&e, err, errsz, "write meta") : 0;
 }
 
-static int write_fallback(struct dbh *h, uint64_t recovered_ms, uint64_t checkpoint_ms,
+static int write_fallback(struct db *h, uint64_t recovered_ms, uint64_t checkpoint_ms,
                           const char *detail, char *err, size_t errsz)
 {
     struct buf b = BUF_INIT;
@@ -311,7 +137,7 @@ static int write_fallback(struct dbh *h, uint64_t recovered_ms, uint64_t checkpo
     record_fallback_encode(&b, recovered_ms, checkpoint_ms, detail);
     rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(wo, 1);
-    rocksdb_put_cf(h->db, wo, h->cf[CF(SDB_CF_META)], RECORD_META_FALLBACK,
+    rocksdb_put_cf(h->rdb, wo, db_cf(h, SDB_CF_META), RECORD_META_FALLBACK,
                    strlen(RECORD_META_FALLBACK), (const char *)b.data, b.len, &e);
     rocksdb_writeoptions_destroy(wo);
     buf_free(&b);
@@ -354,7 +180,7 @@ static int check_record(enum sdb_cf cf, const uint8_t *k, size_t kl, const uint8
 
 /* Read every record of every family with checksums verified; *records counts those outside
  * meta. */
-static enum verdict verify_records(struct dbh *h, uint64_t *records, char *why, size_t whysz)
+static enum verdict verify_records(struct db *h, uint64_t *records, char *why, size_t whysz)
 {
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_verify_checksums(ro, 1);
@@ -362,14 +188,14 @@ static enum verdict verify_records(struct dbh *h, uint64_t *records, char *why, 
     enum verdict v = V_OK;
     *records = 0;
     for (unsigned cf = 0; cf < SDB_CF_COUNT && v == V_OK; cf++) {
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(h->db, ro, h->cf[CF(cf)]);
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(h->rdb, ro, db_cf(h, cf));
         uint64_t n = 0;
         for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
             size_t kl, vl;
             const char *k = rocksdb_iter_key(it, &kl);
             const char *val = rocksdb_iter_value(it, &vl);
             if (check_record(cf, (const uint8_t *)k, kl, (const uint8_t *)val, vl) < 0) {
-                seterr(why, whysz, "column family %s: record %llu is malformed", cf_names[CF(cf)],
+                seterr(why, whysz, "column family %s: record %llu is malformed", sdb_cf_name(cf),
                        (unsigned long long)n);
                 v = V_DAMAGED;
                 break;
@@ -379,7 +205,7 @@ static enum verdict verify_records(struct dbh *h, uint64_t *records, char *why, 
         char *e = NULL;
         rocksdb_iter_get_error(it, &e);
         if (e) {
-            seterr(why, whysz, "column family %s: %s", cf_names[CF(cf)], e);
+            seterr(why, whysz, "column family %s: %s", sdb_cf_name(cf), e);
             rocksdb_free(e);
             v = V_DAMAGED;
         }
@@ -485,10 +311,10 @@ static enum verdict witness_check_manifest(const char *path, const struct witnes
 }
 
 /* On the open database: V_DAMAGED when it is behind the witness's sequence number. */
-static enum verdict witness_check_seq(struct dbh *h, const char *path, const struct witness *w,
+static enum verdict witness_check_seq(struct db *h, const char *path, const struct witness *w,
                                       char *why, size_t whysz)
 {
-    uint64_t seq = rocksdb_get_latest_sequence_number(h->db);
+    uint64_t seq = rocksdb_get_latest_sequence_number(h->rdb);
     if (seq < w->seq) {
         seterr(why, whysz,
                "database is behind its last recorded state (sequence %llu < %llu in %s.seqno): "
@@ -502,16 +328,24 @@ static enum verdict witness_check_seq(struct dbh *h, const char *path, const str
 /* ---- verified open ---- */
 
 /* Checks that need only a read-only view: witness, every record, meta, binding. */
-static enum verdict verify(struct dbh *h, const char *path, const struct witness *w,
-                           const struct store_opts *o, struct store_meta *m, char *why,
-                           size_t whysz)
+static enum verdict verify(struct db *h, const char *path, const struct witness *w,
+                           const struct store_opts *o, struct db_meta *m, char *why, size_t whysz)
 {
     uint64_t records;
     if (w && witness_check_seq(h, path, w, why, whysz) != V_OK)
         return V_DAMAGED;
     enum verdict v = verify_records(h, &records, why, whysz);
     if (v == V_OK)
-        v = read_meta(h, m, records, why, whysz);
+        switch (db_meta_read(h, m, records, why, whysz)) {
+        case DB_META_OK:
+            break;
+        case DB_META_FRESH:
+            v = V_FRESH;
+            break;
+        case DB_META_DAMAGED:
+            v = V_DAMAGED;
+            break;
+        }
     if (v == V_OK)
         v = check_binding(m, o, path, why, whysz);
     return v;
@@ -525,8 +359,8 @@ static enum verdict verify(struct dbh *h, const char *path, const struct witness
  * damaged. check_witness: compare with "<path>.seqno". On V_OK h is open read-write and m
  * filled; otherwise h is closed and why explains.
  */
-static enum verdict open_verified(struct dbh *h, const char *path, bool create, bool check_witness,
-                                  const struct store_opts *o, struct store_meta *m, char *why,
+static enum verdict open_verified(struct db *h, const char *path, bool create, bool check_witness,
+                                  const struct store_opts *o, struct db_meta *m, char *why,
                                   size_t whysz)
 {
     char e[1024];
@@ -542,22 +376,21 @@ static enum verdict open_verified(struct dbh *h, const char *path, bool create, 
     if (!create) {
         /* A database is created whole (create_fresh), so a missing column family is
          * damage like any other. */
-        if (dbh_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
+        if (db_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
             seterr(why, whysz, "%s", e);
-            return store_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED
-                                                                                    : V_IO;
+            return db_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED : V_IO;
         }
         v = verify(h, path, wp, o, m, why, whysz);
-        dbh_close(h);
+        db_close(h);
         if (v == V_FRESH)
             seterr(why, whysz, "meta column family is empty%s",
                    wp ? " but the .seqno witness records the database in use" : "");
         if (v != V_OK)
             return v == V_FRESH ? V_DAMAGED : v;
     }
-    if (dbh_open(h, path, create, false, NULL, e, sizeof(e)) < 0) {
+    if (db_open(h, path, create, false, NULL, e, sizeof(e)) < 0) {
         seterr(why, whysz, "%s", e);
-        return store_error_is_damage(e) ? V_DAMAGED : V_IO;
+        return db_error_is_damage(e) ? V_DAMAGED : V_IO;
     }
     if (create) {
         if (write_meta(h, o, e, sizeof(e)) < 0) {
@@ -567,28 +400,8 @@ static enum verdict open_verified(struct dbh *h, const char *path, bool create, 
             v = verify(h, path, NULL, o, m, why, whysz);
     }
     if (v != V_OK)
-        dbh_close(h);
+        db_close(h);
     return v;
-}
-
-/* ---- presence ---- */
-
-/* True when path holds database files (RocksDB's own LOCK and info logs do not count). */
-static bool db_present(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return false;
-    bool found = false;
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "LOCK") || !strncmp(n, "LOG", 3))
-            continue;
-        found = true;
-    }
-    closedir(d);
-    return found;
 }
 
 /* ---- checkpoints ---- */
@@ -671,10 +484,6 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
 {
     char dir[PATH_MAX], tmp[PATH_MAX], fin[PATH_MAX];
     char *e = NULL;
-    if (st->read_only) {
-        seterr(err, errsz, "checkpoint: store is read-only");
-        return -1;
-    }
     store_checkpoint_dir(st->path, dir, sizeof(dir));
     if (mkdir_p(dir, 0700) < 0) {
         seterr(err, errsz, "checkpoint: mkdir %s: %s", dir, strerror(errno));
@@ -694,7 +503,7 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
     pathf(tmp, sizeof(tmp), "%s/%llu.tmp", dir, (unsigned long long)ms);
     pathf(fin, sizeof(fin), "%s/%llu", dir, (unsigned long long)ms);
 
-    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(st->h.db, &e);
+    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(st->h.rdb, &e);
     if (!e)
         rocksdb_checkpoint_create(cp, tmp, 0 /* always flush: the checkpoint holds SSTs */, &e);
     if (cp)
@@ -718,7 +527,7 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
     }
     free(all);
     dir_fsync(dir);
-    witness_write(st->path, st->h.db);
+    witness_write(st->path, st->h.rdb);
     if (taken_ms)
         *taken_ms = ms;
     return 0;
@@ -757,8 +566,8 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
         n = 0;
     }
     for (size_t i = 0; i < n; i++) {
-        struct dbh h;
-        struct store_meta m;
+        struct db h;
+        struct db_meta m;
         pathf(ck, sizeof(ck), "%s/%llu", ckdir, (unsigned long long)names[i]);
         if (dir_remove(tmp) < 0 || dir_copy(ck, tmp) < 0) {
             buf_printf(&tried, "%s%llu: copy: %s", tried.len ? "; " : "",
@@ -780,14 +589,14 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
         char detail[SDB_DETAIL_MAX + 1];
         if (had_db && aside_name(o->path, aside, sizeof(aside)) < 0) {
             seterr(err, errsz, "no name to move %s aside: %s", o->path, strerror(errno));
-            dbh_close(&h);
+            db_close(&h);
             goto fail_io;
         }
         seterr(detail, sizeof(detail), "database damaged (%s); %s%s; restored checkpoint %llu",
                damage, had_db ? "moved aside to " : "nothing to move aside", had_db ? aside : "",
                (unsigned long long)names[i]);
         int wrc = write_fallback(&h, now, names[i], detail, e, sizeof(e));
-        dbh_close(&h);
+        db_close(&h);
         if (wrc < 0) {
             seterr(err, errsz, "checkpoint %llu: %s", (unsigned long long)names[i], e);
             goto fail_io;
@@ -830,41 +639,11 @@ static struct store *store_alloc(const struct store_opts *o)
     struct store *st = xcalloc(1, sizeof(*st));
     st->path = xstrdup(o->path);
     st->sync = o->sync;
-    st->read_only = o->read_only;
     st->keep = o->checkpoints_keep ? o->checkpoints_keep : 1;
     st->lockfd = -1;
     st->wo = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st->wo, o->sync);
-    st->ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_verify_checksums(st->ro, 1);
     return st;
-}
-
-static int open_read_only(struct store *st, const struct store_opts *o, char *err, size_t errsz)
-{
-    char why[1024], e[1024];
-    if (!db_present(o->path)) {
-        seterr(err, errsz, "no database at %s", o->path);
-        return STORE_E_IO;
-    }
-    /* RocksDB rotates the info log of the directory it opens, even read-only: keep the
-     * running node's LOG untouched by writing ours elsewhere. */
-    char tmpl[] = "/tmp/aequa-ro-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        seterr(err, errsz, "mkdtemp: %s", strerror(errno));
-        return STORE_E_IO;
-    }
-    st->logdir = xstrdup(tmpl);
-    if (dbh_open(&st->h, o->path, false, true, st->logdir, e, sizeof(e)) < 0) {
-        seterr(err, errsz, "%s: %s", o->path, e);
-        return store_error_is_damage(e) ? STORE_E_DAMAGED : STORE_E_IO;
-    }
-    enum verdict v = read_meta(&st->h, &st->meta, 1, why, sizeof(why));
-    if (v != V_OK) {
-        seterr(err, errsz, "%s: %s", o->path, why);
-        return STORE_E_DAMAGED;
-    }
-    return STORE_OK;
 }
 
 /*
@@ -873,7 +652,7 @@ static int open_read_only(struct store *st, const struct store_opts *o, char *er
  * and is removed here, instead of a half-created database that looks damaged (RocksDB writes
  * CURRENT last).
  */
-static enum verdict create_fresh(struct dbh *h, const struct store_opts *o, struct store_meta *m,
+static enum verdict create_fresh(struct db *h, const struct store_opts *o, struct db_meta *m,
                                  char *why, size_t whysz)
 {
     char tmp[PATH_MAX];
@@ -885,7 +664,7 @@ static enum verdict create_fresh(struct dbh *h, const struct store_opts *o, stru
     enum verdict v = open_verified(h, tmp, true, false, o, m, why, whysz);
     if (v != V_OK)
         return v;
-    dbh_close(h);
+    db_close(h);
     /* o->path holds no database files (db_present): at most an empty directory. */
     if (dir_remove(o->path) < 0 || rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
         seterr(why, whysz, "install new database %s at %s: %s", tmp, o->path, strerror(errno));
@@ -957,8 +736,8 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
         return STORE_E_IO;
     }
     struct store *st = store_alloc(o);
-    int rc = o->read_only ? open_read_only(st, o, err, errsz) : open_read_write(st, o, err, errsz);
-    if (rc == STORE_OK && !o->read_only && witness_write(o->path, st->h.db) < 0) {
+    int rc = open_read_write(st, o, err, errsz);
+    if (rc == STORE_OK && witness_write(o->path, st->h.rdb) < 0) {
         seterr(err, errsz, "write %s.seqno: %s", o->path, strerror(errno));
         rc = STORE_E_IO;
     }
@@ -974,17 +753,12 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
-    if (st->h.db && !st->read_only)
-        witness_write(st->path, st->h.db);
-    dbh_close(&st->h);
+    if (st->h.rdb)
+        witness_write(st->path, st->h.rdb);
+    db_close(&st->h);
     if (st->lockfd >= 0)
         close(st->lockfd);
     rocksdb_writeoptions_destroy(st->wo);
-    rocksdb_readoptions_destroy(st->ro);
-    if (st->logdir) {
-        dir_remove(st->logdir);
-        free(st->logdir);
-    }
     free(st->path);
     free(st);
 }
@@ -994,7 +768,7 @@ enum store_recovery store_open_result(const struct store *st)
     return st->result;
 }
 
-const struct store_meta *store_meta(const struct store *st)
+const struct db_meta *store_meta(const struct store *st)
 {
     return &st->meta;
 }
@@ -1009,85 +783,11 @@ bool store_sync(const struct store *st)
     return st->sync;
 }
 
-/* ---- reads ---- */
+/* ---- reads: the database's own (db.h) ---- */
 
-int store_get(struct store *st, enum sdb_cf cf, const void *key, size_t klen, struct store_value *v,
-              char *err, size_t errsz)
+const struct db *store_db(const struct store *st)
 {
-    char *e = NULL;
-    v->p = (uint8_t *)rocksdb_get_cf(st->h.db, st->ro, st->h.cf[CF(cf)], key, klen, &v->len, &e);
-    if (e)
-        return take_err(&e, err, errsz, "get");
-    return v->p ? 0 : 1;
-}
-
-void store_value_free(struct store_value *v)
-{
-    if (v->p)
-        rocksdb_free(v->p);
-    v->p = NULL;
-    v->len = 0;
-}
-
-struct store_iter {
-    rocksdb_iterator_t *it;
-};
-
-struct store_iter *store_iter_new(struct store *st, enum sdb_cf cf)
-{
-    struct store_iter *it = xcalloc(1, sizeof(*it));
-    it->it = rocksdb_create_iterator_cf(st->h.db, st->ro, st->h.cf[CF(cf)]);
-    return it;
-}
-
-void store_iter_seek(struct store_iter *it, const void *key, size_t klen)
-{
-    rocksdb_iter_seek(it->it, key, klen);
-}
-
-void store_iter_seek_first(struct store_iter *it)
-{
-    rocksdb_iter_seek_to_first(it->it);
-}
-
-void store_iter_seek_for_prev(struct store_iter *it, const void *key, size_t klen)
-{
-    rocksdb_iter_seek_for_prev(it->it, key, klen);
-}
-
-bool store_iter_valid(const struct store_iter *it)
-{
-    return rocksdb_iter_valid(it->it);
-}
-
-void store_iter_next(struct store_iter *it)
-{
-    rocksdb_iter_next(it->it);
-}
-
-const uint8_t *store_iter_key(const struct store_iter *it, size_t *len)
-{
-    return (const uint8_t *)rocksdb_iter_key(it->it, len);
-}
-
-const uint8_t *store_iter_value(const struct store_iter *it, size_t *len)
-{
-    return (const uint8_t *)rocksdb_iter_value(it->it, len);
-}
-
-int store_iter_error(const struct store_iter *it, char *err, size_t errsz)
-{
-    char *e = NULL;
-    rocksdb_iter_get_error(it->it, &e);
-    return e ? take_err(&e, err, errsz, "iterate") : 0;
-}
-
-void store_iter_free(struct store_iter *it)
-{
-    if (!it)
-        return;
-    rocksdb_iter_destroy(it->it);
-    free(it);
+    return &st->h;
 }
 
 /* ---- writes ---- */
@@ -1108,18 +808,18 @@ struct store_batch *store_batch_new(struct store *st)
 void store_batch_put(struct store_batch *b, enum sdb_cf cf, const void *key, size_t klen,
                      const void *val, size_t vlen)
 {
-    rocksdb_writebatch_put_cf(b->wb, b->st->h.cf[CF(cf)], key, klen, val, vlen);
+    rocksdb_writebatch_put_cf(b->wb, db_cf(&b->st->h, cf), key, klen, val, vlen);
 }
 
 void store_batch_delete(struct store_batch *b, enum sdb_cf cf, const void *key, size_t klen)
 {
-    rocksdb_writebatch_delete_cf(b->wb, b->st->h.cf[CF(cf)], key, klen);
+    rocksdb_writebatch_delete_cf(b->wb, db_cf(&b->st->h, cf), key, klen);
 }
 
 void store_batch_delete_range(struct store_batch *b, enum sdb_cf cf, const void *start, size_t slen,
                               const void *end, size_t elen)
 {
-    rocksdb_writebatch_delete_range_cf(b->wb, b->st->h.cf[CF(cf)], start, slen, end, elen);
+    rocksdb_writebatch_delete_range_cf(b->wb, db_cf(&b->st->h, cf), start, slen, end, elen);
 }
 
 int store_batch_count(const struct store_batch *b)
@@ -1131,17 +831,13 @@ int store_batch_write(struct store_batch *b, char *err, size_t errsz)
 {
     struct store *st = b->st;
     char *e = NULL;
-    if (st->read_only) {
-        seterr(err, errsz, "write: store is read-only");
-        return -1;
-    }
     if (st->inject) {
         st->inject--;
         st->stats.write_errors++;
         seterr(err, errsz, "write: injected failure");
         return -1;
     }
-    rocksdb_write(st->h.db, st->wo, b->wb, &e);
+    rocksdb_write(st->h.rdb, st->wo, b->wb, &e);
     if (e) {
         st->stats.write_errors++;
         return take_err(&e, err, errsz, "write");
@@ -1168,10 +864,4 @@ void store_get_stats(const struct store *st, struct store_stats *s)
 void store_inject_write_errors(struct store *st, unsigned n)
 {
     st->inject = n;
-}
-
-int store_db_path(const char *statedb_dir, char *out, size_t outsz)
-{
-    int n = snprintf(out, outsz, "%s/" STORE_DB_NAME, statedb_dir);
-    return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 /*
- * store: the node's RocksDB database (SPEC §8) — open, bind, verify, recover, checkpoint, and a
- * thin layer of gets, batches and iterators over its column families (layout: record.h).
+ * store: the StateDB worker's hold on the node's database (SPEC §8) — open, bind, verify,
+ * recover, checkpoint, and write batches. Reads go through the database handle (db/db.h, the
+ * library aequactl shares) that store_db() returns; the layout is db/record.h's.
  *
  * Owns, beside the database directory `path`:
  *   <path>.checkpoints/<wall-ms>/  checkpoints (complete ones only; "<ms>.tmp" is one in progress)
@@ -40,8 +41,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db/db.h"
+#include "db/record.h"
 #include "proto/statedb.h"
-#include "workers/statedb/record.h"
 
 enum store_status {
     STORE_OK = 0,
@@ -56,28 +58,13 @@ const char *store_recovery_name(enum store_recovery r);
 
 struct store_opts {
     const char *path;
-    const uint8_t *lock_hash; /* RECORD_LOCK_HASH bytes; may be NULL only when read_only */
+    const uint8_t *lock_hash; /* RECORD_LOCK_HASH bytes */
     uint64_t node_index;
-    bool sync;      /* [statedb] sync: every batch is written with sync = true */
-    bool read_only; /* tooling: no create, no verification pass, no recovery, no writes */
+    bool sync; /* [statedb] sync: every batch is written with sync = true */
     unsigned checkpoints_keep;
 };
 
-struct store_meta {
-    uint32_t schema;
-    uint8_t lock_hash[RECORD_LOCK_HASH];
-    uint64_t node_index;
-    uint64_t created_ms;
-    struct sdb_hello_info fallback; /* fallback.fallback is false when never restored */
-};
-
 struct store;
-
-/* The RocksDB directory inside the StateDB's own directory ([statedb] path, default
- * <data-dir>/db): "<dir>/rocksdb". Its sibling files (.lock, .seqno, .checkpoints/,
- * .corrupt-*) live in the same directory, which belongs to the StateDB worker's user. */
-#define STORE_DB_NAME "rocksdb"
-int store_db_path(const char *statedb_dir, char *out, size_t outsz);
 
 /* Open (see above). On error *out is NULL and err says what happened. */
 int store_open(struct store **out, const struct store_opts *o, char *err, size_t errsz);
@@ -85,7 +72,7 @@ void store_close(struct store *st);
 
 /* How this open went, and the database's meta (including a fallback recorded earlier). */
 enum store_recovery store_open_result(const struct store *st);
-const struct store_meta *store_meta(const struct store *st);
+const struct db_meta *store_meta(const struct store *st);
 const char *store_path(const struct store *st);
 bool store_sync(const struct store *st);
 
@@ -99,33 +86,9 @@ void store_checkpoint_dir(const char *path, char *out, size_t outsz);
  * most max) or -1. */
 int store_checkpoint_list(const char *path, uint64_t *names, size_t max);
 
-/* True when a RocksDB open error means the files are damaged (as opposed to a lock held, a
- * permission or a full disk). Exposed for tests. */
-bool store_error_is_damage(const char *rocksdb_error);
-
 /* ---- reads ---- */
-struct store_value {
-    uint8_t *p;
-    size_t len;
-};
-/* 0 found (release with store_value_free), 1 not found, -1 error. */
-int store_get(struct store *st, enum sdb_cf cf, const void *key, size_t klen, struct store_value *v,
-              char *err, size_t errsz);
-void store_value_free(struct store_value *v);
-
-struct store_iter;
-/* Iterates one column family in key order, verifying checksums. */
-struct store_iter *store_iter_new(struct store *st, enum sdb_cf cf);
-void store_iter_seek(struct store_iter *it, const void *key, size_t klen); /* first >= key */
-void store_iter_seek_first(struct store_iter *it);
-void store_iter_seek_for_prev(struct store_iter *it, const void *key, size_t klen); /* last <= */
-bool store_iter_valid(const struct store_iter *it);
-void store_iter_next(struct store_iter *it);
-const uint8_t *store_iter_key(const struct store_iter *it, size_t *len);
-const uint8_t *store_iter_value(const struct store_iter *it, size_t *len);
-/* 0, or -1 with the iterator's error (check after the loop). */
-int store_iter_error(const struct store_iter *it, char *err, size_t errsz);
-void store_iter_free(struct store_iter *it);
+/* The open database: db_get, db_iter_* (db/db.h). */
+const struct db *store_db(const struct store *st);
 
 /* ---- writes ---- */
 struct store_batch;

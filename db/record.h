@@ -12,7 +12,8 @@
  *            "fallback"    -> msgpack [recovered_ms, checkpoint_ms, detail]: present once the
  *                             database was restored from a checkpoint (kept for good: QBFT
  *                             must know that votes of that era may be missing)
- *   wal      dtype u8 | height u64 | round u32 | mtype u8  (14 bytes)
+ *   wal      dtype u8 | height u64 | round u32 | mtype u8  (14 bytes; mtype is the QBFT
+ *                          message type minus one: PRE-PREPARE 0 ... DECIDED 4, see record.c)
  *                          -> the exact signed message bytes of that vote intent
  *   duties   dtype u8 | height u64  (9 bytes)
  *                          -> msgpack [payload bin, trace_id str, accepted_ms]
@@ -29,8 +30,8 @@
  *
  * Record decoders are strict and bounded: a database file is trusted no more than a message.
  */
-#ifndef AEQUA_STATEDB_RECORD_H
-#define AEQUA_STATEDB_RECORD_H
+#ifndef AEQUA_DB_RECORD_H
+#define AEQUA_DB_RECORD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,6 +61,8 @@
 
 /* ---- keys ---- */
 void record_wal_key(uint8_t out[RECORD_WAL_KEY_LEN], const struct sdb_intent_key *k);
+/* A bound below every WAL key of the instance (dtype, height): for range scans and deletes. */
+void record_wal_first(uint8_t out[RECORD_WAL_KEY_LEN], uint8_t dtype, uint64_t height);
 /* 0, or -1 if the key is not a valid WAL key. */
 int record_wal_key_parse(struct sdb_intent_key *k, const void *key, size_t len);
 void record_inst_key(uint8_t out[RECORD_INST_KEY_LEN], uint8_t dtype, uint64_t height);

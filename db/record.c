@@ -1,4 +1,4 @@
-#include "workers/statedb/record.h"
+#include "db/record.h"
 #include "lib/mp.h"
 #include "lib/util.h"
 
@@ -29,23 +29,38 @@ uint64_t record_get_u64(const uint8_t p[8])
 
 /* ---- keys ---- */
 
+/*
+ * The type byte of a WAL key keeps schema 1's numbering, PRE-PREPARE 0 to DECIDED 4: one below
+ * enum qbft_type (PRE-PREPARE 1 to DECIDED 5). The byte was written so before the node had one
+ * numbering, and existing databases must read back unchanged; the key order is the same.
+ */
+#define WAL_TYPE_BYTE(mtype) ((uint8_t)((mtype)-QBFT_PRE_PREPARE))
+
 void record_wal_key(uint8_t out[RECORD_WAL_KEY_LEN], const struct sdb_intent_key *k)
 {
     out[0] = k->dtype;
     record_put_u64(out + 1, k->height);
     record_put_u32(out + 9, k->round);
-    out[13] = k->mtype;
+    out[13] = WAL_TYPE_BYTE(k->mtype);
+}
+
+void record_wal_first(uint8_t out[RECORD_WAL_KEY_LEN], uint8_t dtype, uint64_t height)
+{
+    memset(out, 0, RECORD_WAL_KEY_LEN);
+    out[0] = dtype;
+    record_put_u64(out + 1, height);
 }
 
 int record_wal_key_parse(struct sdb_intent_key *k, const void *key, size_t len)
 {
     const uint8_t *p = key;
-    if (len != RECORD_WAL_KEY_LEN || p[0] >= SDB_DUTY_TYPES || p[13] >= SDB_MSG_TYPES)
+    if (len != RECORD_WAL_KEY_LEN || p[0] >= DUTY_TYPES ||
+        p[13] > WAL_TYPE_BYTE(QBFT_INTENT_TYPE_MAX))
         return -1;
     k->dtype = p[0];
     k->height = record_get_u64(p + 1);
     k->round = record_get_u32(p + 9);
-    k->mtype = p[13];
+    k->mtype = (uint8_t)(p[13] + QBFT_PRE_PREPARE);
     return k->height <= SDB_HEIGHT_MAX ? 0 : -1;
 }
 
@@ -58,7 +73,7 @@ void record_inst_key(uint8_t out[RECORD_INST_KEY_LEN], uint8_t dtype, uint64_t h
 int record_inst_key_parse(uint8_t *dtype, uint64_t *height, const void *key, size_t len)
 {
     const uint8_t *p = key;
-    if (len != RECORD_INST_KEY_LEN || p[0] >= SDB_DUTY_TYPES)
+    if (len != RECORD_INST_KEY_LEN || p[0] >= DUTY_TYPES)
         return -1;
     *dtype = p[0];
     *height = record_get_u64(p + 1);

@@ -1,4 +1,4 @@
-#include "workers/statedb/dirutil.h"
+#include "db/dirutil.h"
 #include "lib/util.h"
 
 #include <dirent.h>

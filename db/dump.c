@@ -1,4 +1,4 @@
-#include "workers/statedb/dump.h"
+#include "db/dump.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 
@@ -43,16 +43,16 @@ static bool printable(const uint8_t *p, size_t n)
 
 static void put_instance(FILE *out, const char *kind, uint8_t dtype, uint64_t height)
 {
-    fprintf(out, "%s %s/%llu", kind, sdb_duty_name(dtype), (unsigned long long)height);
+    fprintf(out, "%s %s/%llu", kind, duty_type_name(dtype), (unsigned long long)height);
 }
 
-static void header(struct store *st, FILE *out)
+static void header(const struct db_reader *r, FILE *out)
 {
-    const struct store_meta *m = store_meta(st);
+    const struct db_meta *m = db_reader_meta(r);
     char lock[2 * RECORD_LOCK_HASH + 1], t1[48], t2[48];
     hex_encode(lock, m->lock_hash, RECORD_LOCK_HASH);
     fmt_time(t1, sizeof(t1), m->created_ms);
-    fprintf(out, "# statedb %s: schema %u, cluster %s, node %llu, created %s\n", store_path(st),
+    fprintf(out, "# statedb %s: schema %u, cluster %s, node %llu, created %s\n", db_reader_path(r),
             m->schema, lock, (unsigned long long)m->node_index, t1);
     if (m->fallback.fallback) {
         fmt_time(t1, sizeof(t1), m->fallback.recovered_ms);
@@ -62,19 +62,19 @@ static void header(struct store *st, FILE *out)
     }
 }
 
-static bool decided(struct store *st, uint8_t dtype, uint64_t height)
+static bool decided(const struct db *h, uint8_t dtype, uint64_t height)
 {
     uint8_t k[RECORD_INST_KEY_LEN];
-    struct store_value v;
+    struct db_value v;
     record_inst_key(k, dtype, height);
-    if (store_get(st, SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
+    if (db_get(h, SDB_CF_DECIDED, k, sizeof(k), &v, NULL, 0) != 0)
         return false;
-    store_value_free(&v);
+    db_value_free(&v);
     return true;
 }
 
 /* One line for one record of cf; -1 if the record is malformed. */
-static int line(struct store *st, FILE *out, enum sdb_cf cf, const uint8_t *k, size_t kl,
+static int line(const struct db *h, FILE *out, enum sdb_cf cf, const uint8_t *k, size_t kl,
                 const uint8_t *v, size_t vl, bool hex)
 {
     struct sdb_intent_key ik;
@@ -85,9 +85,9 @@ static int line(struct store *st, FILE *out, enum sdb_cf cf, const uint8_t *k, s
         if (record_wal_key_parse(&ik, k, kl) < 0)
             return -1;
         put_instance(out, "intent", ik.dtype, ik.height);
-        fprintf(out, " round=%u type=%s len=%zu", ik.round, sdb_msg_name(ik.mtype), vl);
+        fprintf(out, " round=%u type=%s len=%zu", ik.round, qbft_type_name(ik.mtype), vl);
         put_sha(out, "sha256", v, vl);
-        fprintf(out, " decided=%s", decided(st, ik.dtype, ik.height) ? "yes" : "no");
+        fprintf(out, " decided=%s", decided(h, ik.dtype, ik.height) ? "yes" : "no");
         if (hex) {
             fputs(" hex=", out);
             put_hex(out, v, vl);
@@ -137,19 +137,20 @@ static int line(struct store *st, FILE *out, enum sdb_cf cf, const uint8_t *k, s
     return 0;
 }
 
-int statedb_dump(struct store *st, FILE *out, bool hex, char *err, size_t errsz)
+int db_dump(const struct db_reader *r, FILE *out, bool hex, char *err, size_t errsz)
 {
     static const enum sdb_cf order[] = {SDB_CF_WAL, SDB_CF_DUTIES, SDB_CF_DECIDED};
     uint64_t count[3] = {0};
-    header(st, out);
+    const struct db *h = db_reader_db(r);
+    header(r, out);
     for (size_t c = 0; c < ARRAY_LEN(order); c++) {
-        struct store_iter *it = store_iter_new(st, order[c]);
+        struct db_iter *it = db_iter_new(h, order[c]);
         int rc = 0;
-        for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+        for (db_iter_seek_first(it); db_iter_valid(it); db_iter_next(it)) {
             size_t kl, vl;
-            const uint8_t *k = store_iter_key(it, &kl);
-            const uint8_t *v = store_iter_value(it, &vl);
-            if (line(st, out, order[c], k, kl, v, vl, hex) < 0) {
+            const uint8_t *k = db_iter_key(it, &kl);
+            const uint8_t *v = db_iter_value(it, &vl);
+            if (line(h, out, order[c], k, kl, v, vl, hex) < 0) {
                 snprintf(err, errsz, "malformed record %llu in %s", (unsigned long long)count[c],
                          sdb_cf_name(order[c]));
                 rc = -1;
@@ -157,9 +158,9 @@ int statedb_dump(struct store *st, FILE *out, bool hex, char *err, size_t errsz)
             }
             count[c]++;
         }
-        if (rc == 0 && store_iter_error(it, err, errsz) < 0)
+        if (rc == 0 && db_iter_error(it, err, errsz) < 0)
             rc = -1;
-        store_iter_free(it);
+        db_iter_free(it);
         if (rc < 0)
             return -1;
     }

@@ -11,19 +11,20 @@
  *
  * (`hex=...` ends intent, duty and decided lines when asked for.)
  *
- * Works on a read-only store, so on a stopped node's data or beside the running StateDB worker.
+ * Reads through the read-only reader (db.h), so on a stopped node's data or beside the running
+ * StateDB worker.
  * A payload is shown inline when short and printable; `hex` adds every byte string in hex.
  */
-#ifndef AEQUA_STATEDB_DUMP_H
-#define AEQUA_STATEDB_DUMP_H
+#ifndef AEQUA_DB_DUMP_H
+#define AEQUA_DB_DUMP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "workers/statedb/store.h"
+#include "db/db.h"
 
 /* 0, or -1 with err set (iteration error or malformed record; what was printed stays). */
-int statedb_dump(struct store *st, FILE *out, bool hex, char *err, size_t errsz);
+int db_dump(const struct db_reader *r, FILE *out, bool hex, char *err, size_t errsz);
 
 #endif

@@ -1,4 +1,4 @@
-#include "workers/p2p/identity.h"
+#include "proto/p2p_identity.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -6,26 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-void p2p_identity_digest(const uint8_t static_pub[NOISE_KEY_LEN], uint8_t out[SHA256_LEN])
+void p2p_identity_digest(const uint8_t static_pub[X25519_LEN], uint8_t out[SHA256_LEN])
 {
     struct sha256_ctx c;
     sha256_init(&c);
     sha256_update(&c, P2P_IDENTITY_DOMAIN, strlen(P2P_IDENTITY_DOMAIN));
-    sha256_update(&c, static_pub, NOISE_KEY_LEN);
+    sha256_update(&c, static_pub, X25519_LEN);
     sha256_final(&c, out);
 }
 
 void p2p_identity_make(const struct node_key *k, struct p2p_identity *out)
 {
     uint8_t d[SHA256_LEN];
-    noise_x25519_generate(out->static_priv, out->static_pub);
+    x25519_generate(out->static_priv, out->static_pub);
     memcpy(out->node_pub, k->pub, PUBKEY_LEN);
     p2p_identity_digest(out->static_pub, d);
     ecdsa_sign(k, d, out->sig);
 }
 
-bool p2p_identity_verify(const uint8_t node_pub[PUBKEY_LEN],
-                         const uint8_t static_pub[NOISE_KEY_LEN], const uint8_t sig[SIG_LEN])
+bool p2p_identity_verify(const uint8_t node_pub[PUBKEY_LEN], const uint8_t static_pub[X25519_LEN],
+                         const uint8_t sig[SIG_LEN])
 {
     uint8_t d[SHA256_LEN];
     p2p_identity_digest(static_pub, d);
@@ -37,8 +37,8 @@ void p2p_identity_encode(const struct p2p_identity *id, uint8_t out[P2P_IDENTITY
     uint8_t *p = out;
     memcpy(p, P2P_IDENTITY_MAGIC, 8);
     p += 8;
-    memcpy(p, id->static_priv, NOISE_KEY_LEN);
-    p += NOISE_KEY_LEN;
+    memcpy(p, id->static_priv, X25519_LEN);
+    p += X25519_LEN;
     memcpy(p, id->node_pub, PUBKEY_LEN);
     p += PUBKEY_LEN;
     memcpy(p, id->sig, SIG_LEN);
@@ -53,12 +53,12 @@ int p2p_identity_decode(struct p2p_identity *id, const uint8_t *blob, size_t len
         return -1;
     }
     const uint8_t *p = blob + 8;
-    memcpy(id->static_priv, p, NOISE_KEY_LEN);
-    p += NOISE_KEY_LEN;
+    memcpy(id->static_priv, p, X25519_LEN);
+    p += X25519_LEN;
     memcpy(id->node_pub, p, PUBKEY_LEN);
     p += PUBKEY_LEN;
     memcpy(id->sig, p, SIG_LEN);
-    if (noise_x25519_public(id->static_priv, id->static_pub) < 0) {
+    if (x25519_public(id->static_priv, id->static_pub) < 0) {
         p2p_identity_wipe(id);
         snprintf(err, errsz, "P2P identity: invalid X25519 secret");
         return -1;

@@ -1,10 +1,10 @@
 /*
- * dirutil: the few file-system operations the store needs on flat directories (a RocksDB
+ * dirutil: the few file-system operations a StateDB database needs on flat directories (a RocksDB
  * database or checkpoint has no subdirectories): copy with fsync, remove, fsync, list.
  * Functions return 0 or -1 with errno set; they never log.
  */
-#ifndef AEQUA_STATEDB_DIRUTIL_H
-#define AEQUA_STATEDB_DIRUTIL_H
+#ifndef AEQUA_DB_DIRUTIL_H
+#define AEQUA_DB_DIRUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
