@@ -73,6 +73,10 @@ static void on_send(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed P2P_SEND");
         return;
     }
+    if (topic_owner[m.topic] != e->source) {
+        mailbox_violation(mb, e, "P2P_SEND on a topic another worker owns");
+        return;
+    }
     if (!P.links)
         return; /* one-operator cluster: nobody to send to */
     if (m.peer == P2P_BROADCAST)
@@ -97,9 +101,10 @@ static void on_report(struct mailbox *mb, const struct envelope *e, void *ctx)
 }
 
 static const struct dispatch_entry rows[] = {
-    /* The builder gossips no transactions yet (README): P2P_SEND is QBFT's alone until then. */
-    {P2P_SEND, WBIT(W_QBFT), 4, P2P_PAYLOAD_MAX + 64, on_send},
-    {P2P_REPORT, WBIT(W_QBFT), 2, 32, on_report},
+    /* Each sends on the topics it owns (topic_owner): QBFT consensus, catch-up and TSS, the
+     * builder transactions; both report peers whose bytes were bad. */
+    {P2P_SEND, WBIT(W_QBFT) | WBIT(W_BUILDER), 4, P2P_PAYLOAD_MAX + 64, on_send},
+    {P2P_REPORT, WBIT(W_QBFT) | WBIT(W_BUILDER), 2, 32, on_report},
 };
 
 static int p2p_preinit(struct worker *w)
