@@ -383,6 +383,23 @@ void blocks_forget(struct duties *d, struct dinst *in)
 static void sync_request(struct duties *d);
 static void sync_send(struct duties *d, unsigned peer, const struct sync_msg *m);
 
+/* Proposals found stale while walking the instances. */
+struct stale {
+    struct {
+        struct qbft_id id;
+        uint8_t hash[SHA256_LEN];
+    } * v;
+    size_t n;
+};
+
+static void stale_add(struct stale *s, const struct qbft_id *id, const uint8_t hash[SHA256_LEN])
+{
+    s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->v[s->n].id = *id;
+    memcpy(s->v[s->n].hash, hash, SHA256_LEN);
+    s->n++;
+}
+
 void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LEN], bool behind)
 {
     bool first = !d->head_known;
@@ -391,6 +408,7 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
     d->head_height = height;
     memcpy(d->head, hash, SHA256_LEN);
     d->behind = behind;
+    struct stale stale = {0};
     /* What the builder has not applied although it is decided here (a message it missed):
      * handed to it again. Proposals it could not judge: asked again. */
     for (size_t b = 0; b < INST_BUCKETS; b++) {
@@ -406,6 +424,15 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
                 d->host.want_input(d->host.ctx, &in->id, in->explicit_duty);
             }
             for (struct dval *v = in->vals; moved && v; v = v->next) {
+                if ((v->verdict == DV_VALID || v->verdict == DV_PENDING) &&
+                    memcmp(v->parent, hash, SHA256_LEN) != 0) {
+                    /* built on an old head: it can never be decided now (the engine is told
+                     * after this walk, which its answers must not disturb) */
+                    v->verdict = DV_INVALID;
+                    buf_free(&v->bytes);
+                    stale_add(&stale, &in->id, v->hash);
+                    continue;
+                }
                 if (v->verdict != DV_BEHIND)
                     continue;
                 v->verdict = DV_PENDING;
@@ -417,6 +444,10 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
             }
         }
     }
+    for (size_t i = 0; i < stale.n; i++)
+        qbft_value_checked(d->eng, &stale.v[i].id, stale.v[i].hash, false, duties_mono(d));
+    free(stale.v);
+    blocks_flush(d);
     /* Behind, or just started (blocks may have been decided while this node was down): ask. */
     if ((behind || first) && !d->sync_on)
         sync_request(d);

@@ -75,9 +75,11 @@ enum qbft_verdict qbft_receive(struct qbft_engine *e, const uint8_t *msg, size_t
 /*
  * The host's verdict on a proposed value it answered QBFT_VALUE_PENDING for: every pending
  * PRE-PREPARE of this running instance with that value hash becomes valid (it is prepared now,
- * if its round is current) or invalid (the node waits for the round change). The verdict is
- * remembered for the value, so it is not asked for again in this instance. -1 with errno
- * ENOENT when the instance does not run or holds no pending proposal of that value.
+ * if its round is current) or invalid (if it is the current round's proposal, the node moves to
+ * the next round at once instead of waiting for the timer). A value found valid before may be
+ * declared invalid (a block built on a head that has moved on). The verdict is remembered for
+ * the value, so it is not asked for again in this instance. -1 with errno ENOENT when the
+ * instance does not run or holds no proposal of that value to judge.
  */
 int qbft_value_checked(struct qbft_engine *e, const struct qbft_id *id,
                        const uint8_t value_hash[QBFT_HASH_LEN], bool valid, uint64_t now);

@@ -256,14 +256,17 @@ int qbft_value_checked(struct qbft_engine *e, const struct qbft_id *id,
     e->last_now = now;
     struct qinst *in = id_valid(id) ? qinst_find(e, id) : NULL;
     unsigned found = 0;
+    bool current = false;
     for (size_t r = 0; in && in->status == QBFT_RUNNING && r < in->nrounds; r++) {
         const struct qround *qr = &in->rounds[r];
         struct qmsg *pp =
             *qslot(e, qr, QBFT_PRE_PREPARE, qbft_leader(id->duty, id->height, qr->round, e->cfg.n));
-        if (pp && pp->check == QCHECK_PENDING &&
+        /* pending: judged now; valid: a value may stop being valid (a block on an old head) */
+        if (pp && (pp->check == QCHECK_PENDING || (!valid && pp->check == QCHECK_VALID)) &&
             memcmp(pp->b.value_hash, value_hash, QBFT_HASH_LEN) == 0) {
             pp->check = valid ? QCHECK_VALID : QCHECK_INVALID;
             found++;
+            current |= qr->round == in->round;
         }
     }
     if (!found) {
@@ -271,6 +274,12 @@ int qbft_value_checked(struct qbft_engine *e, const struct qbft_id *id,
         return -1;
     }
     qval_mark(in, value_hash, valid ? QCHECK_VALID : QCHECK_INVALID);
+    if (!valid && current) {
+        /* The leader of this round proposed what can never be decided: no reason to wait for
+         * the timer (any node may leave a round early; safety does not depend on when). */
+        qevent(e, in, QBFT_EV_TIMEOUT, "invalid_proposal", in->round);
+        qinst_enter_round(e, in, in->round + 1, true, "invalid_proposal");
+    }
     qinst_step(e, in, now);
     return 0;
 }
