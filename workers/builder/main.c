@@ -9,10 +9,13 @@
  *   qbft  --DECIDED-->  wait for its turn  --APPLY_BLOCK-->  StateDB  -->  head, nonces, pool
  *   slot timer  --SLOT-->  qbft      (when this node holds pending transactions)
  *   every change of head  --HEAD-->  qbft      (behind: decided blocks are missing, catch up)
+ *                         and before every answer to BUILD and VALIDATE (a restarted QBFT)
  *
  * Start: the chain's head, every account's nonce and the pool are loaded from StateDB, then any
  * decided block that was not applied before a crash is applied; only then READY. Until READY
- * the builder answers TX_SUBMIT "unavailable" and BUILD/VALIDATE "behind".
+ * the builder answers TX_SUBMIT "unavailable" and BUILD/VALIDATE "behind". One load runs at a
+ * time; one that StateDB does not answer within SDB_TIMEOUT_MS starts over from nothing (two
+ * loads at once would write what each read, at different moments, into one pool and chain).
  *
  * Durability: a transaction is answered 202 only once its record is synced. When StateDB does
  * not answer, the client gets 503 and the record is written again every PERSIST_RETRY_S until
@@ -66,6 +69,7 @@ static struct {
     struct chain chain;
     struct seen seen;
     bool loaded;
+    bool loading; /* a load's request is out: the retry timer starts no second one */
     bool applying;
     bool told_behind; /* HEAD(behind) sent since the head last moved */
     uint64_t last_slot;
@@ -113,6 +117,15 @@ static void send_head(bool behind)
     if (mailbox_send(B.w->mb, W_QBFT, BLD_HEAD, b.data, b.len) < 0)
         log_debug("consensus_builder", LS("event", "head_not_sent"));
     buf_free(&b);
+}
+
+/* The head as last told, told again: a QBFT worker keeps no head across its restarts and votes
+ * for no block before it knows one, so it hears it before every answer to BUILD and VALIDATE
+ * (one frame: HEAD arrives first). */
+static void tell_head_again(void)
+{
+    if (B.loaded)
+        send_head(B.told_behind);
 }
 
 static void report_peer(uint32_t peer, enum p2p_report why)
@@ -527,6 +540,7 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed BUILD");
         return;
     }
+    tell_head_again();
     size_t pending, queued;
     if (behind() || (B.chain.has_head && height <= B.chain.head.height)) {
         reply_build(e, BLD_BUILD_BEHIND, NULL);
@@ -569,6 +583,7 @@ static void on_validate(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed VALIDATE");
         return;
     }
+    tell_head_again();
     if (behind()) {
         reply_verdict(e, BLD_BEHIND, "catching up");
         return;
@@ -734,6 +749,7 @@ static void load_failed(const char *what)
 {
     /* StateDB is not up yet (or restarting): start over shortly */
     log_debug("consensus_builder", LS("event", "load_retry"), LS("step", what));
+    B.loading = false;
     ev_timer_stop(B.w->loop, &B.retry);
     ev_timer_set(&B.retry, RETRY_S, RETRY_S);
     ev_timer_start(B.w->loop, &B.retry);
@@ -744,6 +760,7 @@ static void load_head(void);
 static void finish_load(void)
 {
     B.loaded = true;
+    B.loading = false;
     update_sizes();
     metric_set(metric("chain_height"), (double)B.chain.head.height);
     size_t pending, queued;
@@ -929,6 +946,7 @@ static void reset_state(void)
 static void load_head(void)
 {
     reset_state();
+    B.loading = true;
     ev_timer_stop(B.w->loop, &B.retry);
     ev_timer_set(&B.retry, RETRY_S, RETRY_S);
     ev_timer_start(B.w->loop, &B.retry);
@@ -943,6 +961,8 @@ static void on_load_retry(struct ev_loop *loop, ev_timer *t, int revents)
         on_retry(loop, t, revents);
         return;
     }
+    if (B.loading)
+        return; /* its request answers or times out (SDB_TIMEOUT_MS), then load_failed */
     ev_timer_stop(loop, t);
     load_head();
 }
