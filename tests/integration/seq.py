@@ -228,20 +228,25 @@ class Submitter:
         return False
 
 
-def stream(submitter, senders, count, threads=8, apis=None, stop=None):
+def stream(submitter, senders, count, threads=8, apis=None, stop=None, pause=0.0):
     """Each sender submits count txs in nonce order (a sender's next tx once its previous one
-    was admitted); senders are spread over threads. Stops early when stop (an Event) is set."""
+    was admitted); senders are spread over threads, each pausing pause seconds after a tx (a
+    rate, not a wait). Stops early when stop (an Event) is set. Returns the txs no node
+    admitted."""
     errors = []
+    stop = stop or threading.Event()
 
     def run(group):
         for _ in range(count):
             for s in group:
-                if stop is not None and stop.is_set():
+                if stop.is_set():
                     return
                 tx = s.next(fee=1 + submitter.rng.randrange(20))
                 if not submitter.submit(tx, apis):
                     errors.append(tx.hash)
                     return
+                if pause:
+                    stop.wait(pause)
     groups = [senders[i::threads] for i in range(threads)]
     ts = [threading.Thread(target=run, args=(g,)) for g in groups if g]
     for t in ts:
@@ -325,3 +330,29 @@ def included_all(api, hashes):
         if code != 200 or j["status"] != "included":
             return False
     return True
+
+
+# ---------------------------------------------------------------- logs
+
+def log_events(text, msg, **fields):
+    """The log lines (JSON objects) of one event whose fields have these values."""
+    out = []
+    for line in text.splitlines():
+        if '"msg":"%s"' % msg not in line:
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if all(e.get(k) == v for k, v in fields.items()):
+            out.append(e)
+    return out
+
+
+def check_loaded_once(text, who="the node"):
+    loads = log_events(text, "consensus_builder", worker="builder", event="loaded")
+    per_pid = {}
+    for e in loads:
+        per_pid[e["pid"]] = per_pid.get(e["pid"], 0) + 1
+    check(per_pid and set(per_pid.values()) == {1},
+          "%s: every builder incarnation loaded the chain and the pool once: %s" % (who, per_pid))

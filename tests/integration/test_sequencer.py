@@ -82,30 +82,6 @@ def propose(api, height):
     return duty
 
 
-def log_events(text, msg, **fields):
-    """The log lines (JSON objects) of one event whose fields have these values."""
-    out = []
-    for line in text.splitlines():
-        if '"msg":"%s"' % msg not in line:
-            continue
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if all(e.get(k) == v for k, v in fields.items()):
-            out.append(e)
-    return out
-
-
-def check_loaded_once(node):
-    loads = log_events(node.log_text(), "consensus_builder", worker="builder", event="loaded")
-    per_pid = {}
-    for e in loads:
-        per_pid[e["pid"]] = per_pid.get(e["pid"], 0) + 1
-    check(per_pid and set(per_pid.values()) == {1},
-          "every builder incarnation loaded the chain and the pool once: %s" % per_pid)
-
-
 # ================================================================ part 1: slots off
 CONF = ("[builder]\nslot_ms = 0\naccount_slots = 4\naccount_queue = 2\nglobal_slots = 8\n"
         "global_queue = 4\n")
@@ -289,7 +265,7 @@ with Node(config_text=CONF) as n:
     chain = read_chain(api, lh)
     check(chain_summary(chain) == [(H1, blk["block_hash"]), (H2, blk2["block_hash"])],
           "the chain, walked down from latest along parent_hash: the two blocks")
-    check_loaded_once(n)
+    check_loaded_once(n.log_text())
 
 # ================================================================ part 2: a pool of many pages
 # 320 txs of 60 kB: the pool is loaded from StateDB in 1 MiB pages, more slowly than the
@@ -322,7 +298,7 @@ with Node(config_text=CONF) as n:
         check(metric(m, "mempool_size", state="pending") == 320 and
               metric(m, "mempool_size", state="queued") == 0,
               "restart %d of StateDB and the builder: the 320 txs are pending again" % (rnd + 1))
-    check_loaded_once(n)
+    check_loaded_once(n.log_text())
     states = {tx_state(n.api, t.hash) for t in big}
     check(states == {"pending"}, "GET of each of them: pending (%s)" % states)
 

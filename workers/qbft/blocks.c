@@ -1,7 +1,8 @@
 /*
  * blocks: what the duties module does only for block instances (duties.h, "Block instances"):
  * the builder's verdicts on proposals, the proposer lock, the instances it starts itself (slots,
- * joining), decided blocks handed to the builder, and catching up over aequa/sync/v1.
+ * joining), new input blocks when the head moves (refresh_inputs), decided blocks handed to the
+ * builder, and catching up over aequa/sync/v1.
  *
  * Why the lock. A block names its parent, and each honest node PREPAREs a proposal only when its
  * parent is the node's head. Two block instances running at once (a slow slot and the next one)
@@ -137,14 +138,71 @@ int duties_value_judged(struct duties *d, const struct qbft_id *id,
     return rc;
 }
 
+static void val_drop(struct dinst *in, const uint8_t hash[SHA256_LEN])
+{
+    for (struct dval **pp = &in->vals; *pp; pp = &(*pp)->next)
+        if (!memcmp((*pp)->hash, hash, SHA256_LEN)) {
+            struct dval *v = *pp;
+            *pp = v->next;
+            buf_free(&v->bytes);
+            free(v);
+            in->nvals--;
+            return;
+        }
+}
+
 void blocks_own_value(struct duties *d, struct dinst *in, const uint8_t *value, size_t len)
 {
     uint8_t hash[SHA256_LEN], parent[SHA256_LEN];
     (void)d;
     sha256(hash, value, len);
-    if (block_parent(value, len, in->id.height, parent) == 0 && !val_find(in, hash) &&
-        in->nvals < DUTIES_VALS)
+    if (block_parent(value, len, in->id.height, parent) < 0)
+        return;
+    /* A block of ours that this one replaces builds on a head that has moved on since: no
+     * one can vote for it any more (heads only move up). */
+    if (in->has_own && memcmp(in->own_hash, hash, SHA256_LEN) != 0)
+        val_drop(in, in->own_hash);
+    in->has_own = true;
+    memcpy(in->own_hash, hash, SHA256_LEN);
+    memcpy(in->own_parent, parent, SHA256_LEN);
+    if (!val_find(in, hash) && in->nvals < DUTIES_VALS)
         val_add(in, hash, parent, DV_VALID);
+}
+
+int blocks_new_input(struct duties *d, struct dinst *in, const uint8_t *value, size_t len)
+{
+    in->refreshing = false;
+    if (!value || in->decided)
+        return 0; /* the builder is behind: asked again when the head moves */
+    blocks_own_value(d, in, value, len);
+    int rc = qbft_set_input(d->eng, &in->id, value, len, duties_mono(d));
+    blocks_flush(d);
+    return rc;
+}
+
+/*
+ * Why inputs are refreshed. An instance's input is the block the builder built on its head when
+ * the instance started. A slot that needs a round change (its leader is down, or Byzantine)
+ * decides after the next slot's instance started, so that instance's block names a parent that
+ * is no longer the head once the slow one is applied: no honest node can vote for it, every
+ * round proposes it again, and, being the lowest instance, it kept every higher one from voting
+ * until it expired (instance_expire_s: one block a minute with one node down). So whenever the
+ * head moves, every running block instance above it whose own block does not build on the new
+ * head (or that has none: it joined while the builder was behind) asks the builder for a new
+ * one; the engine proposes it from the next round on (qbft_set_input).
+ */
+static void refresh_inputs(struct duties *d)
+{
+    if (!d->host.want_input)
+        return;
+    for (size_t b = 0; b < INST_BUCKETS; b++)
+        for (struct dinst *in = d->inst[b]; in; in = in->next)
+            if (blocks_duty(d, in->id.duty) && in->started && !in->decided && !in->abandoned &&
+                !in->awaiting_input && !in->refreshing && in->id.height > d->head_height &&
+                (!in->has_own || memcmp(in->own_parent, d->head, SHA256_LEN) != 0)) {
+                in->refreshing = true;
+                d->host.want_input(d->host.ctx, &in->id, in->explicit_duty);
+            }
 }
 
 /* ---------------------------------------------------------------- the lock */
@@ -387,6 +445,7 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
 {
     bool first = !d->head_known;
     bool moved = first || height != d->head_height || memcmp(hash, d->head, SHA256_LEN);
+    bool caught_up = d->behind && !behind;
     d->head_known = true;
     d->head_height = height;
     memcpy(d->head, hash, SHA256_LEN);
@@ -411,6 +470,8 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
             }
         }
     }
+    if ((moved || caught_up) && !behind)
+        refresh_inputs(d);
     /* Behind, or just started (blocks may have been decided while this node was down): ask. */
     if ((behind || first) && !d->sync_on)
         sync_request(d);

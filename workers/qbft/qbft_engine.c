@@ -225,6 +225,26 @@ static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input
     return 0;
 }
 
+int qbft_set_input(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                   size_t len, uint64_t now)
+{
+    e->last_now = now;
+    if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct qinst *in = qinst_find(e, id);
+    if (!in || in->status != QBFT_RUNNING) {
+        errno = ENOENT;
+        return -1;
+    }
+    uint8_t hash[QBFT_HASH_LEN];
+    sha256(hash, value ? value : (const uint8_t *)"", len);
+    qval_replace_input(in, hash, value, len);
+    qinst_step(e, in, now);
+    return 0;
+}
+
 enum qbft_verdict qbft_receive(struct qbft_engine *e, const uint8_t *msg, size_t len,
                                unsigned from_peer, uint64_t now)
 {

@@ -291,6 +291,24 @@ void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t
     victim->round = round;
 }
 
+void qval_replace_input(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data,
+                        size_t len)
+{
+    if (in->has_input && memcmp(in->input.hash, hash, QBFT_HASH_LEN) == 0)
+        return;
+    if (in->has_input) {
+        struct qval old = in->input;
+        memset(&in->input, 0, sizeof(in->input));
+        qval_add(in, old.hash, old.data, old.len, in->round);
+        for (unsigned i = 0; i < in->nvals; i++)
+            if (memcmp(in->vals[i].hash, old.hash, QBFT_HASH_LEN) == 0)
+                in->vals[i].check = old.check;
+        val_free(&old);
+    }
+    qval_set(&in->input, hash, data, len);
+    in->has_input = true;
+}
+
 void qval_mark(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], enum qcheck check)
 {
     if (in->has_input && memcmp(in->input.hash, hash, QBFT_HASH_LEN) == 0)
