@@ -34,6 +34,9 @@
 #include "proto/p2p.h"
 #include "proto/statedb.h"
 #include "proto/workers.h"
+#ifdef AEQUA_TEST_TOOLS
+#include "workers/builder/byzantine.h"
+#endif
 #include "workers/builder/chain.h"
 #include "workers/builder/mempool.h"
 #include "workers/builder/seen.h"
@@ -77,6 +80,9 @@ static struct {
     size_t npersists;
     ev_timer retry;
     ev_periodic slot;
+#ifdef AEQUA_TEST_TOOLS
+    struct byzantine byz; /* AEQUA_TEST_BYZANTINE: wrong blocks on purpose (test builds) */
+#endif
 } B;
 
 static void try_apply(void);
@@ -526,6 +532,25 @@ static void reply_build(const struct envelope *e, uint8_t result, const struct b
     buf_free(&b);
 }
 
+#ifdef AEQUA_TEST_TOOLS
+/* A test build's Byzantine leader (byzantine.h): the block made wrong, when it can be. */
+static void byzantine_build(uint64_t height, struct buf *block)
+{
+    if (!B.byz.n)
+        return;
+    enum byzantine_mode m = byzantine_mode_at(&B.byz, height, B.lock.n);
+    struct buf bad = BUF_INIT;
+    if (byzantine_corrupt(m, block->data, block->len, B.mc.lock_hash, &bad) < 0) {
+        buf_free(&bad);
+        return;
+    }
+    buf_free(block);
+    *block = bad;
+    log_warn("consensus_builder", LS("event", "byzantine_block"), LU("height", height),
+             LS("mode", byzantine_mode_name(m)));
+}
+#endif
+
 static bool behind(void)
 {
     return !B.loaded || B.chain.nwaiting > 0;
@@ -558,6 +583,9 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
     uint64_t t0 = now_ns();
     mempool_build(B.pool, &h, &block, &info);
     metric_observe(metric("block_build_seconds"), (double)(now_ns() - t0) / 1e9);
+#ifdef AEQUA_TEST_TOOLS
+    byzantine_build(height, &block);
+#endif
     metric_add(metric("builder_selected_total", "plaintext_v1"), (double)info.txs);
     log_info("consensus_builder", LS("event", "built"), LU("height", height), LU("txs", info.txs),
              LU("gas", info.gas), LU("bytes", info.bytes));
@@ -1005,6 +1033,16 @@ static int builder_init(struct worker *w)
         ev_periodic_init(&B.slot, on_slot, 0, (double)w->cfg.builder_slot_ms / 1000.0, NULL);
         ev_periodic_start(w->loop, &B.slot);
     }
+#ifdef AEQUA_TEST_TOOLS
+    const char *byz = getenv(BYZANTINE_ENV);
+    if (byz && byzantine_parse(&B.byz, byz) < 0) {
+        log_error("config_error", LS("err", BYZANTINE_ENV ": expected bad_signature, nonce_gap "
+                                                          "or wrong_order, comma-separated"));
+        exit(EXIT_CONFIG);
+    }
+    if (byz)
+        log_warn("consensus_builder", LS("event", "byzantine"), LS("modes", byz));
+#endif
     load_head(); /* READY once the chain and the pool are loaded */
     return 0;
 }
