@@ -183,8 +183,9 @@ def get_json(api, path, timeout=10):
 
 class Submitter:
     """Submits transactions to random nodes until one admits each: 202 anywhere, or 409 dup/old
-    (some node holds or included it already). 503 and connection errors try another node.
-    Remembers every tx that got a 202 from any node (accepted) and every tx offered."""
+    (some node holds or included it already). 503 and connection errors try another node; any
+    other answer is recorded in unexpected and the tx counts as not admitted. Remembers every
+    tx that got a 202 from any node (accepted) and every tx offered. Thread-safe."""
 
     def __init__(self, apis, rng, deadline_s=120):
         self.apis = list(apis)
@@ -194,6 +195,7 @@ class Submitter:
         self.accepted = {}  # hash -> tx (202 from some node)
         self.offered = {}   # hash -> tx (every tx submit() was given)
         self.answers = {}   # "202 pending", "409 dup", "503 unavailable", "error" ... -> count
+        self.unexpected = []  # "tx HASH: CODE BODY from API"
 
     def _count(self, what):
         with self.lock:
@@ -222,8 +224,10 @@ class Submitter:
             if code == 409 and text in ("dup", "old"):
                 return True
             if code != 503:
-                fail("tx %s (nonce %d): unexpected answer %d %r from %s" %
-                     (tx.hash, tx.nonce, code, text, api))
+                with self.lock:
+                    self.unexpected.append("tx %s (nonce %d): %d %r from %s" %
+                                           (tx.hash, tx.nonce, code, text, api))
+                return False
             time.sleep(0.05)
         return False
 

@@ -286,7 +286,8 @@ with Node(config_text=CONF) as n:
         t.start()
     for t in threads:
         t.join()
-    check(len(sub.accepted) == 320, "320 txs of 60 kB admitted (%s)" % sub.answers)
+    check(len(sub.accepted) == 320, "320 txs of 60 kB admitted (%s %s)" % (sub.answers,
+                                                                         sub.unexpected[:2]))
     for rnd in range(3):
         w = n.workers()
         for name in ("statedb", "builder"):

@@ -50,8 +50,8 @@ with Devnet(4, node_env={BYZ: {"AEQUA_TEST_BYZANTINE": ",".join(REASONS)}}) as n
     made = log_events(net.log(BYZ), "consensus_builder", event="byzantine_block")
     check({e["mode"] for e in made} == set(REASONS),
           "node %d proposed blocks of all three kinds (%d wrong blocks built)" % (BYZ, len(made)))
-    check(not lost, "every tx was admitted by an honest node (%d offered, answers %s)" %
-          (len(sub.offered), sub.answers))
+    check(not lost, "every tx was admitted by an honest node (%d offered, answers %s; %s)" %
+          (len(sub.offered), sub.answers, sub.unexpected[:3]))
 
     def included_everywhere():
         last = {}

@@ -100,7 +100,8 @@ with Devnet(4) as net:
     kt.join()
     log("part 1: %d txs offered, answers %s; kills: %s" % (len(sub.offered), sub.answers,
                                                           " ".join(kills)))
-    check(not lost, "every tx was admitted by some node (%d not)" % len(lost))
+    check(not lost, "every tx was admitted by some node (%d not: %s)" % (len(lost),
+                                                                      sub.unexpected[:3]))
     check(len(kills) == KILLS and {k.split("@")[0] for k in kills} == {"builder", "statedb",
                                                                         "qbft"},
           "the builder, StateDB and QBFT workers were SIGKILLed (%d kills)" % len(kills))
@@ -137,7 +138,8 @@ with Devnet(4) as net:
     finally:
         stop.set()
         st.join()
-    check(not lost, "the three others admitted every tx (%d offered)" % len(down_sub.offered))
+    check(not lost, "the three others admitted every tx (%d offered; %s)" %
+          (len(down_sub.offered), down_sub.unexpected[:3]))
     wait_for(lambda: all_included(net, others, senders, down_sub.accepted),
              "the three include them", timeout=120, interval=0.5)
     top = latest(apis[others[0]])
