@@ -13,8 +13,9 @@ proposer duty is POSTed and every pool state can be looked at:
  - the sequencer's metric families of §12.2 with their label names and values;
  - SIGKILL of the builder, StateDB and QBFT workers with txs pending and queued: every tx is
    still in its state afterwards, and the pending ones are included by the next block.
-Part 2, slots off, 320 txs of 60 kB (a pool of many load pages): StateDB and the builder
-SIGKILLed together three times; each time the pool comes back whole, loaded once.
+Part 2, slots off, 320 txs of 60 kB (a pool of many load pages) and one with the largest data
+the configuration allows (65413 bytes, lib/config.h): StateDB and the builder SIGKILLed
+together three times; each time the pool comes back whole, loaded once.
 Part 3, the embedded default (slots of 1 s):
  - an idle node makes no block and starts no proposer instance while slots pass;
  - aequactl tx key / sign / submit --wait / status end to end;
@@ -272,7 +273,7 @@ with Node(config_text=CONF) as n:
 # builder's retry period (0.25 s). Restarted together with StateDB, the builder loads it once
 # and whole (it used to start a second load every 0.25 s beside the first, each freeing what
 # the other had restored: the pool came back with a fraction of its transactions).
-CONF = "[builder]\nslot_ms = 0\nmax_tx_data = 60000\n"
+CONF = "[builder]\nslot_ms = 0\nmax_tx_data = 65413\n"  # the largest (lib/config.h)
 with Node(config_text=CONF) as n:
     n.start()
     n.wait_ready()
@@ -288,6 +289,13 @@ with Node(config_text=CONF) as n:
         t.join()
     check(len(sub.accepted) == 320, "320 txs of 60 kB admitted (%s %s)" % (sub.answers,
                                                                          sub.unexpected[:2]))
+    # the largest transaction the configuration allows fits every message that carries it (one
+    # a little larger used to stop the builder: an IPC protocol violation)
+    huge = Sender(lh).next(data=os.urandom(65413))
+    code, out, _ = post(n.api, huge)
+    check(code == 202 and not log_events(n.log_text(), "ipc_violation"),
+          "a tx with max_tx_data = 65413 bytes of data is admitted: %d %r" % (code, out))
+    big.append(huge)
     for rnd in range(3):
         w = n.workers()
         for name in ("statedb", "builder"):
@@ -296,9 +304,9 @@ with Node(config_text=CONF) as n:
                              n.workers()[x]["state"] == "ready" for x in ("statedb", "builder"))
                  and n.ready(), "builder and StateDB back", timeout=60)
         m = n.metrics()
-        check(metric(m, "mempool_size", state="pending") == 320 and
+        check(metric(m, "mempool_size", state="pending") == 321 and
               metric(m, "mempool_size", state="queued") == 0,
-              "restart %d of StateDB and the builder: the 320 txs are pending again" % (rnd + 1))
+              "restart %d of StateDB and the builder: the 321 txs are pending again" % (rnd + 1))
     check_loaded_once(n.log_text())
     states = {tx_state(n.api, t.hash) for t in big}
     check(states == {"pending"}, "GET of each of them: pending (%s)" % states)

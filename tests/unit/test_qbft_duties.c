@@ -1039,7 +1039,7 @@ static bool input_is(struct fake *f, const struct qbft_id *id, const struct buf 
  * more: the builder is asked for a new one, which becomes the engine's input. An instance that
  * joined without a block (the builder was behind) gets one the same way; one whose block builds
  * on the new head, or that is at or below it, is left alone; nothing is asked while the builder
- * reports itself behind. */
+ * reports itself behind. A builder that had no block to give is asked again at its next SLOT. */
 START_TEST(block_inputs_follow_the_head)
 {
     struct fake *f = fake_new(block_proposer);
@@ -1087,6 +1087,13 @@ START_TEST(block_inputs_follow_the_head)
     ck_assert_uint_eq(f->want_input, 7);
     ck_assert_int_eq(duties_input(f->d, &p13, NULL, 0), 0); /* the builder had none: kept */
     block_on(&b, 13, h11);
+    ck_assert(input_is(f, &p13, &b));
+    block_on(&b, 14, h12);
+    ck_assert_int_eq(duties_input(f->d, &p14, b.data, b.len), 0);
+    duties_slot(f->d, 20); /* the builder holds pending txs again: 13 is asked again (and 20) */
+    ck_assert_uint_eq(f->want_input, 8);
+    block_on(&b, 13, h12);
+    ck_assert_int_eq(duties_input(f->d, &p13, b.data, b.len), 0);
     ck_assert(input_is(f, &p13, &b));
     buf_free(&b);
     fake_free(f);

@@ -32,6 +32,7 @@
 #include "lib/util.h"
 #include "proto/builder.h"
 #include "proto/p2p.h"
+#include "proto/qbft.h"
 #include "proto/statedb.h"
 #include "proto/workers.h"
 #ifdef AEQUA_TEST_TOOLS
@@ -47,6 +48,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(CONFIG_MAX_TX_DATA + TX_PLAINTEXT_OVERHEAD <= BLD_TX_MAX,
+               "[builder] max_tx_data: a transaction must fit one TX_SUBMIT");
+_Static_assert(CONFIG_MAX_BLOCK_BYTES <= BLD_BLOCK_MAX && CONFIG_MAX_BLOCK_BYTES <= QBFT_MAX_VALUE,
+               "[builder] max_block_bytes: a block must fit one builder message and QBFT value");
 
 #define SDB_TIMEOUT_MS  2000
 #define LOAD_PAGE_BYTES (1u << 20)

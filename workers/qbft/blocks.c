@@ -189,7 +189,9 @@ int blocks_new_input(struct duties *d, struct dinst *in, const uint8_t *value, s
  * until it expired (instance_expire_s: one block a minute with one node down). So whenever the
  * head moves, every running block instance above it whose own block does not build on the new
  * head (or that has none: it joined while the builder was behind) asks the builder for a new
- * one; the engine proposes it from the next round on (qbft_set_input).
+ * one; the engine proposes it from the next round on (qbft_set_input). A builder with nothing
+ * pending has none to give (the slow slot took every transaction): it is asked again at its
+ * next SLOT, which it sends only once it holds pending transactions.
  */
 static void refresh_inputs(struct duties *d)
 {
@@ -406,6 +408,10 @@ void blocks_on_self_duty(struct duties *d, struct dreq *q, const struct sdb_repl
 
 void duties_slot(struct duties *d, uint64_t height)
 {
+    /* A SLOT says the builder holds pending transactions: instances whose block went stale
+     * while it had none to offer (or that never had one) can get one now. */
+    if (d->head_known && !d->behind)
+        refresh_inputs(d);
     for (uint8_t t = 0; t < QBFT_DUTY_TYPES; t++)
         if (blocks_duty(d, t))
             self_duty(d, &(struct qbft_id){t, height});
