@@ -12,7 +12,8 @@ proposer duty is POSTed and every pool state can be looked at:
  - the proposer duty's GET verifies with aequactl duty verify, its value is the block;
  - the sequencer's metric families of §12.2 with their label names and values;
  - SIGKILL of the builder, StateDB and QBFT workers with txs pending and queued: every tx is
-   still in its state afterwards, and the pending ones are included by the next block.
+   still in its state afterwards, and the pending ones are included by the next block (the
+   restarted QBFT worker learns the chain's head from the builder and votes again).
 Part 2, slots off, 320 txs of 60 kB (a pool of many load pages) and one with the largest data
 the configuration allows (65413 bytes, lib/config.h): StateDB and the builder SIGKILLed
 together three times; each time the pool comes back whole, loaded once.
