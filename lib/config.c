@@ -90,8 +90,9 @@ static const struct key_def keys[] = {
 
     U("builder", "max_block_txs", builder_max_block_txs, "1000", 1, 1000000),
     U("builder", "max_block_gas", builder_max_block_gas, "30000000", 1, 1ull << 62),
-    U("builder", "max_block_bytes", builder_max_block_bytes, "1048576", 1024, 67108864),
-    U("builder", "max_tx_data", builder_max_tx_data, "4096", 0, 1048576),
+    U("builder", "max_block_bytes", builder_max_block_bytes, "1048576", 1024,
+      CONFIG_MAX_BLOCK_BYTES),
+    U("builder", "max_tx_data", builder_max_tx_data, "4096", 0, CONFIG_MAX_TX_DATA),
     U("builder", "price_bump_pct", builder_price_bump_pct, "10", 0, 1000),
     /* pool caps, named and sized after go-ethereum's transaction pool */
     U("builder", "account_slots", builder_account_slots, "16", 1, 1000000),

@@ -19,6 +19,17 @@
 #define DEFAULT_CONFIG_PATH "/etc/aequa/aequa.conf"
 #define CONFIG_MAX_FILE     (1u << 20)
 
+/*
+ * Upper bounds of the [builder] keys that size messages between workers: a transaction (its
+ * data and at most 123 bytes more, proto/tx.h) must fit one message to the builder
+ * (proto/builder.h BLD_TX_MAX, 64 KiB), a block one QBFT value and one builder message
+ * (QBFT_MAX_VALUE, BLD_BLOCK_MAX: 2 MiB). Above them, one client's transaction or one leader's
+ * block was a protocol violation that stopped the worker receiving it. Checked against those
+ * limits at compile time (workers/builder/main.c).
+ */
+#define CONFIG_MAX_TX_DATA     65413u
+#define CONFIG_MAX_BLOCK_BYTES (2u << 20)
+
 struct config {
     /* [node] */
     char data_dir[CFG_PATH];
@@ -81,8 +92,8 @@ struct config {
     /* [builder] */
     uint64_t builder_max_block_txs;
     uint64_t builder_max_block_gas;
-    uint64_t builder_max_block_bytes;
-    uint64_t builder_max_tx_data;
+    uint64_t builder_max_block_bytes; /* at most CONFIG_MAX_BLOCK_BYTES */
+    uint64_t builder_max_tx_data;     /* at most CONFIG_MAX_TX_DATA */
     uint64_t builder_price_bump_pct;
     uint64_t builder_account_slots; /* pending per sender */
     uint64_t builder_account_queue; /* queued per sender */

@@ -10,7 +10,8 @@
  *   qbft  --DECIDED-->     builder   (a decided block, durable: apply it, prune the pool)
  *   builder --SLOT-->      qbft      (slot mode: start the proposer instance of this slot)
  *   builder --HEAD-->      qbft      (the chain's head moved, or a decided block could not be
- *                                     applied because blocks are missing: catch up)
+ *                                     applied because blocks are missing: catch up; also just
+ *                                     before every BUILD_REP and VALIDATE_REP)
  *
  * Bodies are msgpack arrays of fixed shape; blocks and txs are opaque bytes here (proto/block.h,
  * proto/tx.h decode them). Decoding is bounded and strict (exact lengths, enumerations in range,

@@ -18,13 +18,27 @@ def free_base():
 
 
 class Devnet:
-    def __init__(self, n, env=None):
+    """n nodes by scripts/devnet. env: the environment of nodes started again (start_node);
+    node_env: {i: {NAME: VALUE}} for node i only, at every start; config: INI text appended to
+    every node's aequa.conf before the first start."""
+
+    def __init__(self, n, env=None, node_env=None, config=None):
         self.n = n
         self.dir = tempdir("aequa-devnet-")
         self.base = free_base()
         self.env = env
+        self.node_env = node_env or {}
+        if config:
+            subprocess.run([AEQUACTL, "cluster", "create", "--nodes", str(n), "--out", self.dir,
+                            "--base-port", str(self.base)], check=True,
+                           stdout=subprocess.DEVNULL)
+            for i in range(n):
+                with open(os.path.join(self.dir, "node%d" % i, "aequa.conf"), "a") as f:
+                    f.write("\n" + config)
+        envs = ["--env=%d:%s=%s" % (i, k, v) for i, kv in self.node_env.items()
+                for k, v in kv.items()]
         r = subprocess.run([os.path.join(ROOT, "scripts", "devnet"), "up", str(n), "--dir",
-                            self.dir, "--base-port", str(self.base)],
+                            self.dir, "--base-port", str(self.base)] + envs,
                            env=dict(os.environ, AEQUA_BUILD=BUILD), capture_output=True)
         if r.returncode != 0:
             self.dump_logs()
@@ -80,7 +94,10 @@ class Devnet:
         return script.stop_pid(self.nodes[i]["pid"], timeout)
 
     def start_node(self, i):
-        self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=self.env)
+        env = self.env
+        if i in self.node_env:
+            env = dict(env or os.environ, **self.node_env[i])
+        self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=env)
         script.write_nodes(self.dir, self.nodes)  # `scripts/devnet down` must see the new pid
         wait_for(lambda: script.ready(self.nodes[i]["api"]), "node %d ready" % i, timeout=60)
 

@@ -284,6 +284,11 @@ START_TEST(builder_keys)
         ck_assert_ptr_nonnull(strstr(err, "unknown key"));
     }
     ck_assert_int_eq(load("[builder]\nmax_tx_data = 1048577\n", &cfg, err, sizeof(err)), -1);
+    /* a transaction and a block must fit the messages that carry them between workers */
+    ck_assert_int_eq(load("[builder]\nmax_tx_data = 65414\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[builder]\nmax_tx_data = 65413\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(load("[builder]\nmax_block_bytes = 2097153\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_int_eq(load("[builder]\nmax_block_bytes = 2097152\n", &cfg, err, sizeof(err)), 0);
     ck_assert_int_eq(load("[builder]\naccount_slots = 0\n", &cfg, err, sizeof(err)), -1);
     ck_assert_int_eq(load("[builder]\nempty_blocks = sometimes\n", &cfg, err, sizeof(err)), -1);
 

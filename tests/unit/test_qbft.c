@@ -744,6 +744,38 @@ START_TEST(upon_leader_reproposes_prepared_value)
 }
 END_TEST
 
+/* A new input (qbft_set_input): the PRE-PREPARE already sent for round 1 stays the only one; as
+ * the leader of round 2 the node proposes the new value; the old one stays known (it could be
+ * prepared). */
+START_TEST(set_input_proposed_from_the_next_round)
+{
+    struct cluster *c = mk(4);
+    start(c, 0); /* leader of round 1, input "in0" */
+    start(c, 1); /* leader of round 2, input "in1" */
+    ck_assert_int_eq(sent(c, 0, QBFT_PRE_PREPARE, 1, NULL), 1);
+    ck_assert_int_eq(qbft_set_input(c->nodes[0].eng, &ID, (const uint8_t *)"new0", 4, c->now), 0);
+    ck_assert_int_eq(sent(c, 0, QBFT_PRE_PREPARE, 1, NULL), 1); /* no second one in round 1 */
+    uint8_t h[SHA256_LEN];
+    hash_of(h, "in0");
+    struct qinst *in0 = qinst_find(c->nodes[0].eng, &ID);
+    ck_assert_ptr_nonnull(qval_find(in0, h)); /* the old input is still a known value */
+    ck_assert_int_eq(qbft_set_input(c->nodes[1].eng, &ID, (const uint8_t *)"new1", 4, c->now), 0);
+    ck_assert_int_eq(
+        qbft_set_input(c->nodes[1].eng, &(struct qbft_id){0, 8}, (const uint8_t *)"x", 1, c->now),
+        -1);
+    ck_assert_int_eq(errno, ENOENT);
+    c->now = cl_next_deadline(c, 1);
+    cl_tick(c, 1); /* its ROUND-CHANGE for 2 */
+    ck_assert_int_eq(send_rc(c, 0, 1, 2, 0, NULL), QBFT_OK);
+    ck_assert_int_eq(send_rc(c, 3, 1, 2, 0, NULL), QBFT_OK);
+    struct qbft_msg *m = malloc(sizeof(*m));
+    ck_assert_int_eq(sent(c, 1, QBFT_PRE_PREPARE, 2, m), 1);
+    ck_assert(m->has_value && m->value_len == 4 && memcmp(m->value, "new1", 4) == 0);
+    free(m);
+    cl_free(c);
+}
+END_TEST
+
 START_TEST(upon_decided_answers_round_changes_capped)
 {
     struct cl_opts o;
@@ -1381,6 +1413,7 @@ int main(void)
     tcase_add_test(u, upon_f_plus_1_round_change_jump);
     tcase_add_test(u, upon_jump_beyond_window);
     tcase_add_test(u, upon_leader_reproposes_prepared_value);
+    tcase_add_test(u, set_input_proposed_from_the_next_round);
     tcase_add_test(u, upon_decided_answers_round_changes_capped);
     tcase_add_test(u, events_reported);
     suite_add_tcase(s, u);

@@ -4,7 +4,7 @@
  * themselves (late, never, wrongly). Covers admission (the open-instance cap, the height rules
  * of issue 10), the WAL-before-send discipline, decisions that wait for their durable record,
  * seals, the reload (pages, rebuilt instances, fallback), DUTY_GET views, expiry and pruning,
- * decision lookups, and the sequencer's hooks.
+ * decision lookups, and the sequencer's hooks (block inputs that follow the chain's head).
  *
  * Cluster: n = 4, this node is 1. Instance attester/7: leader of round 1 is node 0.
  */
@@ -16,7 +16,9 @@
 
 #include "lib/util.h"
 #include "proto/p2p.h"
+#include "proto/block.h"
 #include "workers/qbft/duties.h"
+#include "workers/qbft/qbft_table.h"
 
 #define N    4
 #define SELF 1
@@ -1010,6 +1012,94 @@ START_TEST(builder_hooks)
 }
 END_TEST
 
+static void block_proposer(struct fake *f)
+{
+    f->cfg.builder_duties = f->cfg.block_duties = 1u << DUTY_PROPOSER;
+}
+
+/* An empty block of this height on parent (proto/block.h). */
+static void block_on(struct buf *out, uint64_t height, const uint8_t parent[SHA256_LEN])
+{
+    struct block_header h = {.height = height, .proposer = SELF};
+    memcpy(h.parent_hash, parent, SHA256_LEN);
+    buf_reset(out);
+    block_encode_begin(out, &h, 0);
+}
+
+static bool input_is(struct fake *f, const struct qbft_id *id, const struct buf *block)
+{
+    uint8_t h[SHA256_LEN];
+    sha256(h, block->data, block->len);
+    const struct qinst *in = qinst_find(duties_engine(f->d), id);
+    return in && in->has_input && memcmp(in->input.hash, h, SHA256_LEN) == 0;
+}
+
+/* A block instance's input is the block the builder built on its head at the start; when the
+ * head moves past that block's parent (a lower slot decided late), no one can vote for it any
+ * more: the builder is asked for a new one, which becomes the engine's input. An instance that
+ * joined without a block (the builder was behind) gets one the same way; one whose block builds
+ * on the new head, or that is at or below it, is left alone; nothing is asked while the builder
+ * reports itself behind. A builder that had no block to give is asked again at its next SLOT. */
+START_TEST(block_inputs_follow_the_head)
+{
+    struct fake *f = fake_new(block_proposer);
+    up(f, false);
+    uint8_t h10[SHA256_LEN], h11[SHA256_LEN], h12[SHA256_LEN];
+    sha256(h10, "block 10", 8);
+    sha256(h11, "block 11", 8);
+    sha256(h12, "block 12", 8);
+    duties_head(f->d, 10, h10, false);
+    struct qbft_id p12 = {DUTY_PROPOSER, 12}, p13 = {DUTY_PROPOSER, 13}, p14 = {DUTY_PROPOSER, 14};
+    struct buf b = BUF_INIT;
+
+    accept_duty(f, DUTY_PROPOSER, 12, "null");
+    ck_assert_uint_eq(f->want_input, 1);
+    block_on(&b, 12, h10);
+    ck_assert_int_eq(duties_input(f->d, &p12, b.data, b.len), 0);
+    ck_assert(input_is(f, &p12, &b));
+    accept_duty(f, DUTY_PROPOSER, 13, "null");
+    ck_assert_uint_eq(f->want_input, 2);
+    ck_assert_int_eq(duties_input(f->d, &p13, NULL, 0), 0); /* joined: the builder was behind */
+    ck_assert_int_eq(info_of(f, &p13).status, QBFT_RUNNING);
+
+    duties_head(f->d, 11, h11, true); /* behind: nothing asked */
+    ck_assert_uint_eq(f->want_input, 2);
+    duties_head(f->d, 11, h11, false); /* the head moved: both need a block on 11 */
+    ck_assert_uint_eq(f->want_input, 4);
+    duties_head(f->d, 11, h11, false); /* asked already */
+    ck_assert_uint_eq(f->want_input, 4);
+    block_on(&b, 12, h11);
+    ck_assert_int_eq(duties_input(f->d, &p12, b.data, b.len), 0);
+    ck_assert(input_is(f, &p12, &b));
+    block_on(&b, 13, h11);
+    ck_assert_int_eq(duties_input(f->d, &p13, b.data, b.len), 0);
+    ck_assert(input_is(f, &p13, &b));
+    ck_assert_int_eq(duties_input(f->d, &p13, b.data, b.len), -1); /* nothing asked now */
+    ck_assert_int_eq(errno, ENOENT);
+
+    accept_duty(f, DUTY_PROPOSER, 14, "null");
+    ck_assert_uint_eq(f->want_input, 5);
+    block_on(&b, 14, h11);
+    ck_assert_int_eq(duties_input(f->d, &p14, b.data, b.len), 0);
+    duties_head(f->d, 11, h11, false); /* no move */
+    ck_assert_uint_eq(f->want_input, 5);
+    duties_head(f->d, 12, h12, false); /* 12 is at the head now; 13 and 14 build on 11 */
+    ck_assert_uint_eq(f->want_input, 7);
+    ck_assert_int_eq(duties_input(f->d, &p13, NULL, 0), 0); /* the builder had none: kept */
+    block_on(&b, 13, h11);
+    ck_assert(input_is(f, &p13, &b));
+    block_on(&b, 14, h12);
+    ck_assert_int_eq(duties_input(f->d, &p14, b.data, b.len), 0);
+    duties_slot(f->d, 20); /* the builder holds pending txs again: 13 is asked again (and 20) */
+    ck_assert_uint_eq(f->want_input, 8);
+    block_on(&b, 13, h12);
+    ck_assert_int_eq(duties_input(f->d, &p13, b.data, b.len), 0);
+    ck_assert(input_is(f, &p13, &b));
+    buf_free(&b);
+    fake_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("qbft_duties");
@@ -1034,6 +1124,7 @@ int main(void)
     tcase_add_test(v, prune_below_retention);
     tcase_add_test(v, lookup_decided_answers_laggard);
     tcase_add_test(v, builder_hooks);
+    tcase_add_test(v, block_inputs_follow_the_head);
     suite_add_tcase(s, v);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -9,10 +9,13 @@
  *   qbft  --DECIDED-->  wait for its turn  --APPLY_BLOCK-->  StateDB  -->  head, nonces, pool
  *   slot timer  --SLOT-->  qbft      (when this node holds pending transactions)
  *   every change of head  --HEAD-->  qbft      (behind: decided blocks are missing, catch up)
+ *                         and before every answer to BUILD and VALIDATE (a restarted QBFT)
  *
  * Start: the chain's head, every account's nonce and the pool are loaded from StateDB, then any
  * decided block that was not applied before a crash is applied; only then READY. Until READY
- * the builder answers TX_SUBMIT "unavailable" and BUILD/VALIDATE "behind".
+ * the builder answers TX_SUBMIT "unavailable" and BUILD/VALIDATE "behind". One load runs at a
+ * time; one that StateDB does not answer within SDB_TIMEOUT_MS starts over from nothing (two
+ * loads at once would write what each read, at different moments, into one pool and chain).
  *
  * Durability: a transaction is answered 202 only once its record is synced. When StateDB does
  * not answer, the client gets 503 and the record is written again every PERSIST_RETRY_S until
@@ -29,8 +32,12 @@
 #include "lib/util.h"
 #include "proto/builder.h"
 #include "proto/p2p.h"
+#include "proto/qbft.h"
 #include "proto/statedb.h"
 #include "proto/workers.h"
+#ifdef AEQUA_TEST_TOOLS
+#include "workers/builder/byzantine.h"
+#endif
 #include "workers/builder/chain.h"
 #include "workers/builder/mempool.h"
 #include "workers/builder/seen.h"
@@ -40,6 +47,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(CONFIG_MAX_TX_DATA + TX_PLAINTEXT_OVERHEAD <= BLD_TX_MAX,
+               "[builder] max_tx_data: a transaction must fit one TX_SUBMIT");
+_Static_assert(CONFIG_MAX_BLOCK_BYTES <= BLD_BLOCK_MAX && CONFIG_MAX_BLOCK_BYTES <= QBFT_MAX_VALUE,
+               "[builder] max_block_bytes: a block must fit one builder message and QBFT value");
 
 #define SDB_TIMEOUT_MS  2000
 #define LOAD_PAGE_BYTES (1u << 20)
@@ -64,6 +76,7 @@ static struct {
     struct chain chain;
     struct seen seen;
     bool loaded;
+    bool loading; /* a load's request is out: the retry timer starts no second one */
     bool applying;
     bool told_behind; /* HEAD(behind) sent since the head last moved */
     uint64_t last_slot;
@@ -71,6 +84,9 @@ static struct {
     size_t npersists;
     ev_timer retry;
     ev_periodic slot;
+#ifdef AEQUA_TEST_TOOLS
+    struct byzantine byz; /* AEQUA_TEST_BYZANTINE: wrong blocks on purpose (test builds) */
+#endif
 } B;
 
 static void try_apply(void);
@@ -111,6 +127,15 @@ static void send_head(bool behind)
     if (mailbox_send(B.w->mb, W_QBFT, BLD_HEAD, b.data, b.len) < 0)
         log_debug("consensus_builder", LS("event", "head_not_sent"));
     buf_free(&b);
+}
+
+/* The head as last told, told again: a QBFT worker keeps no head across its restarts and votes
+ * for no block before it knows one, so it hears it before every answer to BUILD and VALIDATE
+ * (one frame: HEAD arrives first). */
+static void tell_head_again(void)
+{
+    if (B.loaded)
+        send_head(B.told_behind);
 }
 
 static void report_peer(uint32_t peer, enum p2p_report why)
@@ -511,6 +536,25 @@ static void reply_build(const struct envelope *e, uint8_t result, const struct b
     buf_free(&b);
 }
 
+#ifdef AEQUA_TEST_TOOLS
+/* A test build's Byzantine leader (byzantine.h): the block made wrong, when it can be. */
+static void byzantine_build(uint64_t height, struct buf *block)
+{
+    if (!B.byz.n)
+        return;
+    enum byzantine_mode m = byzantine_mode_at(&B.byz, height, B.lock.n);
+    struct buf bad = BUF_INIT;
+    if (byzantine_corrupt(m, block->data, block->len, B.mc.lock_hash, &bad) < 0) {
+        buf_free(&bad);
+        return;
+    }
+    buf_free(block);
+    *block = bad;
+    log_warn("consensus_builder", LS("event", "byzantine_block"), LU("height", height),
+             LS("mode", byzantine_mode_name(m)));
+}
+#endif
+
 static bool behind(void)
 {
     return !B.loaded || B.chain.nwaiting > 0;
@@ -525,6 +569,7 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed BUILD");
         return;
     }
+    tell_head_again();
     size_t pending, queued;
     if (behind() || (B.chain.has_head && height <= B.chain.head.height)) {
         reply_build(e, BLD_BUILD_BEHIND, NULL);
@@ -542,6 +587,9 @@ static void on_build(struct mailbox *mb, const struct envelope *e, void *ctx)
     uint64_t t0 = now_ns();
     mempool_build(B.pool, &h, &block, &info);
     metric_observe(metric("block_build_seconds"), (double)(now_ns() - t0) / 1e9);
+#ifdef AEQUA_TEST_TOOLS
+    byzantine_build(height, &block);
+#endif
     metric_add(metric("builder_selected_total", "plaintext_v1"), (double)info.txs);
     log_info("consensus_builder", LS("event", "built"), LU("height", height), LU("txs", info.txs),
              LU("gas", info.gas), LU("bytes", info.bytes));
@@ -567,6 +615,7 @@ static void on_validate(struct mailbox *mb, const struct envelope *e, void *ctx)
         mailbox_violation(mb, e, "malformed VALIDATE");
         return;
     }
+    tell_head_again();
     if (behind()) {
         reply_verdict(e, BLD_BEHIND, "catching up");
         return;
@@ -735,6 +784,7 @@ static void load_failed(const char *what)
 {
     /* StateDB is not up yet (or restarting): start over shortly */
     log_debug("consensus_builder", LS("event", "load_retry"), LS("step", what));
+    B.loading = false;
     ev_timer_stop(B.w->loop, &B.retry);
     ev_timer_set(&B.retry, RETRY_S, RETRY_S);
     ev_timer_start(B.w->loop, &B.retry);
@@ -745,6 +795,7 @@ static void load_head(void);
 static void finish_load(void)
 {
     B.loaded = true;
+    B.loading = false;
     update_sizes();
     metric_set(metric("chain_height"), (double)B.chain.head.height);
     size_t pending, queued;
@@ -930,6 +981,7 @@ static void reset_state(void)
 static void load_head(void)
 {
     reset_state();
+    B.loading = true;
     ev_timer_stop(B.w->loop, &B.retry);
     ev_timer_set(&B.retry, RETRY_S, RETRY_S);
     ev_timer_start(B.w->loop, &B.retry);
@@ -944,6 +996,8 @@ static void on_load_retry(struct ev_loop *loop, ev_timer *t, int revents)
         on_retry(loop, t, revents);
         return;
     }
+    if (B.loading)
+        return; /* its request answers or times out (SDB_TIMEOUT_MS), then load_failed */
     ev_timer_stop(loop, t);
     load_head();
 }
@@ -995,6 +1049,16 @@ static int builder_init(struct worker *w)
         ev_periodic_init(&B.slot, on_slot, 0, (double)w->cfg.builder_slot_ms / 1000.0, NULL);
         ev_periodic_start(w->loop, &B.slot);
     }
+#ifdef AEQUA_TEST_TOOLS
+    const char *byz = getenv(BYZANTINE_ENV);
+    if (byz && byzantine_parse(&B.byz, byz) < 0) {
+        log_error("config_error", LS("err", BYZANTINE_ENV ": expected bad_signature, nonce_gap "
+                                                          "or wrong_order, comma-separated"));
+        exit(EXIT_CONFIG);
+    }
+    if (byz)
+        log_warn("consensus_builder", LS("event", "byzantine"), LS("modes", byz));
+#endif
     load_head(); /* READY once the chain and the pool are loaded */
     return 0;
 }

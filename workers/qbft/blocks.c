@@ -1,7 +1,8 @@
 /*
  * blocks: what the duties module does only for block instances (duties.h, "Block instances"):
  * the builder's verdicts on proposals, the proposer lock, the instances it starts itself (slots,
- * joining), decided blocks handed to the builder, and catching up over aequa/sync/v1.
+ * joining), new input blocks when the head moves (refresh_inputs), decided blocks handed to the
+ * builder, and catching up over aequa/sync/v1.
  *
  * Why the lock. A block names its parent, and each honest node PREPAREs a proposal only when its
  * parent is the node's head. Two block instances running at once (a slow slot and the next one)
@@ -137,14 +138,73 @@ int duties_value_judged(struct duties *d, const struct qbft_id *id,
     return rc;
 }
 
+static void val_drop(struct dinst *in, const uint8_t hash[SHA256_LEN])
+{
+    for (struct dval **pp = &in->vals; *pp; pp = &(*pp)->next)
+        if (!memcmp((*pp)->hash, hash, SHA256_LEN)) {
+            struct dval *v = *pp;
+            *pp = v->next;
+            buf_free(&v->bytes);
+            free(v);
+            in->nvals--;
+            return;
+        }
+}
+
 void blocks_own_value(struct duties *d, struct dinst *in, const uint8_t *value, size_t len)
 {
     uint8_t hash[SHA256_LEN], parent[SHA256_LEN];
     (void)d;
     sha256(hash, value, len);
-    if (block_parent(value, len, in->id.height, parent) == 0 && !val_find(in, hash) &&
-        in->nvals < DUTIES_VALS)
+    if (block_parent(value, len, in->id.height, parent) < 0)
+        return;
+    /* A block of ours that this one replaces builds on a head that has moved on since: no
+     * one can vote for it any more (heads only move up). */
+    if (in->has_own && memcmp(in->own_hash, hash, SHA256_LEN) != 0)
+        val_drop(in, in->own_hash);
+    in->has_own = true;
+    memcpy(in->own_hash, hash, SHA256_LEN);
+    memcpy(in->own_parent, parent, SHA256_LEN);
+    if (!val_find(in, hash) && in->nvals < DUTIES_VALS)
         val_add(in, hash, parent, DV_VALID);
+}
+
+int blocks_new_input(struct duties *d, struct dinst *in, const uint8_t *value, size_t len)
+{
+    in->refreshing = false;
+    if (!value || in->decided)
+        return 0; /* the builder is behind: asked again when the head moves */
+    blocks_own_value(d, in, value, len);
+    int rc = qbft_set_input(d->eng, &in->id, value, len, duties_mono(d));
+    blocks_flush(d);
+    return rc;
+}
+
+/*
+ * Why inputs are refreshed. An instance's input is the block the builder built on its head when
+ * the instance started. A slot that needs a round change (its leader is down, or Byzantine)
+ * decides after the next slot's instance started, so that instance's block names a parent that
+ * is no longer the head once the slow one is applied: no honest node can vote for it, every
+ * round proposes it again, and, being the lowest instance, it kept every higher one from voting
+ * until it expired (instance_expire_s: one block a minute with one node down). So whenever the
+ * head moves, every running block instance above it whose own block does not build on the new
+ * head (or that has none: it joined while the builder was behind) asks the builder for a new
+ * one; the engine proposes it from the next round on (qbft_set_input). A builder with nothing
+ * pending has none to give (the slow slot took every transaction): it is asked again at its
+ * next SLOT, which it sends only once it holds pending transactions.
+ */
+static void refresh_inputs(struct duties *d)
+{
+    if (!d->host.want_input)
+        return;
+    for (size_t b = 0; b < INST_BUCKETS; b++)
+        for (struct dinst *in = d->inst[b]; in; in = in->next)
+            if (blocks_duty(d, in->id.duty) && in->started && !in->decided && !in->abandoned &&
+                !in->awaiting_input && !in->refreshing && in->id.height > d->head_height &&
+                (!in->has_own || memcmp(in->own_parent, d->head, SHA256_LEN) != 0)) {
+                in->refreshing = true;
+                d->host.want_input(d->host.ctx, &in->id, in->explicit_duty);
+            }
 }
 
 /* ---------------------------------------------------------------- the lock */
@@ -348,6 +408,10 @@ void blocks_on_self_duty(struct duties *d, struct dreq *q, const struct sdb_repl
 
 void duties_slot(struct duties *d, uint64_t height)
 {
+    /* A SLOT says the builder holds pending transactions: instances whose block went stale
+     * while it had none to offer (or that never had one) can get one now. */
+    if (d->head_known && !d->behind)
+        refresh_inputs(d);
     for (uint8_t t = 0; t < DUTY_TYPES; t++)
         if (blocks_duty(d, t))
             self_duty(d, &(struct qbft_id){t, height});
@@ -404,6 +468,7 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
 {
     bool first = !d->head_known;
     bool moved = first || height != d->head_height || memcmp(hash, d->head, SHA256_LEN);
+    bool caught_up = d->behind && !behind;
     d->head_known = true;
     d->head_height = height;
     memcpy(d->head, hash, SHA256_LEN);
@@ -417,12 +482,6 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
                 continue;
             if (in->decided && in->persisted && in->id.height > height)
                 blocks_decided(d, in);
-            /* this node's block was built on the old head: a new one, on the new head */
-            if (moved && in->started && !in->decided && !in->abandoned && in->id.height > height &&
-                !in->awaiting_input && d->host.want_input) {
-                in->awaiting_input = true;
-                d->host.want_input(d->host.ctx, &in->id, in->explicit_duty);
-            }
             for (struct dval *v = in->vals; moved && v; v = v->next) {
                 if ((v->verdict == DV_VALID || v->verdict == DV_PENDING) &&
                     memcmp(v->parent, hash, SHA256_LEN) != 0) {
@@ -447,6 +506,8 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
     for (size_t i = 0; i < stale.n; i++)
         qbft_value_checked(d->eng, &stale.v[i].id, stale.v[i].hash, false, duties_mono(d));
     free(stale.v);
+    if ((moved || caught_up) && !behind)
+        refresh_inputs(d);
     blocks_flush(d);
     /* Behind, or just started (blocks may have been decided while this node was down): ask. */
     if ((behind || first) && !d->sync_on)

@@ -1373,6 +1373,8 @@ void duties_health(const struct duties *d, char *out, size_t n)
 int duties_input(struct duties *d, const struct qbft_id *id, const uint8_t *value, size_t len)
 {
     struct dinst *in = duties_inst_find(d, id);
+    if (in && in->refreshing)
+        return blocks_new_input(d, in, value, len);
     if (!in || !in->awaiting_input) {
         errno = ENOENT;
         return -1;

@@ -48,9 +48,11 @@
  *    higher one. The lock is a record in the WAL (QBFT_INTENT_LOCK: parent | value hash), durable
  *    before the vote leaves. Block instances start from a POSTed proposer duty (its block may be
  *    empty), at the builder's slot (duties_slot), or when a peer's message for one arrives
- *    (joining); a durable decision goes to the builder (host->decided_value). A node whose builder
- *    is behind asks a peer (aequa/sync/v1) for the chain's blocks after its head, verifies each
- *    certificate and decides them like its own.
+ *    (joining); when the head moves, a running one whose block no longer builds on it asks the
+ *    builder for a new one, proposed from the next round on (qbft_set_input); a durable
+ *    decision goes to the builder (host->decided_value). A node whose builder is behind asks a
+ *    peer (aequa/sync/v1) for the chain's blocks after its head, verifies each certificate and
+ *    decides them like its own.
  *
  * Fatal vs dropped: nothing here is fatal. A malformed message from another worker is the
  * caller's protocol violation (it decodes envelopes before calling in). Bytes from peers

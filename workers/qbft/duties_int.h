@@ -62,6 +62,10 @@ struct dinst {
     bool self_pending;  /* a duty of our own (slot, join) is being persisted */
     struct dval *vals;  /* values judged or built here, newest first */
     unsigned nvals;
+    bool has_own;                    /* the builder gave it an input block (own_*) */
+    uint8_t own_hash[SHA256_LEN];    /* that block */
+    uint8_t own_parent[SHA256_LEN];  /* its parent: the builder's head when it built it */
+    bool refreshing;                 /* the head moved past own_parent: a new input is asked */
     bool voted;                      /* this node PREPAREd or COMMITted here: its lock */
     bool committed;                  /* this node COMMITted here: the lock cannot move down */
     bool abandoned;                  /* the lock moved to a lower instance: abstains here */
@@ -160,6 +164,8 @@ void blocks_lock_durable(struct duties *d, const struct ientry *lock);
 void blocks_reloaded(struct duties *d, const struct ientry *e);
 /* This node's own input value (built by its builder). */
 void blocks_own_value(struct duties *d, struct dinst *in, const uint8_t *value, size_t len);
+/* duties_input for an instance whose input is being refreshed (in->refreshing). */
+int blocks_new_input(struct duties *d, struct dinst *in, const uint8_t *value, size_t len);
 /* A decision is durable. */
 void blocks_decided(struct duties *d, struct dinst *in);
 /* A peer's message for a block instance that does not run here: join it. */

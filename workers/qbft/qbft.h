@@ -60,9 +60,14 @@ int qbft_start(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *v
  * and as a leader it proposes only a value a ROUND-CHANGE quorum carries as prepared (else it
  * stays silent and the round changes). Errors as qbft_start. */
 int qbft_join(struct qbft_engine *e, const struct qbft_id *id, uint64_t start_ms, uint64_t now);
-/* A new input value for a running instance (a block rebuilt on a new head): what this node
- * proposes from now on when it leads; nothing it has sent changes. -1 ENOENT when it does not
- * run, EINVAL for a bad value. */
+/*
+ * Give a running instance a new input value (or a first one, if it joined without): what this
+ * node proposes as a leader from now on, in round 1 or in a later round in which nothing was
+ * prepared. A PRE-PREPARE already sent is never changed (one per round, SPEC §7.5), and the old
+ * input stays known as a value (it may be proposed or prepared). Safe: a leader may propose any
+ * value when no value is prepared. -1 with errno EINVAL (bad id or value) or ENOENT (the
+ * instance does not run).
+ */
 int qbft_set_input(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
                    size_t len, uint64_t now);
 

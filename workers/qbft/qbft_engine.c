@@ -172,24 +172,6 @@ int qbft_join(struct qbft_engine *e, const struct qbft_id *id, uint64_t start_ms
     return start(e, id, false, NULL, 0, start_ms, now);
 }
 
-int qbft_set_input(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
-                   size_t len, uint64_t now)
-{
-    e->last_now = now;
-    if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
-        errno = EINVAL;
-        return -1;
-    }
-    struct qinst *in = qinst_find(e, id);
-    if (!in || in->status != QBFT_RUNNING) {
-        errno = ENOENT;
-        return -1;
-    }
-    qinput_replace(in, value, len);
-    qinst_step(e, in, now); /* a leader without a proposal yet proposes it now */
-    return 0;
-}
-
 static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input,
                  const uint8_t *value, size_t len, uint64_t start_ms, uint64_t now)
 {
@@ -240,6 +222,26 @@ static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input
         free(p);
         p = next;
     }
+    return 0;
+}
+
+int qbft_set_input(struct qbft_engine *e, const struct qbft_id *id, const uint8_t *value,
+                   size_t len, uint64_t now)
+{
+    e->last_now = now;
+    if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct qinst *in = qinst_find(e, id);
+    if (!in || in->status != QBFT_RUNNING) {
+        errno = ENOENT;
+        return -1;
+    }
+    uint8_t hash[QBFT_HASH_LEN];
+    sha256(hash, value ? value : (const uint8_t *)"", len);
+    qval_replace_input(in, hash, value, len);
+    qinst_step(e, in, now);
     return 0;
 }
 

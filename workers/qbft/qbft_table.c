@@ -262,18 +262,6 @@ void qval_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *
     v->len = (uint32_t)len;
 }
 
-void qinput_replace(struct qinst *in, const uint8_t *data, size_t len)
-{
-    uint8_t hash[QBFT_HASH_LEN];
-    if (in->has_input) {
-        qval_add(in, in->input.hash, in->input.data, in->input.len, in->round);
-        val_free(&in->input);
-    }
-    sha256(hash, data ? data : (const uint8_t *)"", len);
-    qval_set(&in->input, hash, data, len);
-    in->has_input = true;
-}
-
 /*
  * Remember a value (its hash was checked by the caller), with the latest round that referred to
  * it. When full, the value referred to longest ago makes room, never the prepared one: values
@@ -301,6 +289,24 @@ void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t
         val_free(victim);
     qval_set(victim, hash, data, len);
     victim->round = round;
+}
+
+void qval_replace_input(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data,
+                        size_t len)
+{
+    if (in->has_input && memcmp(in->input.hash, hash, QBFT_HASH_LEN) == 0)
+        return;
+    if (in->has_input) {
+        struct qval old = in->input;
+        memset(&in->input, 0, sizeof(in->input));
+        qval_add(in, old.hash, old.data, old.len, in->round);
+        for (unsigned i = 0; i < in->nvals; i++)
+            if (memcmp(in->vals[i].hash, old.hash, QBFT_HASH_LEN) == 0)
+                in->vals[i].check = old.check;
+        val_free(&old);
+    }
+    qval_set(&in->input, hash, data, len);
+    in->has_input = true;
 }
 
 void qval_mark(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], enum qcheck check)

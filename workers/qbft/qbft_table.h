@@ -182,8 +182,10 @@ const struct qval *qval_find(const struct qinst *in, const uint8_t hash[QBFT_HAS
 void qval_add(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len,
               uint64_t round);
 void qval_set(struct qval *v, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data, size_t len);
-/* Replace this node's input value; the old one stays known (it may be the prepared value). */
-void qinput_replace(struct qinst *in, const uint8_t *data, size_t len);
+/* A new input (hash checked by the caller); the old one, if any, becomes a known value with its
+ * verdict. */
+void qval_replace_input(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], const uint8_t *data,
+                        size_t len);
 /* Record the host's verdict on a value the instance holds (nothing if it holds none). */
 void qval_mark(struct qinst *in, const uint8_t hash[QBFT_HASH_LEN], enum qcheck check);
 
