@@ -264,6 +264,65 @@ static bool lower_runs(struct duties *d, const struct dinst *in)
     return false;
 }
 
+/*
+ * Block instances start one at a time, lowest first. A block names its parent, so the block of
+ * height h can only be built once h-1 is decided (or has given up); an instance started before
+ * that proposes a block that goes stale when the head moves, and every round it spends on stale
+ * proposals makes its next round timer longer (ten proposer duties POSTed at once left the last
+ * ones at round 10, tens of seconds per round, until they expired). So an instance with a lower
+ * one still running above the head waits, unbuilt and not started: its peers' messages wait in
+ * the engine's buffer, its round schedule has not begun and it does not expire. When the head
+ * moves or the lower instance expires, the lowest waiting one is built on the new head and starts
+ * at round 1. Every honest node follows the same rule, so they start it within moments of each
+ * other (when each applies the block below).
+ */
+static bool lower_pending(struct duties *d, const struct dinst *in)
+{
+    uint64_t now = duties_mono(d);
+    for (size_t b = 0; b < INST_BUCKETS; b++)
+        for (const struct dinst *l = d->inst[b]; l; l = l->next)
+            if (l != in && l->id.duty == in->id.duty && !l->decided && !l->abandoned &&
+                l->id.height < in->id.height && l->id.height > d->head_height &&
+                (l->deferred || ((l->started || l->awaiting_input) && l->open &&
+                                 now - l->start_mono_ms < d->cfg.instance_expire_ms)))
+                return true;
+    return false;
+}
+
+bool blocks_defer(struct duties *d, struct dinst *in)
+{
+    in->deferred = lower_pending(d, in);
+    return in->deferred;
+}
+
+void blocks_release(struct duties *d)
+{
+    for (uint8_t t = 0; t < DUTY_TYPES; t++) {
+        if (!blocks_duty(d, t))
+            continue;
+        struct dinst *low = NULL;
+        for (size_t b = 0; b < INST_BUCKETS; b++)
+            for (struct dinst *in = d->inst[b]; in; in = in->next) {
+                if (!in->deferred || in->id.duty != t)
+                    continue;
+                if (in->id.height <= d->head_height || in->decided) {
+                    /* the chain went past it: it can never be decided here */
+                    in->deferred = false;
+                    duties_inst_close(d, in);
+                    DLOG(d, LOG_INFO, "consensus_block", LS("event", "slot_passed"),
+                         LU("height", in->id.height));
+                } else if (!low || in->id.height < low->id.height) {
+                    low = in;
+                }
+            }
+        if (low && !lower_pending(d, low)) {
+            low->deferred = false;
+            low->start_mono_ms = duties_mono(d); /* its round schedule starts now */
+            duties_start_instance(d, &low->id, NULL, 0, low->start_mono_ms);
+        }
+    }
+}
+
 int blocks_vote(struct duties *d, const struct qbft_id *id, uint64_t round, uint8_t type,
                 const uint8_t *bytes, size_t len)
 {
@@ -508,6 +567,8 @@ void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LE
     free(stale.v);
     if ((moved || caught_up) && !behind)
         refresh_inputs(d);
+    if (moved)
+        blocks_release(d);
     blocks_flush(d);
     /* Behind, or just started (blocks may have been decided while this node was down): ask. */
     if ((behind || first) && !d->sync_on)

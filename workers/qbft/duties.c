@@ -569,11 +569,13 @@ void duties_start_instance(struct duties *d, const struct qbft_id *id, const uin
         struct qbft_info info;
         bool known = qbft_info(d->eng, id, &info) == 0 && info.status != QBFT_PENDING_START;
         if (!known && !in->awaiting_input && !in->decided) {
-            in->awaiting_input = true;
             if (!in->open) {
                 in->open = true;
                 d->nopen++;
             }
+            if (blocks_defer(d, in))
+                return;
+            in->awaiting_input = true;
             d->host.want_input(d->host.ctx, id, in->explicit_duty);
         }
         return;
@@ -1219,7 +1221,7 @@ static void sweep(struct duties *d)
     uint64_t now = duties_mono(d), expire = d->cfg.instance_expire_ms;
     for (size_t b = 0; b < INST_BUCKETS && d->nopen > 0; b++) {
         for (struct dinst *in = d->inst[b]; in; in = in->next) {
-            if (in->open && now - in->start_mono_ms > expire) {
+            if (in->open && !in->deferred && now - in->start_mono_ms > expire) {
                 duties_inst_close(d, in);
                 metric_inc(metric("qbft_timeouts_total", "expired"));
                 DLOG(d, LOG_WARN, "qbft_state", LS("event", "expired"),
@@ -1227,6 +1229,7 @@ static void sweep(struct duties *d)
             }
         }
     }
+    blocks_release(d); /* an expired block instance no longer holds the ones above it */
     /* Instances more than the retention window below the highest one are forgotten by the
      * engine (their messages become "old") with their intents; StateDB keeps its own records
      * for [statedb] retention. Decided instances beyond DUTIES_DECIDED_KEEP leave memory; GET

@@ -59,6 +59,7 @@ struct dinst {
     /* block instances (blocks.c) */
     bool explicit_duty; /* a POSTed duty: its block may be empty */
     bool started;       /* the engine runs it (with an input or joined) */
+    bool deferred;      /* waits for the block instance below it (blocks_defer) */
     bool self_pending;  /* a duty of our own (slot, join) is being persisted */
     struct dval *vals;  /* values judged or built here, newest first */
     unsigned nvals;
@@ -166,6 +167,11 @@ void blocks_reloaded(struct duties *d, const struct ientry *e);
 void blocks_own_value(struct duties *d, struct dinst *in, const uint8_t *value, size_t len);
 /* duties_input for an instance whose input is being refreshed (in->refreshing). */
 int blocks_new_input(struct duties *d, struct dinst *in, const uint8_t *value, size_t len);
+/* Should this block instance wait for a lower one before it is built and started? (It then is
+ * marked deferred, and blocks_release starts it when its turn comes.) */
+bool blocks_defer(struct duties *d, struct dinst *in);
+/* Start the lowest deferred block instance when nothing below it runs any more. */
+void blocks_release(struct duties *d);
 /* A decision is durable. */
 void blocks_decided(struct duties *d, struct dinst *in);
 /* A peer's message for a block instance that does not run here: join it. */
