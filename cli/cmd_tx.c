@@ -136,9 +136,8 @@ static int sign_from_flags(const char *sub, const struct tx_opts *o, struct buf 
     struct node_key k;
     struct lock *l = xcalloc(1, sizeof(*l));
     int rc = 78;
-    if (node_key_load(&k, o->key, err, sizeof(err)) < 0) {
-        fprintf(stderr, "aequactl tx %s: %s\n", sub, err);
-    } else if (lock_load(l, o->lock, err, sizeof(err)) < 0) {
+    if (node_key_load(&k, o->key, err, sizeof(err)) < 0 ||
+        lock_load(l, o->lock, err, sizeof(err)) < 0) {
         fprintf(stderr, "aequactl tx %s: %s\n", sub, err);
     } else {
         struct tx *tx =

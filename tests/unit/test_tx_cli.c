@@ -83,7 +83,8 @@ START_TEST(key_file_and_address)
     char hex[2 * ADDR_LEN + 2];
     pubkey_address(k.pub, a);
     hex_encode(hex, a, ADDR_LEN);
-    strcat(hex, "\n");
+    hex[2 * ADDR_LEN] = '\n';
+    hex[2 * ADDR_LEN + 1] = '\0';
     ck_assert_str_eq(out, hex);
     free(out);
     /* never over an existing file */

@@ -118,7 +118,7 @@ int chain_plan(const struct chain *c, const uint8_t *bytes, size_t n, struct sdb
     uint32_t ntxs = b.ntxs;
     block_free(&b);
     /* one entry per sender: its highest nonce in the block, + 1 */
-    if (ntxs)
+    if (sn)
         qsort(sn, ntxs, sizeof(*sn), by_sender);
     out->nonces = ntxs ? xcalloc(ntxs, sizeof(*out->nonces)) : NULL;
     for (uint32_t i = 0; i < ntxs; i++) {

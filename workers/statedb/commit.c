@@ -771,7 +771,7 @@ static void read_get_block(struct store *st, struct statedb_op *op, struct opst 
     s->rep.status = SDB_NOT_FOUND;
     switch (r->u.block.mode) {
     case SDB_BLOCK_LATEST: {
-        struct sdb_head h;
+        struct sdb_head h = {0};
         rc = chain_head_read(st, &h, e, esz);
         height = h.height;
         break;
