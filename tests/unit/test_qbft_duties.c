@@ -664,10 +664,13 @@ START_TEST(seals_early_bad_merged)
     answer_status(f, q, SDB_OK, true);
     ck_assert_uint_eq(count_sent(f, QBFT_KIND_SEAL, 0), 1);
     /* The seal that left is this node's and verifies. */
-    struct seal out;
+    const struct sent *mine = NULL;
     for (size_t i = 0; i < f->nsent; i++)
         if (f->sent[i].kind == QBFT_KIND_SEAL)
-            ck_assert_int_eq(seal_decode(&out, f->sent[i].bytes.data, f->sent[i].bytes.len), 0);
+            mine = &f->sent[i];
+    ck_assert_ptr_nonnull(mine);
+    struct seal out;
+    ck_assert_int_eq(seal_decode(&out, mine->bytes.data, mine->bytes.len), 0);
     ck_assert_uint_eq(out.index, SELF);
     ck_assert(seal_verify(&out, f->cfg.qbft.lock_hash, f->pubkeys[SELF]));
     /* A late seal is merged into the record; one of another value is not. */
