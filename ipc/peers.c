@@ -46,5 +46,5 @@ enum peer_verdict peers_check(const struct peer_table *pt, unsigned source, uint
     for (unsigned k = 0; k < CTL_PEERS_RETIRED; k++)
         if (pt->t.w[source].retired[k] == pid)
             return PEER_STALE;
-    return pt->open & WBIT(source) ? PEER_OK : PEER_UNKNOWN;
+    return (pt->open & WBIT(source)) ? PEER_OK : PEER_UNKNOWN;
 }

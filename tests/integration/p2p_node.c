@@ -103,9 +103,9 @@ static void cmd_qbft(const char *to, const char *type, unsigned long duty,
 {
     struct qbft_body b = {
         .duty = (uint8_t)duty, .height = height, .round = round, .sender = (uint16_t)qself};
-    for (uint8_t t = 0; t < ARRAY_LEN(vote_types); t++)
+    for (size_t t = 0; t < ARRAY_LEN(vote_types); t++)
         if (vote_types[t] && !strcmp(type, vote_types[t]))
-            b.type = t;
+            b.type = (uint8_t)t;
     if (!b.type || (hash && hex_decode(b.value_hash, QBFT_HASH_LEN, hash, strlen(hash)) < 0)) {
         printf("error bad qbft\n");
         return;

@@ -327,14 +327,14 @@ static size_t count_sent(struct fake *f, enum qbft_topic_kind kind, uint8_t type
 static void craft(struct fake *f, unsigned signer, const struct qbft_body *b, const char *value,
                   const struct qbft_sigref *just, size_t nj, struct buf *out)
 {
-    struct buf body = BUF_INIT;
+    struct buf enc = BUF_INIT;
     uint8_t digest[SHA256_LEN], sig[SIG_LEN];
-    qbft_body_encode(&body, b);
-    qbft_signing_digest(digest, f->cfg.qbft.lock_hash, body.data, body.len);
+    qbft_body_encode(&enc, b);
+    qbft_signing_digest(digest, f->cfg.qbft.lock_hash, enc.data, enc.len);
     ecdsa_sign(&f->keys[signer], digest, sig);
-    struct qbft_sigref self = {body.data, body.len, sig};
+    struct qbft_sigref self = {enc.data, enc.len, sig};
     qbft_msg_encode(out, &self, (const uint8_t *)value, value ? strlen(value) : 0, just, nj);
-    buf_free(&body);
+    buf_free(&enc);
 }
 
 static struct qbft_body body(const struct qbft_id *id, uint8_t type, unsigned sender,
@@ -667,10 +667,13 @@ START_TEST(seals_early_bad_merged)
     answer_status(f, q, SDB_OK, true);
     ck_assert_uint_eq(count_sent(f, QBFT_KIND_SEAL, 0), 1);
     /* The seal that left is this node's and verifies. */
-    struct seal out;
+    const struct sent *mine = NULL;
     for (size_t i = 0; i < f->nsent; i++)
         if (f->sent[i].kind == QBFT_KIND_SEAL)
-            ck_assert_int_eq(seal_decode(&out, f->sent[i].bytes.data, f->sent[i].bytes.len), 0);
+            mine = &f->sent[i];
+    ck_assert_ptr_nonnull(mine);
+    struct seal out;
+    ck_assert_int_eq(seal_decode(&out, mine->bytes.data, mine->bytes.len), 0);
     ck_assert_uint_eq(out.index, SELF);
     ck_assert(seal_verify(&out, f->cfg.qbft.lock_hash, f->pubkeys[SELF]));
     /* A late seal is merged into the record; one of another value is not. */

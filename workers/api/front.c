@@ -515,20 +515,31 @@ static void on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
     ev_io_start(loop, &f->accept_io);
 }
 
+/* Accept one connection; *addr is its IPv4 address in host order (0 if the kernel reported
+ * another kind of address, which an AF_INET listener never does). */
+static int accept_one(const struct front *f, uint32_t *addr)
+{
+    struct sockaddr_in sa = {0};
+    socklen_t sl = sizeof(sa);
+    int fd = accept4(f->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    bool inet = fd >= 0 && sl == sizeof(sa) && sa.sin_family == AF_INET;
+    *addr = inet ? ntohl(sa.sin_addr.s_addr) : 0;
+    return fd;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct front *f = w->data;
     for (int i = 0; i < ACCEPT_BURST; i++) {
-        struct sockaddr_in sa;
-        socklen_t sl = sizeof(sa);
-        int fd = accept4(f->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        uint32_t addr;
+        int fd = accept_one(f, &addr);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE) && f->spare_fd >= 0) {
             /* out of descriptors: give up the spare one to refuse this connection */
             close(f->spare_fd);
-            fd = accept4(f->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            fd = accept_one(f, &addr);
             if (fd >= 0)
-                refuse(f, fd, R_TOTAL, ntohl(sa.sin_addr.s_addr));
+                refuse(f, fd, R_TOTAL, addr);
             f->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
             continue;
         }
@@ -540,7 +551,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             }
             return; /* EAGAIN, or an aborted connection */
         }
-        client_new(f, fd, ntohl(sa.sin_addr.s_addr));
+        client_new(f, fd, addr);
     }
 }
 
@@ -770,8 +781,12 @@ static void front_finish(struct front *f)
 {
     f->finished = true;
     ev_timer_stop(f->loop, &f->stop_grace);
-    while (f->clients)
-        client_close(f->clients);
+    /* client_close frees its own client and no other: the next one is still there. */
+    struct client *next;
+    for (struct client *c = f->clients; c; c = next) {
+        next = c->next;
+        client_close(c);
+    }
     for (unsigned i = 0; i < f->lim.upstreams; i++)
         upstream_close(&f->ups[i]);
     ev_break(f->loop, EVBREAK_ALL);

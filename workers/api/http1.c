@@ -174,14 +174,26 @@ static int special_kind(const uint8_t *p, struct http1_span name)
     return -1;
 }
 
+/* Length of the empty lines (LF or CRLF) that lead [0, limit): RFC 9112 §2.2 has a server ignore
+ * them before the request line. */
+static size_t empty_lines_len(const uint8_t *p, size_t limit)
+{
+    size_t i = 0;
+    for (;;) {
+        if (i < limit && p[i] == '\n')
+            i += 1;
+        else if (i + 1 < limit && p[i] == '\r' && p[i + 1] == '\n')
+            i += 2;
+        else
+            return i;
+    }
+}
+
 enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_request *r)
 {
     memset(r, 0, sizeof(*r));
     size_t limit = n < HTTP1_HEAD_MAX ? n : HTTP1_HEAD_MAX;
-    size_t start = 0;
-    while (start < limit &&
-           (p[start] == '\n' || (p[start] == '\r' && start + 1 < limit && p[start + 1] == '\n')))
-        start += p[start] == '\n' ? 1 : 2;
+    size_t start = empty_lines_len(p, limit);
     size_t end = head_end(p, start, limit, false);
     if (end == 0) {
         if (n < HTTP1_HEAD_MAX)

@@ -117,7 +117,7 @@ static int on_request(struct mg_connection *c, void *cbdata)
      * civetweb keeps the front's connection for the next request. */
     char drain[4096];
     while (mg_read(c, drain, sizeof(drain)) > 0)
-        continue;
+        ;
 
     api_account(label, ri->request_method, path, out.status, (double)(now_ns() - t0) / 1e9,
                 out.detail);

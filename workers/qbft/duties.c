@@ -64,6 +64,23 @@ void duties_inst_close(struct duties *d, struct dinst *in)
     }
 }
 
+/* Free an instance that no hash chain or decided list holds any more. */
+static void inst_free(struct duties *d, struct dinst *x)
+{
+    while (x->early) {
+        struct early_seal *e = x->early;
+        x->early = e->next;
+        free(e);
+        d->nearly--;
+    }
+    blocks_forget(d, x);
+    buf_free(&x->value);
+    buf_free(&x->cert);
+    buf_free(&x->dmsg);
+    free(x->seals);
+    free(x);
+}
+
 static void inst_remove(struct duties *d, struct dinst *x)
 {
     struct dinst **pp = &d->inst[inst_bucket(&x->id)];
@@ -83,18 +100,7 @@ static void inst_remove(struct duties *d, struct dinst *x)
             d->decided_tail = x->older;
         d->ndecided--;
     }
-    while (x->early) {
-        struct early_seal *e = x->early;
-        x->early = e->next;
-        free(e);
-        d->nearly--;
-    }
-    blocks_forget(d, x);
-    buf_free(&x->value);
-    buf_free(&x->cert);
-    buf_free(&x->dmsg);
-    free(x->seals);
-    free(x);
+    inst_free(d, x);
 }
 
 bool duties_builder_duty(const struct duties *d, uint8_t duty)
@@ -119,10 +125,10 @@ struct dreq *duties_dreq_new(enum dreq_kind kind)
 
 static void dreq_unlink(struct duties *d, struct dreq *q)
 {
-    if (q->prev)
-        q->prev->next = q->next;
-    else
+    if (q == d->reqs)
         d->reqs = q->next;
+    else
+        q->prev->next = q->next;
     if (q->next)
         q->next->prev = q->prev;
 }
@@ -1352,9 +1358,14 @@ void duties_free(struct duties *d)
         d->reqs = q->next;
         dreq_free(q);
     }
-    for (size_t b = 0; b < INST_BUCKETS; b++)
-        while (d->inst[b])
-            inst_remove(d, d->inst[b]);
+    /* Everything goes: no list needs its links kept. */
+    for (size_t b = 0; b < INST_BUCKETS; b++) {
+        while (d->inst[b]) {
+            struct dinst *in = d->inst[b];
+            d->inst[b] = in->next;
+            inst_free(d, in);
+        }
+    }
     free_loaded_duties(d);
     free(d->reloaded);
     free(d->lookups);
