@@ -120,8 +120,11 @@ int chain_plan(const struct chain *c, const uint8_t *bytes, size_t n, struct sdb
     /* one entry per sender: its highest nonce in the block, + 1 */
     if (sn)
         qsort(sn, ntxs, sizeof(*sn), by_sender);
-    out->nonces = ntxs ? xcalloc(ntxs, sizeof(*out->nonces)) : NULL;
-    for (uint32_t i = 0; i < ntxs; i++) {
+    out->nonces = NULL;
+    out->nnonces = 0;
+    if (ntxs)
+        out->nonces = xcalloc(ntxs, sizeof(*out->nonces));
+    for (uint32_t i = 0; i < ntxs && out->nonces; i++) {
         struct sdb_nonce *last = out->nnonces ? &out->nonces[out->nnonces - 1] : NULL;
         if (!last || memcmp(last->from, sn[i].from, SDB_ADDR_LEN) != 0) {
             last = &out->nonces[out->nnonces++];
