@@ -1,7 +1,7 @@
 /* aequactl wal dump: print a node's vote intents, accepted duties and decided instances from its
  * database, read-only (works on a stopped node, or beside the running StateDB worker). */
 #include "cli/aequactl.h"
-#include "db/dump.h"
+#include "lib/db/dump.h"
 
 #include <getopt.h>
 #include <limits.h>

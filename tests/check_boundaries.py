@@ -5,7 +5,7 @@
 
 1. Includes. A header under workers/X/ may be included only from workers/X/ itself, except
    workers/common/ which every worker shares. supervisor/, cli/ and the shared libraries (lib/,
-   proto/, ipc/, db/) include no worker header at all. Every quoted #include of those sources
+   proto/, ipc/, lib/db/) include no worker header at all. Every quoted #include of those sources
    is resolved (relative to the including file first, then to the source root), so a relative
    path cannot dodge the rule. tests/ may include anything: tests exercise modules directly.
 2. Links (with BUILD_ROOT): the static libraries on every program's link line in build.ninja.
@@ -18,7 +18,7 @@ import os
 import re
 import sys
 
-SHARED = ("lib", "proto", "ipc", "db")
+SHARED = ("lib", "proto", "ipc")
 SOURCES = SHARED + ("workers", "supervisor", "cli")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
@@ -92,7 +92,7 @@ def main():
     for b in bad:
         print("FAIL: " + b)
     if bad:
-        print("%d boundary violation(s): move shared code to lib/, proto/, ipc/ or db/" % len(bad))
+        print("%d boundary violation(s): move shared code to lib/ (lib/db/), proto/ or ipc/" % len(bad))
         return 1
     print("ok: no process includes or links another worker's code")
     return 0

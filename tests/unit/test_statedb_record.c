@@ -1,10 +1,10 @@
-/* Unit tests for db/record: key layout, record codecs, decided merge. */
+/* Unit tests for lib/db/record: key layout, record codecs, decided merge. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/mp.h"
-#include "db/record.h"
+#include "lib/db/record.h"
 
 START_TEST(wal_key_layout)
 {

@@ -1,5 +1,5 @@
 /* Unit tests for workers/statedb/store (binding, checkpoints, pessimistic recovery) and the
- * read-only reader of db/db.h. */
+ * read-only reader of lib/db/db.h. */
 #include <check.h>
 #include <glob.h>
 #include <limits.h>
@@ -12,7 +12,7 @@
 
 #include "lib/metrics.h"
 #include "statedb_testutil.h"
-#include "db/dirutil.h"
+#include "lib/db/dirutil.h"
 
 static double recoveries(const char *result)
 {

@@ -1,5 +1,5 @@
 #include "workers/statedb/store.h"
-#include "db/dirutil.h"
+#include "lib/db/dirutil.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
 

@@ -41,8 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db/db.h"
-#include "db/record.h"
+#include "lib/db/db.h"
+#include "lib/db/record.h"
 #include "proto/statedb.h"
 
 enum store_status {

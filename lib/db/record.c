@@ -1,4 +1,4 @@
-#include "db/record.h"
+#include "lib/db/record.h"
 #include "lib/mp.h"
 #include "lib/util.h"
 

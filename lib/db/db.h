@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db/record.h"
+#include "lib/db/record.h"
 #include "proto/statedb.h"
 
 /* RocksDB requires its "default" family to be opened; ours follow in enum sdb_cf order. */

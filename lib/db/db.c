@@ -1,5 +1,5 @@
-#include "db/db.h"
-#include "db/dirutil.h"
+#include "lib/db/db.h"
+#include "lib/db/dirutil.h"
 #include "lib/util.h"
 
 #include <dirent.h>

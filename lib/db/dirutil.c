@@ -1,4 +1,4 @@
-#include "db/dirutil.h"
+#include "lib/db/dirutil.h"
 #include "lib/util.h"
 
 #include <dirent.h>

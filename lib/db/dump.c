@@ -1,4 +1,4 @@
-#include "db/dump.h"
+#include "lib/db/dump.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "db/db.h"
+#include "lib/db/db.h"
 
 /* 0, or -1 with err set (iteration error or malformed record; what was printed stays). */
 int db_dump(const struct db_reader *r, FILE *out, bool hex, char *err, size_t errsz);
