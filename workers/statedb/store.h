@@ -1,7 +1,7 @@
 /*
  * store: the StateDB worker's hold on the node's database (SPEC §8) — open, bind, verify,
- * recover, checkpoint, and write batches. Reads go through the database handle (db/db.h, the
- * library aequactl shares) that store_db() returns; the layout is db/record.h's.
+ * recover, checkpoint, and write batches. Reads go through the database handle (lib/db/db.h, the
+ * library aequactl shares) that store_db() returns; the layout is lib/db/record.h's.
  *
  * Owns, beside the database directory `path`:
  *   <path>.checkpoints/<wall-ms>/  checkpoints (complete ones only; "<ms>.tmp" is one in progress)
@@ -87,7 +87,7 @@ void store_checkpoint_dir(const char *path, char *out, size_t outsz);
 int store_checkpoint_list(const char *path, uint64_t *names, size_t max);
 
 /* ---- reads ---- */
-/* The open database: db_get, db_iter_* (db/db.h). */
+/* The open database: db_get, db_iter_* (lib/db/db.h). */
 const struct db *store_db(const struct store *st);
 
 /* ---- writes ---- */
