@@ -844,6 +844,19 @@ static void load_decided(void)
         load_failed("decided blocks");
 }
 
+/* A loading step's StateDB reply: decoded into r with status OK, or false (r freed). */
+static bool load_reply(int status, const struct envelope *env, uint16_t type, struct sdb_reply *r)
+{
+    if (status != 0) {
+        memset(r, 0, sizeof(*r));
+        return false;
+    }
+    if (sdb_reply_decode(r, type, env->body, env->body_len) == 0 && r->status == SDB_OK)
+        return true;
+    sdb_reply_free(r);
+    return false;
+}
+
 static void load_pool(bool has_after, const uint8_t *after, size_t alen);
 
 static void on_pool_page(struct mailbox *mb, int status, const struct envelope *env, void *arg)
@@ -851,10 +864,7 @@ static void on_pool_page(struct mailbox *mb, int status, const struct envelope *
     (void)mb;
     (void)arg;
     struct sdb_reply r;
-    if (status != 0 || sdb_reply_decode(&r, SDB_ITERATE_REP, env->body, env->body_len) < 0 ||
-        r.status != SDB_OK) {
-        if (status == 0)
-            sdb_reply_free(&r);
+    if (!load_reply(status, env, SDB_ITERATE_REP, &r)) {
         load_failed("pool");
         return;
     }
@@ -903,10 +913,7 @@ static void on_nonce_page(struct mailbox *mb, int status, const struct envelope 
     (void)mb;
     (void)arg;
     struct sdb_reply r;
-    if (status != 0 || sdb_reply_decode(&r, SDB_ITERATE_REP, env->body, env->body_len) < 0 ||
-        r.status != SDB_OK) {
-        if (status == 0)
-            sdb_reply_free(&r);
+    if (!load_reply(status, env, SDB_ITERATE_REP, &r)) {
         load_failed("nonces");
         return;
     }
@@ -952,10 +959,7 @@ static void on_head(struct mailbox *mb, int status, const struct envelope *env, 
     (void)mb;
     (void)arg;
     struct sdb_reply r;
-    if (status != 0 || sdb_reply_decode(&r, SDB_CHAIN_HEAD_REP, env->body, env->body_len) < 0 ||
-        r.status != SDB_OK) {
-        if (status == 0)
-            sdb_reply_free(&r);
+    if (!load_reply(status, env, SDB_CHAIN_HEAD_REP, &r)) {
         load_failed("head");
         return;
     }
