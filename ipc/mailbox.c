@@ -1147,6 +1147,11 @@ size_t mailbox_pending(struct mailbox *mb)
     return mb->npending;
 }
 
+bool mailbox_connected(struct mailbox *mb, unsigned dest)
+{
+    return dest < MAX_DEST && mb->push_open[dest] && atomic_load(&mb->push_pipes[dest]->pipes) > 0;
+}
+
 size_t mailbox_violations(struct mailbox *mb)
 {
     return mb->violations;
