@@ -56,10 +56,13 @@ struct outq {
 #define HOLD_MAX_BYTES   (16u << 20)
 #define QUERY_TIMEOUT_MS 1000 /* the supervisor's answer to CTL_PEERS_REQ */
 
+/* The connections of one socket, counted on nng's threads (on_pipe_event). nng may call into a
+ * counter for as long as its socket is open, so the counter lives with the socket, not with the
+ * mailbox: it is freed only once nng_close of that socket has returned (close_later, or
+ * mailbox_close), and is left allocated with a socket that is left open. */
 struct pipe_count {
     atomic_int pipes;
     atomic_uint adds;     /* connections completed since counting began */
-    atomic_uint sock;     /* nng_socket_id of the socket counted */
     atomic_uint peer_pid; /* the process listening at the other end (IPC credentials) */
 };
 
@@ -81,7 +84,7 @@ struct mailbox {
     bool probe_pending;
     nng_socket retired; /* a probe that did not come back (see probe_end) */
     bool retired_open;
-    struct pipe_count retired_pipes;
+    struct pipe_count *retired_pipes;
     uint64_t probe_nonce, probe_sent_ms;
     atomic_uint_fast64_t accepts;    /* connections accepted, ever */
     uint64_t probe_accepts;          /* the count when the probe was sent */
@@ -94,7 +97,7 @@ struct mailbox {
     ev_io rx;
     nng_socket push[MAX_DEST];
     nng_dialer dialer[MAX_DEST];
-    struct pipe_count push_pipes[MAX_DEST]; /* connections of each sending socket */
+    struct pipe_count *push_pipes[MAX_DEST]; /* connections of each sending socket */
     bool push_open[MAX_DEST];
     struct pending *buckets[PENDING_BUCKETS];
     size_t npending;
@@ -191,25 +194,37 @@ static struct pending *pending_take(struct mailbox *mb, uint64_t id)
  * nng 1.5.2's nng_close can wait forever (nanomsg/nng#1543): seen in a chaos drill as two
  * supervisors blocked for good closing the socket of a worker that had just died, which left
  * their workers unreaped and unsupervised. A loop never waits for it: a socket that is done with
- * is closed on a detached thread of its own, and one that hangs costs that thread only.
+ * is closed on a detached thread of its own, and one that hangs costs that thread only. The
+ * socket's connection counter (or NULL) goes with it, freed once no callback can reach it.
  */
+struct closing {
+    nng_socket s;
+    struct pipe_count *pc;
+};
+
 static void *closer_main(void *arg)
 {
-    nng_socket s = NNG_SOCKET_INITIALIZER;
-    s.id = (uint32_t)(uintptr_t)arg;
-    nng_close(s);
+    struct closing *c = arg;
+    nng_close(c->s);
+    free(c->pc);
+    free(c);
     return NULL;
 }
 
-static void close_later(nng_socket s)
+static void close_later(nng_socket s, struct pipe_count *pc)
 {
     pthread_attr_t a;
     pthread_t t;
+    struct closing *c = xmalloc(sizeof(*c));
+    c->s = s;
+    c->pc = pc;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&a, 64 << 10);
-    if (pthread_create(&t, &a, closer_main, (void *)(uintptr_t)nng_socket_id(s)) != 0)
+    if (pthread_create(&t, &a, closer_main, c) != 0) {
         log_warn("ipc_close", LS("err", "no thread to close a socket on: left open"));
+        free(c); /* the counter stays, with the socket */
+    }
     pthread_attr_destroy(&a);
 }
 
@@ -219,21 +234,19 @@ void mailbox_reset_dest(struct mailbox *mb, unsigned dest)
         return;
     buf_reset(&mb->out[dest].frame);
     mb->out[dest].count = 0;
-    close_later(mb->push[dest]);
+    close_later(mb->push[dest], mb->push_pipes[dest]);
+    mb->push_pipes[dest] = NULL;
     mb->push_open[dest] = false;
     mb->nopipe_since[dest] = 0;
     mb->heard_at[dest] = 0;
 }
 
 /* Connections are counted from nng's pipe events, on nng's threads: one up at ADD_PRE, one
- * down at REM_POST (nng runs REM_POST only for pipes that went through ADD_PRE). Events of a
- * socket that was already replaced are ignored. */
+ * down at REM_POST (nng runs REM_POST only for pipes that went through ADD_PRE). */
 static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     struct pipe_count *pc = arg;
     uint64_t pid;
-    if ((unsigned)nng_socket_id(nng_pipe_socket(p)) != atomic_load(&pc->sock))
-        return;
     if (ev == NNG_PIPE_EV_ADD_PRE && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0)
         atomic_store(&pc->peer_pid, (unsigned)pid);
     atomic_fetch_add(&pc->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
@@ -241,20 +254,13 @@ static void on_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
         atomic_fetch_add(&pc->adds, 1);
 }
 
-static void count_pipes(nng_socket s, struct pipe_count *pc)
+/* Count the connections of s from now on, in a counter of its own (see struct pipe_count). */
+static struct pipe_count *count_pipes(nng_socket s)
 {
-    atomic_store(&pc->pipes, 0);
-    atomic_store(&pc->adds, 0);
-    atomic_store(&pc->sock, (unsigned)nng_socket_id(s));
+    struct pipe_count *pc = xcalloc(1, sizeof(*pc));
     nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, on_pipe_event, pc);
     nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_event, pc);
-}
-
-/* Stop counting: for a socket left open when its counter goes away. */
-static void uncount_pipes(nng_socket s)
-{
-    nng_pipe_notify(s, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
-    nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, NULL, NULL);
+    return pc;
 }
 
 static int start_dialer(struct mailbox *mb, unsigned dest)
@@ -297,7 +303,7 @@ static void on_redial_check(struct ev_loop *loop, ev_timer *t, int revents)
     for (unsigned d = 0; d < MAX_DEST; d++) {
         if (!mb->push_open[d])
             continue;
-        if (atomic_load(&mb->push_pipes[d].pipes) > 0) {
+        if (atomic_load(&mb->push_pipes[d]->pipes) > 0) {
             mb->nopipe_since[d] = 0;
             continue;
         }
@@ -398,8 +404,9 @@ static uint32_t pipe_pid(struct mailbox *mb, nng_pipe p)
  */
 static void retired_reap(struct mailbox *mb)
 {
-    if (mb->retired_open && atomic_load(&mb->retired_pipes.adds) > 0) {
-        close_later(mb->retired);
+    if (mb->retired_open && atomic_load(&mb->retired_pipes->adds) > 0) {
+        close_later(mb->retired, mb->retired_pipes);
+        mb->retired_pipes = NULL;
         mb->retired_open = false;
     }
 }
@@ -410,18 +417,18 @@ static void probe_end(struct mailbox *mb, bool answered)
         return;
     mb->probe_pending = false;
     if (answered) {
-        close_later(mb->probe);
+        close_later(mb->probe, NULL);
         return;
     }
     retired_reap(mb);
-    if (mb->retired_open) { /* at most one is kept waiting; an older one is left as it is */
-        uncount_pipes(mb->retired);
+    if (mb->retired_open) {
+        /* At most one is kept waiting; an older one is left as it is, its counter with it. */
         log_warn("ipc_probe_abandoned", LS("mailbox", dest_name(mb->o.self)),
                  LS("err", "a probe connection that never came back up is left open"));
     }
     mb->retired = mb->probe;
     mb->retired_open = true;
-    count_pipes(mb->retired, &mb->retired_pipes);
+    mb->retired_pipes = count_pipes(mb->retired);
 }
 
 static void probe_start(struct mailbox *mb)
@@ -444,7 +451,7 @@ static void probe_start(struct mailbox *mb)
     if (nng_dial(mb->probe, url, NULL, NNG_FLAG_NONBLOCK) != 0 ||
         nng_sendmsg(mb->probe, m, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(m);
-        close_later(mb->probe);
+        close_later(mb->probe, NULL);
         return;
     }
     mb->probe_pending = true;
@@ -563,7 +570,8 @@ static void frame_dispatch(struct mailbox *mb, nng_msg *m, uint32_t pid, unsigne
 /* A worker knows the supervisor as the process listening on the supervisor's mailbox. */
 static void refresh_supervisor(struct mailbox *mb)
 {
-    unsigned pid = atomic_load(&mb->push_pipes[W_SUPERVISOR].peer_pid);
+    const struct pipe_count *pc = mb->push_open[W_SUPERVISOR] ? mb->push_pipes[W_SUPERVISOR] : NULL;
+    unsigned pid = pc ? atomic_load(&pc->peer_pid) : 0;
     if ((mb->o.flags & MAILBOX_WORKER) && pid)
         mb->peers.t.w[W_SUPERVISOR].pid = pid;
 }
@@ -826,7 +834,7 @@ static void on_rx(struct ev_loop *loop, ev_io *w, int revents)
 static void note_heard(struct mailbox *mb, unsigned source)
 {
     if (source >= MAX_DEST || source == mb->o.self || !mb->push_open[source] ||
-        mb->heard_at[source] || atomic_load(&mb->push_pipes[source].pipes) > 0)
+        mb->heard_at[source] || atomic_load(&mb->push_pipes[source]->pipes) > 0)
         return;
     mb->heard_at[source] = now_ms();
     if (!ev_is_active(&mb->heard)) {
@@ -847,7 +855,7 @@ static void on_heard_check(struct ev_loop *loop, ev_timer *t, int revents)
     for (unsigned d = 0; d < MAX_DEST; d++) {
         if (!mb->heard_at[d])
             continue;
-        if (!mb->push_open[d] || atomic_load(&mb->push_pipes[d].pipes) > 0) {
+        if (!mb->push_open[d] || atomic_load(&mb->push_pipes[d]->pipes) > 0) {
             mb->heard_at[d] = 0;
             continue;
         }
@@ -1007,12 +1015,16 @@ void mailbox_close(struct mailbox *mb)
     quiesce(mb);
     probe_end(mb, false);
     retired_reap(mb);
-    if (mb->retired_open)
-        uncount_pipes(mb->retired); /* left open (see probe_end), and no longer counted */
     nng_close(mb->pull);
-    for (unsigned d = 0; d < MAX_DEST; d++)
-        if (mb->push_open[d])
+    /* With the listener gone, closing a retired probe can break nothing (see probe_end). */
+    if (mb->retired_open)
+        close_later(mb->retired, mb->retired_pipes);
+    for (unsigned d = 0; d < MAX_DEST; d++) {
+        if (mb->push_open[d]) {
             nng_close(mb->push[d]);
+            free(mb->push_pipes[d]); /* nng_close returned: no callback can reach it now */
+        }
+    }
     for (unsigned d = 0; d < MAX_DEST; d++)
         buf_free(&mb->out[d].frame);
     while (mb->held) {
@@ -1043,12 +1055,13 @@ static int ensure_push(struct mailbox *mb, unsigned dest)
     nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MS);
     nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RECONNECT_MS);
     nng_socket_set_int(s, NNG_OPT_SENDBUF, PUSH_SENDBUF);
-    count_pipes(s, &mb->push_pipes[dest]);
+    struct pipe_count *pc = count_pipes(s);
     mb->push[dest] = s;
     if (start_dialer(mb, dest) < 0) {
-        close_later(s);
+        close_later(s, pc);
         return -EIO;
     }
+    mb->push_pipes[dest] = pc;
     mb->push_open[dest] = true;
     mb->nopipe_since[dest] = 0;
     return 0;
@@ -1132,6 +1145,11 @@ unsigned mailbox_self(struct mailbox *mb)
 size_t mailbox_pending(struct mailbox *mb)
 {
     return mb->npending;
+}
+
+bool mailbox_connected(struct mailbox *mb, unsigned dest)
+{
+    return dest < MAX_DEST && mb->push_open[dest] && atomic_load(&mb->push_pipes[dest]->pipes) > 0;
 }
 
 size_t mailbox_violations(struct mailbox *mb)

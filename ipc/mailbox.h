@@ -152,6 +152,9 @@ void *mailbox_ctx(struct mailbox *mb);
 struct ev_loop *mailbox_loop(struct mailbox *mb);
 unsigned mailbox_self(struct mailbox *mb);
 size_t mailbox_pending(struct mailbox *mb);
+/* Whether the socket that sends to dest has a connection (nng connects and notices a closed
+ * connection on its own threads, so this changes between loop iterations too). */
+bool mailbox_connected(struct mailbox *mb, unsigned dest);
 /* Protocol violations seen (dropped or, by default, fatal). */
 size_t mailbox_violations(struct mailbox *mb);
 

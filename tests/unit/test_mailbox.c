@@ -419,6 +419,12 @@ START_TEST(stuck_dialer_redialled_when_peer_heard)
     ck_assert_int_eq(b.silent, 1);
     mailbox_close(mb);
     ck_assert_int_eq(unlink("p2p.ipc.dial-0"), 0); /* that dialer is stuck from now on */
+    /* Only a peer heard while the socket to it has no connection is a sign of a stuck dialer:
+     * wait until the API's socket has seen the old connection close (nng notices on its own
+     * thread), or the new incarnation's first words are taken for the old one's. */
+    for (int i = 0; i < 5000 && mailbox_connected(ma, W_P2P); i++)
+        usleep(1000);
+    ck_assert(!mailbox_connected(ma, W_P2P));
     struct mailbox *mc = open_mb(W_P2P, &c, 0);
     /* Both keep speaking until the API's messages reach the new incarnation. */
     for (int i = 0; i < 2000 && c.silent == 0; i++) {
