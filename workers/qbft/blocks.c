@@ -306,11 +306,13 @@ void blocks_release(struct duties *d)
                 if (!in->deferred || in->id.duty != t)
                     continue;
                 if (in->id.height <= d->head_height || in->decided) {
-                    /* the chain went past it: it can never be decided here */
+                    /* decided meanwhile (learnt from peers), or the chain went past it: it can
+                     * never be decided here */
                     in->deferred = false;
                     duties_inst_close(d, in);
-                    DLOG(d, LOG_INFO, "consensus_block", LS("event", "slot_passed"),
-                         LU("height", in->id.height));
+                    if (!in->decided)
+                        DLOG(d, LOG_INFO, "consensus_block", LS("event", "slot_passed"),
+                             LU("height", in->id.height));
                 } else if (!low || in->id.height < low->id.height) {
                     low = in;
                 }
