@@ -19,9 +19,7 @@ static const char *const cf_names[DB_NCF] = {"default", "meta",    "wal",  "duti
 #define WAL_TOLERATE_CORRUPTED_TAIL 0
 #define INFO_LOG_WARN               2
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
+void db_seterr(char *err, size_t errsz, const char *fmt, ...)
 {
     if (!err || !errsz)
         return;
@@ -34,7 +32,7 @@ static void seterr(char *err, size_t errsz, const char *fmt, ...)
 /* Move a RocksDB error into err (prefixed with what) and free it. */
 static int take_err(char **e, char *err, size_t errsz, const char *what)
 {
-    seterr(err, errsz, "%s: %s", what, *e);
+    db_seterr(err, errsz, "%s: %s", what, *e);
     rocksdb_free(*e);
     *e = NULL;
     return -1;
@@ -231,13 +229,13 @@ static int meta_fixed(const struct db *h, const char *key, void *out, size_t len
     char e[256];
     int rc = db_get(h, SDB_CF_META, key, strlen(key), &v, e, sizeof(e));
     if (rc < 0) {
-        seterr(why, whysz, "meta %s: %s", key, e);
+        db_seterr(why, whysz, "meta %s: %s", key, e);
         return -1;
     }
     if (rc == 1)
         return 1;
     if (v.len != len) {
-        seterr(why, whysz, "meta %s has %zu bytes, expected %zu", key, v.len, len);
+        db_seterr(why, whysz, "meta %s has %zu bytes, expected %zu", key, v.len, len);
         db_value_free(&v);
         return -1;
     }
@@ -258,19 +256,19 @@ enum db_meta_status db_meta_read(const struct db *h, struct db_meta *m, uint64_t
     if (rc == 1) {
         if (records == 0)
             return DB_META_FRESH;
-        seterr(why, whysz, "meta has no schema version but the database holds %llu records",
-               (unsigned long long)records);
+        db_seterr(why, whysz, "meta has no schema version but the database holds %llu records",
+                  (unsigned long long)records);
         return DB_META_DAMAGED;
     }
     m->schema = record_get_u32(b4);
     if (m->schema == 0) {
-        seterr(why, whysz, "meta schema version is 0");
+        db_seterr(why, whysz, "meta schema version is 0");
         return DB_META_DAMAGED;
     }
     if (meta_fixed(h, RECORD_META_LOCK_HASH, m->lock_hash, RECORD_LOCK_HASH, why, whysz) != 0 ||
         meta_fixed(h, RECORD_META_NODE_INDEX, b8, 8, why, whysz) != 0) {
         if (!why[0])
-            seterr(why, whysz, "meta lock_hash or node_index missing");
+            db_seterr(why, whysz, "meta lock_hash or node_index missing");
         return DB_META_DAMAGED;
     }
     m->node_index = record_get_u64(b8);
@@ -281,14 +279,14 @@ enum db_meta_status db_meta_read(const struct db *h, struct db_meta *m, uint64_t
     rc = db_get(h, SDB_CF_META, RECORD_META_FALLBACK, strlen(RECORD_META_FALLBACK), &v, e,
                 sizeof(e));
     if (rc < 0) {
-        seterr(why, whysz, "meta fallback: %s", e);
+        db_seterr(why, whysz, "meta fallback: %s", e);
         return DB_META_DAMAGED;
     }
     if (rc == 0) {
         int bad = record_fallback_decode(&m->fallback, v.p, v.len);
         db_value_free(&v);
         if (bad) {
-            seterr(why, whysz, "meta fallback record is malformed");
+            db_seterr(why, whysz, "meta fallback record is malformed");
             return DB_META_DAMAGED;
         }
     }
@@ -322,7 +320,7 @@ int db_reader_open(struct db_reader **out, const char *path, char *err, size_t e
     char why[1024], e[1024];
     *out = NULL;
     if (!db_present(path)) {
-        seterr(err, errsz, "no database at %s", path);
+        db_seterr(err, errsz, "no database at %s", path);
         return -1;
     }
     struct db_reader *r = xcalloc(1, sizeof(*r));
@@ -331,18 +329,18 @@ int db_reader_open(struct db_reader **out, const char *path, char *err, size_t e
      * running node's LOG untouched by writing ours elsewhere. */
     char tmpl[] = "/tmp/aequa-ro-XXXXXX";
     if (!mkdtemp(tmpl)) {
-        seterr(err, errsz, "mkdtemp: %s", strerror(errno));
+        db_seterr(err, errsz, "mkdtemp: %s", strerror(errno));
         db_reader_close(r);
         return -1;
     }
     r->logdir = xstrdup(tmpl);
     if (db_open(&r->h, path, false, true, r->logdir, e, sizeof(e)) < 0) {
-        seterr(err, errsz, "%s: %s", path, e);
+        db_seterr(err, errsz, "%s: %s", path, e);
         db_reader_close(r);
         return -1;
     }
     if (db_meta_read(&r->h, &r->meta, 1, why, sizeof(why)) != DB_META_OK) {
-        seterr(err, errsz, "%s: %s", path, why);
+        db_seterr(err, errsz, "%s: %s", path, why);
         db_reader_close(r);
         return -1;
     }

@@ -106,4 +106,8 @@ const struct db *db_reader_db(const struct db_reader *r);
 const struct db_meta *db_reader_meta(const struct db_reader *r);
 const char *db_reader_path(const struct db_reader *r);
 
+/* Format an error into err (nothing when err is NULL or errsz 0): the database code's and the
+ * StateDB store's messages. */
+void db_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -20,9 +20,10 @@ static int join(char *out, const char *dir, const char *name)
     return 0;
 }
 
-int dir_fsync(const char *dir)
+/* fsync what path names (opened with flags); errno is fsync's or open's. */
+static int fsync_path(const char *path, int flags)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, flags | O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
@@ -30,6 +31,11 @@ int dir_fsync(const char *dir)
     close(fd);
     errno = e;
     return rc;
+}
+
+int dir_fsync(const char *dir)
+{
+    return fsync_path(dir, O_DIRECTORY);
 }
 
 int dir_fsync_parent(const char *path)
@@ -189,16 +195,8 @@ static int unshare_one(const char *dir, const char *name, void *arg)
         return -1;
     if (!S_ISREG(sb.st_mode))
         return 0;
-    if (sb.st_nlink <= 1) {
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return -1;
-        int rc = fsync(fd);
-        int e = errno;
-        close(fd);
-        errno = e;
-        return rc;
-    }
+    if (sb.st_nlink <= 1)
+        return fsync_path(p, 0);
     if (snprintf(tmp, sizeof(tmp), "%s.copy", p) >= (int)sizeof(tmp)) {
         errno = ENAMETOOLONG;
         return -1;

@@ -29,18 +29,6 @@ struct store {
     unsigned inject;
 };
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-    if (!err || !errsz)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
-
 /* Paths: every one is derived from the database path, whose length store_open bounds, so a
  * truncation here is a programming error. */
 static void pathf(char *out, size_t outsz, const char *fmt, ...)
@@ -61,7 +49,7 @@ static void pathf(char *out, size_t outsz, const char *fmt, ...)
 /* Move a RocksDB error into err (prefixed with what) and free it. */
 static int take_err(char **e, char *err, size_t errsz, const char *what)
 {
-    seterr(err, errsz, "%s: %s", what, *e);
+    db_seterr(err, errsz, "%s: %s", what, *e);
     rocksdb_free(*e);
     *e = NULL;
     return -1;
@@ -87,18 +75,18 @@ static enum verdict check_binding(const struct db_meta *m, const struct store_op
 {
     char have[2 * RECORD_LOCK_HASH + 1], want[2 * RECORD_LOCK_HASH + 1];
     if (m->schema > RECORD_SCHEMA) {
-        seterr(why, whysz, "database %s has schema version %u, newer than this build's %u", path,
-               m->schema, RECORD_SCHEMA);
+        db_seterr(why, whysz, "database %s has schema version %u, newer than this build's %u", path,
+                  m->schema, RECORD_SCHEMA);
         return V_BINDING;
     }
     if (memcmp(m->lock_hash, o->lock_hash, RECORD_LOCK_HASH) || m->node_index != o->node_index) {
         hex_encode(have, m->lock_hash, RECORD_LOCK_HASH);
         hex_encode(want, o->lock_hash, RECORD_LOCK_HASH);
-        seterr(why, whysz,
-               "database %s belongs to cluster %s node %llu, but this node is cluster %s node "
-               "%llu",
-               path, have, (unsigned long long)m->node_index, want,
-               (unsigned long long)o->node_index);
+        db_seterr(why, whysz,
+                  "database %s belongs to cluster %s node %llu, but this node is cluster %s node "
+                  "%llu",
+                  path, have, (unsigned long long)m->node_index, want,
+                  (unsigned long long)o->node_index);
         return V_BINDING;
     }
     return V_OK;
@@ -195,8 +183,8 @@ static enum verdict verify_records(struct db *h, uint64_t *records, char *why, s
             const char *k = rocksdb_iter_key(it, &kl);
             const char *val = rocksdb_iter_value(it, &vl);
             if (check_record(cf, (const uint8_t *)k, kl, (const uint8_t *)val, vl) < 0) {
-                seterr(why, whysz, "column family %s: record %llu is malformed", sdb_cf_name(cf),
-                       (unsigned long long)n);
+                db_seterr(why, whysz, "column family %s: record %llu is malformed", sdb_cf_name(cf),
+                          (unsigned long long)n);
                 v = V_DAMAGED;
                 break;
             }
@@ -205,7 +193,7 @@ static enum verdict verify_records(struct db *h, uint64_t *records, char *why, s
         char *e = NULL;
         rocksdb_iter_get_error(it, &e);
         if (e) {
-            seterr(why, whysz, "column family %s: %s", sdb_cf_name(cf), e);
+            db_seterr(why, whysz, "column family %s: %s", sdb_cf_name(cf), e);
             rocksdb_free(e);
             v = V_DAMAGED;
         }
@@ -303,8 +291,8 @@ static enum verdict witness_check_manifest(const char *path, const struct witnes
     uint64_t size;
     if (current_manifest(path, man, sizeof(man), &size) == 0 && !strcmp(man, w->manifest) &&
         size < w->manifest_size) {
-        seterr(why, whysz, "%s/%s is truncated (%llu bytes, %llu recorded in %s.seqno)", path, man,
-               (unsigned long long)size, (unsigned long long)w->manifest_size, path);
+        db_seterr(why, whysz, "%s/%s is truncated (%llu bytes, %llu recorded in %s.seqno)", path,
+                  man, (unsigned long long)size, (unsigned long long)w->manifest_size, path);
         return V_DAMAGED;
     }
     return V_OK;
@@ -316,10 +304,10 @@ static enum verdict witness_check_seq(struct db *h, const char *path, const stru
 {
     uint64_t seq = rocksdb_get_latest_sequence_number(h->rdb);
     if (seq < w->seq) {
-        seterr(why, whysz,
-               "database is behind its last recorded state (sequence %llu < %llu in %s.seqno): "
-               "acknowledged writes were lost",
-               (unsigned long long)seq, (unsigned long long)w->seq, path);
+        db_seterr(why, whysz,
+                  "database is behind its last recorded state (sequence %llu < %llu in %s.seqno): "
+                  "acknowledged writes were lost",
+                  (unsigned long long)seq, (unsigned long long)w->seq, path);
         return V_DAMAGED;
     }
     return V_OK;
@@ -377,24 +365,24 @@ static enum verdict open_verified(struct db *h, const char *path, bool create, b
         /* A database is created whole (create_fresh), so a missing column family is
          * damage like any other. */
         if (db_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
-            seterr(why, whysz, "%s", e);
+            db_seterr(why, whysz, "%s", e);
             return db_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED : V_IO;
         }
         v = verify(h, path, wp, o, m, why, whysz);
         db_close(h);
         if (v == V_FRESH)
-            seterr(why, whysz, "meta column family is empty%s",
-                   wp ? " but the .seqno witness records the database in use" : "");
+            db_seterr(why, whysz, "meta column family is empty%s",
+                      wp ? " but the .seqno witness records the database in use" : "");
         if (v != V_OK)
             return v == V_FRESH ? V_DAMAGED : v;
     }
     if (db_open(h, path, create, false, NULL, e, sizeof(e)) < 0) {
-        seterr(why, whysz, "%s", e);
+        db_seterr(why, whysz, "%s", e);
         return db_error_is_damage(e) ? V_DAMAGED : V_IO;
     }
     if (create) {
         if (write_meta(h, o, e, sizeof(e)) < 0) {
-            seterr(why, whysz, "%s", e);
+            db_seterr(why, whysz, "%s", e);
             v = V_IO;
         } else
             v = verify(h, path, NULL, o, m, why, whysz);
@@ -486,7 +474,7 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
     char *e = NULL;
     store_checkpoint_dir(st->path, dir, sizeof(dir));
     if (mkdir_p(dir, 0700) < 0) {
-        seterr(err, errsz, "checkpoint: mkdir %s: %s", dir, strerror(errno));
+        db_seterr(err, errsz, "checkpoint: mkdir %s: %s", dir, strerror(errno));
         return -1;
     }
     remove_partial_checkpoints(dir);
@@ -494,7 +482,7 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
     uint64_t *all;
     size_t n;
     if (list_all(st->path, &all, &n) < 0) {
-        seterr(err, errsz, "checkpoint: list %s: %s", dir, strerror(errno));
+        db_seterr(err, errsz, "checkpoint: list %s: %s", dir, strerror(errno));
         return -1;
     }
     uint64_t ms = wall_ms();
@@ -514,7 +502,7 @@ int store_checkpoint(struct store *st, uint64_t *taken_ms, char *err, size_t err
         return take_err(&e, err, errsz, "checkpoint");
     }
     if (dir_unshare_sync(tmp) < 0 || rename(tmp, fin) < 0 || dir_fsync(dir) < 0) {
-        seterr(err, errsz, "checkpoint %s: %s", fin, strerror(errno));
+        db_seterr(err, errsz, "checkpoint %s: %s", fin, strerror(errno));
         free(all);
         dir_remove(tmp);
         return -1;
@@ -588,29 +576,29 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
         bool had_db = path_exists(o->path);
         char detail[SDB_DETAIL_MAX + 1];
         if (had_db && aside_name(o->path, aside, sizeof(aside)) < 0) {
-            seterr(err, errsz, "no name to move %s aside: %s", o->path, strerror(errno));
+            db_seterr(err, errsz, "no name to move %s aside: %s", o->path, strerror(errno));
             db_close(&h);
             goto fail_io;
         }
-        seterr(detail, sizeof(detail), "database damaged (%s); %s%s; restored checkpoint %llu",
-               damage, had_db ? "moved aside to " : "nothing to move aside", had_db ? aside : "",
-               (unsigned long long)names[i]);
+        db_seterr(detail, sizeof(detail), "database damaged (%s); %s%s; restored checkpoint %llu",
+                  damage, had_db ? "moved aside to " : "nothing to move aside", had_db ? aside : "",
+                  (unsigned long long)names[i]);
         int wrc = write_fallback(&h, now, names[i], detail, e, sizeof(e));
         db_close(&h);
         if (wrc < 0) {
-            seterr(err, errsz, "checkpoint %llu: %s", (unsigned long long)names[i], e);
+            db_seterr(err, errsz, "checkpoint %llu: %s", (unsigned long long)names[i], e);
             goto fail_io;
         }
         if ((had_db && (rename(o->path, aside) < 0 || dir_fsync_parent(aside) < 0)) ||
             rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
-            seterr(err, errsz, "install checkpoint %llu at %s: %s", (unsigned long long)names[i],
-                   o->path, strerror(errno));
+            db_seterr(err, errsz, "install checkpoint %llu at %s: %s", (unsigned long long)names[i],
+                      o->path, strerror(errno));
             goto fail_io;
         }
         v = open_verified(&st->h, o->path, false, false, o, &st->meta, why, sizeof(why));
         if (v != V_OK) {
-            seterr(err, errsz, "restored checkpoint %llu does not reopen: %s",
-                   (unsigned long long)names[i], why);
+            db_seterr(err, errsz, "restored checkpoint %llu does not reopen: %s",
+                      (unsigned long long)names[i], why);
             goto fail_io;
         }
         st->result = STORE_RECOVERY_FALLBACK;
@@ -620,9 +608,9 @@ static int recover(struct store *st, const struct store_opts *o, const char *dam
         return STORE_OK;
     }
     count_recovery(STORE_RECOVERY_FAIL);
-    seterr(err, errsz,
-           "database %s is damaged: %s; no usable checkpoint in %s (%s); nothing was moved",
-           o->path, damage, ckdir, tried.len ? (const char *)tried.data : "none found");
+    db_seterr(err, errsz,
+              "database %s is damaged: %s; no usable checkpoint in %s (%s); nothing was moved",
+              o->path, damage, ckdir, tried.len ? (const char *)tried.data : "none found");
     free(names);
     buf_free(&tried);
     return STORE_E_DAMAGED;
@@ -658,7 +646,7 @@ static enum verdict create_fresh(struct db *h, const struct store_opts *o, struc
     char tmp[PATH_MAX];
     pathf(tmp, sizeof(tmp), "%s.new", o->path);
     if (dir_remove(tmp) < 0 || mkdir_p(tmp, 0700) < 0) {
-        seterr(why, whysz, "prepare %s: %s", tmp, strerror(errno));
+        db_seterr(why, whysz, "prepare %s: %s", tmp, strerror(errno));
         return V_IO;
     }
     enum verdict v = open_verified(h, tmp, true, false, o, m, why, whysz);
@@ -667,7 +655,7 @@ static enum verdict create_fresh(struct db *h, const struct store_opts *o, struc
     db_close(h);
     /* o->path holds no database files (db_present): at most an empty directory. */
     if (dir_remove(o->path) < 0 || rename(tmp, o->path) < 0 || dir_fsync_parent(o->path) < 0) {
-        seterr(why, whysz, "install new database %s at %s: %s", tmp, o->path, strerror(errno));
+        db_seterr(why, whysz, "install new database %s at %s: %s", tmp, o->path, strerror(errno));
         return V_IO;
     }
     return open_verified(h, o->path, false, false, o, m, why, whysz);
@@ -678,7 +666,7 @@ static int open_read_write(struct store *st, const struct store_opts *o, char *e
     char why[1024];
     uint64_t newest;
     if (!o->lock_hash) {
-        seterr(err, errsz, "store_open: no lock hash to bind the database to");
+        db_seterr(err, errsz, "store_open: no lock hash to bind the database to");
         return STORE_E_IO;
     }
     /* One owner at a time, for the whole open and recovery (RocksDB's own LOCK lives inside
@@ -689,19 +677,19 @@ static int open_read_write(struct store *st, const struct store_opts *o, char *e
     if (slash && slash != parent) {
         *slash = 0;
         if (mkdir_p(parent, 0700) < 0) {
-            seterr(err, errsz, "mkdir %s: %s", parent, strerror(errno));
+            db_seterr(err, errsz, "mkdir %s: %s", parent, strerror(errno));
             return STORE_E_IO;
         }
     }
     pathf(lp, sizeof(lp), "%s.lock", o->path);
     st->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (st->lockfd < 0) {
-        seterr(err, errsz, "open %s: %s", lp, strerror(errno));
+        db_seterr(err, errsz, "open %s: %s", lp, strerror(errno));
         return STORE_E_IO;
     }
     if (flock(st->lockfd, LOCK_EX | LOCK_NB) < 0) {
-        seterr(err, errsz, "database %s is in use by another process (%s: %s)", o->path, lp,
-               strerror(errno));
+        db_seterr(err, errsz, "database %s is in use by another process (%s: %s)", o->path, lp,
+                  strerror(errno));
         return STORE_E_IO;
     }
     enum verdict v;
@@ -718,12 +706,12 @@ static int open_read_write(struct store *st, const struct store_opts *o, char *e
         count_recovery(STORE_RECOVERY_OK);
         return STORE_OK;
     case V_BINDING:
-        seterr(err, errsz, "%s", why);
+        db_seterr(err, errsz, "%s", why);
         return STORE_E_BINDING;
     case V_DAMAGED:
         return recover(st, o, why, err, errsz);
     default:
-        seterr(err, errsz, "%s: %s", o->path, why);
+        db_seterr(err, errsz, "%s: %s", o->path, why);
         return STORE_E_IO;
     }
 }
@@ -732,13 +720,13 @@ int store_open(struct store **out, const struct store_opts *o, char *err, size_t
 {
     *out = NULL;
     if (strlen(o->path) > STORE_PATH_MAX) {
-        seterr(err, errsz, "database path too long (max %d bytes): %s", STORE_PATH_MAX, o->path);
+        db_seterr(err, errsz, "database path too long (max %d bytes): %s", STORE_PATH_MAX, o->path);
         return STORE_E_IO;
     }
     struct store *st = store_alloc(o);
     int rc = open_read_write(st, o, err, errsz);
     if (rc == STORE_OK && witness_write(o->path, st->h.rdb) < 0) {
-        seterr(err, errsz, "write %s.seqno: %s", o->path, strerror(errno));
+        db_seterr(err, errsz, "write %s.seqno: %s", o->path, strerror(errno));
         rc = STORE_E_IO;
     }
     if (rc != STORE_OK) {
@@ -834,7 +822,7 @@ int store_batch_write(struct store_batch *b, char *err, size_t errsz)
     if (st->inject) {
         st->inject--;
         st->stats.write_errors++;
-        seterr(err, errsz, "write: injected failure");
+        db_seterr(err, errsz, "write: injected failure");
         return -1;
     }
     rocksdb_write(st->h.rdb, st->wo, b->wb, &e);
