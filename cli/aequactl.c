@@ -1,4 +1,5 @@
 #include "cli/aequactl.h"
+#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -36,6 +37,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    crypto_init();
     log_init("aequactl", 0);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage();

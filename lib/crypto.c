@@ -2,11 +2,20 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <secp256k1.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+
+void crypto_init(void)
+{
+    if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                                 OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                             NULL))
+        fatalx("OPENSSL_init_crypto failed");
+}
 
 void sha256(uint8_t out[SHA256_LEN], const void *data, size_t len)
 {

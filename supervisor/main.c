@@ -4,6 +4,7 @@
  */
 #include "supervisor/supervisor.h"
 #include "ipc/mailbox.h"
+#include "lib/crypto.h"
 #include "lib/lock.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -717,6 +718,7 @@ static void usage_exit(const char *err)
 int main(int argc, char **argv)
 {
     char err[2560];
+    crypto_init();
     if (options_parse(&S.opt, argc, argv, err, sizeof(err)) < 0)
         usage_exit(err);
     if (S.opt.help)

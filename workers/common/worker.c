@@ -1,4 +1,5 @@
 #include "workers/common/worker.h"
+#include "lib/crypto.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -186,6 +187,7 @@ int worker_main(int argc, char **argv, const struct worker_ops *ops, void *ctx)
     w->ops = ops;
     w->ctx = ctx;
     w->parent = getppid();
+    crypto_init();
 
     if (options_parse(&w->opt, argc, argv, err, sizeof(err)) < 0)
         usage_exit(argv[0], err);
