@@ -726,6 +726,19 @@ START_TEST(test_nonces_single_use)
     ck_assert_int_eq(frost_commit(3, g.shares[2], &other, &oc), 0);
     ck_assert_int_eq(frost_sign(3, g.shares[2], &other, l, 2, MSG, sizeof(MSG), g.pub, z), -1);
     ck_assert_mem_eq(&other, &zero, sizeof(zero));
+    /* only one of the two commitments in the list is this signer's */
+    for (int which = 0; which < 2; which++) {
+        struct frost_commitment mixed[2] = {l[0], l[1]};
+        ck_assert_int_eq(frost_commit(3, g.shares[2], &other, &oc), 0);
+        frost_nonces_wipe(&other); /* only its commitments are needed */
+        if (which == 0)
+            memcpy(mixed[1].hiding, oc.hiding, FROST_POINT_LEN);
+        else
+            memcpy(mixed[1].binding, oc.binding, FROST_POINT_LEN);
+        copy = n[1];
+        ck_assert_int_eq(frost_sign(3, g.shares[2], &copy, mixed, 2, MSG, sizeof(MSG), g.pub, z),
+                         -1);
+    }
     frost_nonces_wipe(&n[1]);
     ck_assert_mem_eq(&n[1], &zero, sizeof(zero));
 }
