@@ -607,11 +607,11 @@ int frost_group_check(unsigned t, unsigned n, const uint8_t vshares[][FROST_POIN
     uint16_t ids[FROST_MAX_PARTICIPANTS];
     if (!threshold_valid(t, n) || point_parse(&want, group_pub) < 0)
         return -1;
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < FROST_MAX_PARTICIPANTS; i++)
         ids[i] = (uint16_t)(i + 1);
+    for (unsigned i = 0; i < n; i++)
         if (point_parse(&pts[i], vshares[i]) < 0)
             return -1;
-    }
     /* Identifiers 1..t fix the polynomial; it must give group_pub at 0 and every other
      * verification share at its identifier. */
     for (unsigned x = 0; x <= n; x++) {
