@@ -20,6 +20,11 @@
  *
  * Secrets (shares, nonces, coefficients, intermediate secret scalars) are wiped before return.
  * Secret-dependent arithmetic runs in libsecp256k1's constant-time key functions.
+ *
+ * Cost (scripts/bench tss, t = 3): frost_sign, frost_share_verify and frost_aggregate each derive
+ * the binding factors and group commitment from the list again (one point multiplication per
+ * signer), about 200 us each here; frost_verify about 60 us; a whole 3-of-4 session about 1.7 ms
+ * of CPU, some 26 ECDSA sign + verify pairs.
  */
 #ifndef AEQUA_FROST_H
 #define AEQUA_FROST_H
