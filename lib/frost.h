@@ -16,7 +16,8 @@
  * has identifier i + 1. Commitment lists are sorted by strictly ascending identifier (so no
  * duplicates), hold 1..FROST_MAX_PARTICIPANTS entries, and every point in them must parse; a
  * list that breaks any of this is rejected with -1 by every function taking one. That the list
- * has at least t entries is the caller's business: with fewer, the signature does not verify.
+ * has at least t entries and only identifiers of the cluster (<= n) is the caller's business:
+ * with fewer signers the signature does not verify, and a stranger has no verification share.
  *
  * Secrets (shares, nonces, coefficients, intermediate secret scalars) are wiped before return.
  * Secret-dependent arithmetic runs in libsecp256k1's constant-time key functions.
