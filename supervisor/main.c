@@ -743,7 +743,8 @@ int main(int argc, char **argv)
                   LS("child", S.opt.debug_worker));
         return EXIT_CONFIG;
     }
-    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts.
+    /* Fail fast (SPEC §5): the lock and this node's key (and TSS share, with TSS on) are checked
+     * before any worker starts.
      * With neither named, the node is a one-operator cluster whose key and lock live in the data
      * dir (created at the first start; -n only looks). */
     bool lock_exists = access(S.cfg.lock, F_OK) == 0;
@@ -756,7 +757,9 @@ int main(int argc, char **argv)
                  LS("lock_file", lock_exists ? "reused" : "created"));
     }
     if ((lock_exists || !S.cfg.single_node || !S.opt.check_config) &&
-        lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
+        (lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0 ||
+         (S.cfg.tss_enabled && lock_precheck_tss(&S.lock, S.cfg.lock, S.cfg.tss_key, S.cfg.index,
+                                                 err, sizeof(err)) < 0))) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }

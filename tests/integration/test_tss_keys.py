@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Threshold-signing keys (issue 12, SPEC §5 and §10): `aequactl cluster create --tss` deals the
+keys; with TSS on (--enable-tss or [tss] enabled) the supervisor's precheck refuses, with exit 78
+naming the field and the file before any worker starts, a lock without a tss object and a
+tss.key that is not this node's share; `aequactl cluster verify --tss-key` says the same. With
+TSS off the tss.key is not read."""
+import re
+import subprocess
+
+from harness import *
+
+
+def run(args, **kw):
+    r = subprocess.run(args, capture_output=True, timeout=60, **kw)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def supervisor(conf, *flags):
+    return run([SUPERVISOR, "--config", conf] + list(flags), cwd=os.path.dirname(conf))
+
+
+d = tempdir()
+try:
+    # A 4-node cluster with threshold keys.
+    c = os.path.join(d, "c")
+    rc, out, err = run([AEQUACTL, "cluster", "create", "--nodes", "4", "--out", c, "--tss",
+                        "--base-port", str(free_port())])
+    check(rc == 0 and "tss: FROST(secp256k1, SHA-256), 3 of 4, group_pubkey " in out,
+          "cluster create --tss deals 3-of-4 keys: " + out + err)
+    lock_path = os.path.join(c, "cluster-lock.json")
+    lock = json.load(open(lock_path))
+    check(sorted(lock["tss"]) == ["group_pubkey", "scheme", "verification_shares"] and
+          len(lock["tss"]["verification_shares"]) == 4, "the lock has a tss object, 4 shares")
+    node = [os.path.join(c, "node%d" % i) for i in range(4)]
+    for i in range(4):
+        st = os.stat(os.path.join(node[i], "tss.key"))
+        check(st.st_mode & 0o777 == 0o600, "node%d/tss.key is 0600" % i)
+        conf = open(os.path.join(node[i], "aequa.conf")).read()
+        check("\n[tss]\n" in conf and "\nkey = %s/tss.key\n" % node[i] in conf and
+              not re.search(r"^\s*enabled", conf, re.M),
+              "node%d's aequa.conf names its tss.key and leaves TSS off" % i)
+
+    rc, out, err = run([AEQUACTL, "cluster", "verify", lock_path, "--key",
+                        node[1] + "/node.key", "--tss-key", node[1] + "/tss.key"])
+    check(rc == 0 and "tss.verification_shares[1]" in out, "verify --tss-key: node 1's share")
+
+    conf1 = os.path.join(node[1], "aequa.conf")
+    rc, out, err = supervisor(conf1, "-n", "--enable-tss")
+    check(rc == 0 and "enabled = true\nkey = %s/tss.key" % node[1] in out,
+          "-n --enable-tss: the precheck passes and [tss] is printed: " + err)
+
+    # Swapped keys: node 1 holds node 2's share.
+    good_share = open(node[1] + "/tss.key").read()
+    shutil.copy(node[2] + "/tss.key", node[1] + "/tss.key")
+    tss1 = node[1] + "/tss.key"
+    rc, out, err = supervisor(conf1, "--enable-tss")
+    check(rc == 78 and "tss.verification_shares[1]: does not match this node's tss key (which "
+          "is tss.verification_shares[2]" in err and tss1 in err and "worker_spawn" not in err,
+          "--enable-tss with a swapped tss.key: exit 78 naming the field and the file, no "
+          "worker started: " + err)
+    with open(conf1, "a") as f:
+        f.write("enabled = true\n")  # the [tss] section is the file's last
+    rc, out, err = supervisor(conf1)
+    check(rc == 78 and "tss.verification_shares[1]" in err and tss1 in err,
+          "[tss] enabled = true does the same")
+    rc, out, err = run([AEQUACTL, "cluster", "verify", lock_path, "--key",
+                        node[1] + "/node.key", "--tss-key", tss1])
+    check(rc == 78 and "tss.verification_shares[1]: does not match" in err and tss1 in err,
+          "cluster verify --tss-key with the swapped key: exit 78 naming the field and file: " +
+          err)
+
+    # A corrupted tss.key.
+    with open(tss1, "w") as f:
+        f.write("zz" + good_share[2:])
+    rc, out, err = supervisor(conf1)
+    check(rc == 78 and ("tss key %s: expected 64 hex characters" % tss1) in err and
+          "worker_spawn" not in err, "a corrupted tss.key: exit 78 naming the file: " + err)
+    rc, out, err = run([AEQUACTL, "cluster", "verify", lock_path, "--tss-key", tss1])
+    check(rc == 78 and tss1 in err, "cluster verify --tss-key with it: exit 78: " + err)
+
+    # TSS off: the key is not read.
+    with open(conf1) as f:
+        text = f.read()
+    with open(conf1, "w") as f:
+        f.write(text.replace("enabled = true\n", ""))
+    rc, out, err = supervisor(conf1, "-n")
+    check(rc == 0 and "enabled = false" in out, "TSS off: a corrupted tss.key is not read")
+
+    # A lock without a tss object cannot run TSS.
+    p = os.path.join(d, "plain")
+    run([AEQUACTL, "cluster", "create", "--nodes", "1", "--out", p, "--base-port",
+         str(free_port())])
+    rc, out, err = supervisor(os.path.join(p, "node0", "aequa.conf"), "--enable-tss")
+    check(rc == 78 and "tss: --enable-tss needs a lock with a tss object (aequactl cluster "
+          "create --tss)" in err and "worker_spawn" not in err,
+          "--enable-tss on a lock without tss: exit 78: " + err)
+    rc, out, err = run([AEQUACTL, "cluster", "verify", os.path.join(p, "cluster-lock.json"),
+                        "--tss-key", node[0] + "/tss.key"])
+    check(rc == 78 and "tss: --tss-key needs a lock with a tss object" in err,
+          "cluster verify --tss-key on a lock without tss: exit 78")
+
+    # A one-node cluster with keys starts with --enable-tss and becomes ready.
+    one = os.path.join(d, "one")
+    rc, out, err = run([AEQUACTL, "cluster", "create", "--nodes", "1", "--out", one, "--tss",
+                        "--base-port", str(free_port())])
+    check(rc == 0, "cluster create --nodes 1 --tss: " + err)
+    n = Node(config_path=os.path.join(one, "node0", "aequa.conf"), extra_args=["--enable-tss"],
+             workdir=tempdir())
+    with n:
+        n.start()
+        n.wait_ready()
+        check("config_error" not in n.log_text(), "a node with its own share starts with TSS on")
+finally:
+    shutil.rmtree(d, ignore_errors=True)
