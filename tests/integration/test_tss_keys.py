@@ -99,16 +99,31 @@ try:
     check(rc == 78 and "tss: --tss-key needs a lock with a tss object" in err,
           "cluster verify --tss-key on a lock without tss: exit 78")
 
-    # A one-node cluster with keys starts with --enable-tss and becomes ready.
+    # A one-node cluster with keys starts with --enable-tss and becomes ready; a reload whose
+    # tss.key fails the precheck is refused (the node keeps running), a good one is applied.
     one = os.path.join(d, "one")
     rc, out, err = run([AEQUACTL, "cluster", "create", "--nodes", "1", "--out", one, "--tss",
                         "--base-port", str(free_port())])
     check(rc == 0, "cluster create --nodes 1 --tss: " + err)
+    tss0 = os.path.join(one, "node0", "tss.key")
+    share = open(tss0).read()
     n = Node(config_path=os.path.join(one, "node0", "aequa.conf"), extra_args=["--enable-tss"],
              workdir=tempdir())
     with n:
         n.start()
         n.wait_ready()
         check("config_error" not in n.log_text(), "a node with its own share starts with TSS on")
+        with open(tss0, "w") as f:
+            f.write("0" * 64 + "\n")
+        n.proc.send_signal(signal.SIGHUP)
+        line = wait_for(lambda: [l for l in n.log_text().splitlines() if '"reload_failed"' in l],
+                        "the reload refused")[0]
+        check(("tss key %s: not a valid secp256k1 scalar" % tss0) in line,
+              "a reload with a zero tss.key is refused, naming the file: " + line)
+        check(n.ready() and '"reloaded"' not in n.log_text(), "the node runs on, not reloaded")
+        with open(tss0, "w") as f:
+            f.write(share)
+        n.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: '"reloaded"' in n.log_text(), "the reload with the share restored")
 finally:
     shutil.rmtree(d, ignore_errors=True)
