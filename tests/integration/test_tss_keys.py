@@ -125,5 +125,26 @@ try:
             f.write(share)
         n.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: '"reloaded"' in n.log_text(), "the reload with the share restored")
+
+    # The single-node default deals itself 1-of-1 keys with its lock, so TSS works there too.
+    single = os.path.join(d, "single")
+    os.mkdir(single)
+    conf = os.path.join(single, "aequa.conf")
+    with open(conf, "w") as f:
+        f.write("[supervisor]\nheartbeat_ms = 500\n")
+    data = os.path.join(single, "data")
+    with Node(config_path=conf, extra_args=["--data-dir", data, "--runtime-dir",
+                                            os.path.join(single, "run"), "--enable-tss"],
+              workdir=tempdir()) as n:
+        n.start()
+        n.wait_ready()
+        lock = json.load(open(os.path.join(data, "cluster-lock.json")))
+        check(lock["tss"]["verification_shares"] == [lock["tss"]["group_pubkey"]] and
+              os.stat(os.path.join(data, "tss.key")).st_mode & 0o777 == 0o600,
+              "a single-node lock with a 1-of-1 tss object and a 0600 tss.key")
+    rc, out, err = run([AEQUACTL, "cluster", "verify", os.path.join(data, "cluster-lock.json"),
+                        "--key", os.path.join(data, "node.key"), "--tss-key",
+                        os.path.join(data, "tss.key")])
+    check(rc == 0, "cluster verify accepts its keys: " + err)
 finally:
     shutil.rmtree(d, ignore_errors=True)
