@@ -58,7 +58,7 @@ struct dealt {
 };
 
 #define CREATE_USAGE                                                                               \
-    "aequactl cluster create --nodes N [--threshold T] --out DIR [--base-port P] "                \
+    "aequactl cluster create --nodes N [--threshold T] --out DIR [--base-port P] "                 \
     "[--hosts h1,h2,...] [--name NAME] [--tss]\n"
 #define VERIFY_USAGE "aequactl cluster verify LOCK [--key FILE [--index I]] [--tss-key FILE]\n"
 
@@ -344,24 +344,20 @@ static int verify_node_key(const struct lock *l, struct verify_opts *o, char *er
 {
     struct node_key k;
     char why[400];
-    int rc = 0;
     if (node_key_load(&k, o->key, err, errsz) < 0)
         return -1;
-    if (!o->have_index) {
-        int found = lock_find_pubkey(l, k.pub);
-        if (found < 0) {
-            snprintf(err, errsz, "cluster lock %s: node key %s: not an operator of this lock",
-                     o->lock, o->key);
-            rc = -1;
-        }
-        o->index = (uint64_t)found;
-        o->have_index = found >= 0;
-    }
-    if (rc == 0 && lock_check_member(l, o->index, k.pub, why, sizeof(why)) < 0) {
-        snprintf(err, errsz, "cluster lock %s: %s (node key %s)", o->lock, why, o->key);
-        rc = -1;
-    }
+    int found = o->have_index ? (int)o->index : lock_find_pubkey(l, k.pub);
+    int rc = found < 0 ? -1 : lock_check_member(l, (uint64_t)found, k.pub, why, sizeof(why));
     node_key_wipe(&k);
+    if (found < 0)
+        snprintf(err, errsz, "cluster lock %s: node key %s: not an operator of this lock", o->lock,
+                 o->key);
+    else if (rc < 0)
+        snprintf(err, errsz, "cluster lock %s: %s (node key %s)", o->lock, why, o->key);
+    if (rc == 0) {
+        o->index = (uint64_t)found;
+        o->have_index = true;
+    }
     return rc;
 }
 
@@ -370,7 +366,6 @@ static int verify_tss_key(const struct lock *l, struct verify_opts *o, char *err
 {
     uint8_t share[SECKEY_LEN];
     char why[400];
-    int rc = 0;
     if (!l->has_tss) {
         snprintf(err, errsz,
                  "cluster lock %s: tss: --tss-key needs a lock with a tss object (aequactl "
@@ -380,20 +375,19 @@ static int verify_tss_key(const struct lock *l, struct verify_opts *o, char *err
     }
     if (tss_key_load(share, o->tss_key, err, errsz) < 0)
         return -1;
-    if (!o->have_index) {
-        int found = lock_find_tss_share(l, share);
-        if (found < 0) {
-            snprintf(err, errsz, "cluster lock %s: tss key %s: not the share of an operator of this lock", o->lock, o->tss_key);
-            rc = -1;
-        }
-        o->index = (uint64_t)found;
-        o->have_index = found >= 0;
-    }
-    if (rc == 0 && lock_check_tss_share(l, o->index, share, why, sizeof(why)) < 0) {
-        snprintf(err, errsz, "cluster lock %s: %s (tss key %s)", o->lock, why, o->tss_key);
-        rc = -1;
-    }
+    int found = o->have_index ? (int)o->index : lock_find_tss_share(l, share);
+    int rc = found < 0 ? -1 : lock_check_tss_share(l, (uint64_t)found, share, why, sizeof(why));
     explicit_bzero(share, sizeof(share));
+    if (found < 0)
+        snprintf(err, errsz,
+                 "cluster lock %s: tss key %s: not the share of an operator of this lock", o->lock,
+                 o->tss_key);
+    else if (rc < 0)
+        snprintf(err, errsz, "cluster lock %s: %s (tss key %s)", o->lock, why, o->tss_key);
+    if (rc == 0) {
+        o->index = (uint64_t)found;
+        o->have_index = true;
+    }
     return rc;
 }
 
@@ -446,8 +440,8 @@ static int cluster_verify(int argc, char **argv)
     }
     char hex[2 * SHA256_LEN + 1];
     hex_encode(hex, l->hash, SHA256_LEN);
-    printf("cluster lock %s: ok: '%s', %u operators, threshold %u, lock_hash %s\n", o.lock,
-           l->name, l->n, l->threshold, hex);
+    printf("cluster lock %s: ok: '%s', %u operators, threshold %u, lock_hash %s\n", o.lock, l->name,
+           l->n, l->threshold, hex);
     if (l->has_tss) {
         char gpk[2 * PUBKEY_LEN + 1];
         hex_encode(gpk, l->tss_group_pub, PUBKEY_LEN);

@@ -137,8 +137,9 @@ static int secret_load(uint8_t sec[SECKEY_LEN], const char *path, const char *wh
     }
     if (!secp256k1_ec_seckey_verify(secp_ctx(), sec)) {
         explicit_bzero(sec, SECKEY_LEN);
-        snprintf(err, errsz, "%s %s: not a valid secp256k1 scalar (zero, or not below the group order)",
-                 what, path);
+        snprintf(err, errsz,
+                 "%s %s: not a valid secp256k1 scalar (zero, or not below the group order)", what,
+                 path);
         return -1;
     }
     return 0;

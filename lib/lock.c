@@ -314,7 +314,8 @@ static int parse_tss(struct lock *l, json_t *t, char *err, size_t errsz)
     }
     if (frost_group_check(l->threshold, l->n, (const uint8_t(*)[FROST_POINT_LEN])l->tss_vshares,
                           l->tss_group_pub) < 0)
-        return fail(err, errsz, "tss: verification shares do not match group_pubkey for threshold %u",
+        return fail(err, errsz,
+                    "tss: verification shares do not match group_pubkey for threshold %u",
                     l->threshold);
     l->has_tss = true;
     return 0;

@@ -70,11 +70,11 @@ struct lock {
     char name[LOCK_NAME_MAX + 1];
     uint32_t threshold;
     uint32_t n;
-    struct lock_operator ops[LOCK_MAX_OPERATORS]; /* by index: ops[i].index == i */
-    uint8_t sigs[LOCK_MAX_OPERATORS][SIG_LEN];    /* by operator index */
-    uint8_t hash[SHA256_LEN];                     /* lock_hash */
-    bool has_tss;                                 /* the tss object, when present: */
-    uint8_t tss_group_pub[PUBKEY_LEN];            /* group_pubkey */
+    struct lock_operator ops[LOCK_MAX_OPERATORS];        /* by index: ops[i].index == i */
+    uint8_t sigs[LOCK_MAX_OPERATORS][SIG_LEN];           /* by operator index */
+    uint8_t hash[SHA256_LEN];                            /* lock_hash */
+    bool has_tss;                                        /* the tss object, when present: */
+    uint8_t tss_group_pub[PUBKEY_LEN];                   /* group_pubkey */
     uint8_t tss_vshares[LOCK_MAX_OPERATORS][PUBKEY_LEN]; /* verification_shares, by index */
 };
 

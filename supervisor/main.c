@@ -605,7 +605,8 @@ static int node_precheck(const struct config *cfg, struct lock *l, char *err, si
 {
     if (lock_precheck(l, cfg->lock, cfg->key, cfg->index, err, errsz) < 0)
         return -1;
-    if (cfg->tss_enabled && lock_precheck_tss(l, cfg->lock, cfg->tss_key, cfg->index, err, errsz) < 0)
+    if (cfg->tss_enabled &&
+        lock_precheck_tss(l, cfg->lock, cfg->tss_key, cfg->index, err, errsz) < 0)
         return -1;
     return 0;
 }

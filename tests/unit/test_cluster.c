@@ -158,7 +158,8 @@ START_TEST(create_tss)
     ck_assert_msg(lock_load(&l, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert(l.has_tss);
     ck_assert_uint_eq(l.threshold, 3);
-    ck_assert_int_eq(frost_group_check(l.threshold, l.n, (const uint8_t(*)[PUBKEY_LEN])l.tss_vshares,
+    ck_assert_int_eq(frost_group_check(l.threshold, l.n,
+                                       (const uint8_t(*)[PUBKEY_LEN])l.tss_vshares,
                                        l.tss_group_pub),
                      0);
     for (uint32_t i = 0; i < 4; i++) {
@@ -188,9 +189,9 @@ START_TEST(create_tss)
         struct lock mine;
         ck_assert_msg(lock_precheck(&mine, cfg.lock, cfg.key, cfg.index, err, sizeof(err)) == 0,
                       "%s", err);
-        ck_assert_msg(lock_precheck_tss(&mine, cfg.lock, cfg.tss_key, cfg.index, err,
-                                        sizeof(err)) == 0,
-                      "%s", err);
+        ck_assert_msg(
+            lock_precheck_tss(&mine, cfg.lock, cfg.tss_key, cfg.index, err, sizeof(err)) == 0, "%s",
+            err);
         /* verify with the tss key: with the node key, alone, with the right and a wrong index. */
         char idx[8];
         ck_assert_int_eq(RUN("verify", cfg.lock, "--key", cfg.key, "--tss-key", cfg.tss_key), 0);

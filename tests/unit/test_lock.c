@@ -747,8 +747,8 @@ START_TEST(tss_too_many_operators)
                      -1);
     ck_assert_str_eq(err, "tss: threshold signing supports at most 16 operators, not 17");
     /* Without tss the same operators make a valid lock. */
-    ck_assert_msg(lock_create(&b, "many", lock_quorum(M), M, many, many_addrs, err,
-                              sizeof(err)) == 0,
+    ck_assert_msg(lock_create(&b, "many", lock_quorum(M), M, many, many_addrs, err, sizeof(err)) ==
+                      0,
                   "%s", err);
     buf_free(&b);
 }
@@ -911,7 +911,8 @@ START_TEST(tss_key_files)
     size_t len;
     ck_assert_int_eq(read_file(path, 256, &text, &len), 0);
     ck_assert_uint_eq(len, 65);
-    ck_assert_mem_eq(text, "abababababababababababababababababababababababababababababababab\n", 65);
+    ck_assert_mem_eq(text, "abababababababababababababababababababababababababababababababab\n",
+                     65);
     free(text);
     ck_assert_msg(tss_key_load(back, path, err, sizeof(err)) == 0, "%s", err);
     ck_assert_mem_eq(back, share, SECKEY_LEN);
