@@ -4,10 +4,32 @@ keys; with TSS on (--enable-tss or [tss] enabled) the supervisor's precheck refu
 naming the field and the file before any worker starts, a lock without a tss object and a
 tss.key that is not this node's share; `aequactl cluster verify --tss-key` says the same. With
 TSS off the tss.key is not read."""
+import itertools
 import re
 import subprocess
 
 from harness import *
+
+# Point arithmetic with the standard library's integers, independent of lib/frost.c.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit"))
+import frost_verify as ec  # noqa: E402
+
+
+def point_hex(k):
+    x, y = ec.mul(k, ec.G)
+    return (bytes([2 + (y & 1)]) + x.to_bytes(32, "big")).hex()
+
+
+def interpolate_at_0(points):
+    """Shamir: the polynomial's value at 0 from {identifier: share} (scalars mod N)."""
+    s = 0
+    for i, y in points.items():
+        lam = 1
+        for j in points:
+            if j != i:
+                lam = lam * j * pow(j - i, -1, ec.N) % ec.N
+        s = (s + y * lam) % ec.N
+    return s
 
 
 def run(args, **kw):
@@ -39,6 +61,18 @@ try:
         check("\n[tss]\n" in conf and "\nkey = %s/tss.key\n" % node[i] in conf and
               not re.search(r"^\s*enabled", conf, re.M),
               "node%d's aequa.conf names its tss.key and leaves TSS off" % i)
+
+    # Checked independently: share i times G is verification_shares[i] (FROST identifier i + 1),
+    # any 3 shares interpolate to the group secret, 2 do not.
+    tss = lock["tss"]
+    shares = {i + 1: int(open(node[i] + "/tss.key").read().strip(), 16) for i in range(4)}
+    check(all(point_hex(shares[i + 1]) == tss["verification_shares"][i] for i in range(4)),
+          "every tss.key's public point is its verification share")
+    check(all(point_hex(interpolate_at_0({i: shares[i] for i in ids})) == tss["group_pubkey"]
+              for ids in itertools.combinations(range(1, 5), 3)),
+          "any 3 of the 4 shares make the group secret of group_pubkey")
+    check(point_hex(interpolate_at_0({1: shares[1], 2: shares[2]})) != tss["group_pubkey"],
+          "2 shares do not")
 
     rc, out, err = run([AEQUACTL, "cluster", "verify", lock_path, "--key",
                         node[1] + "/node.key", "--tss-key", node[1] + "/tss.key"])
