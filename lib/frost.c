@@ -8,9 +8,12 @@
  * 0 mod n, a signature share can be 0, a partial sum of points can be the identity), so the
  * wrappers below give each type its zero explicitly: struct scalar may hold 0, struct point
  * has an `inf` flag. Encodings never carry them where the RFC forbids it (an element is never
- * the identity; identifiers, shares and nonces are never zero).
+ * the identity; identifiers, shares and nonces are never zero). The wrappers branch on "is
+ * zero", which for a secret value happens with probability about 2^-256; all other arithmetic on
+ * secrets is libsecp256k1's constant-time code, and the reductions mod n here are branch-free.
  *
- * Owns nothing; never fails on bad input other than by returning -1.
+ * Owns nothing. Bad input returns -1; the only exits are lib/crypto's own fatal errors (no
+ * randomness from getrandom, OpenSSL unable to hash), which no input can cause.
  */
 #include "lib/frost.h"
 #include "lib/frost_int.h"
@@ -22,6 +25,8 @@
 
 #define CONTEXT_STRING "FROST-secp256k1-SHA256-v1"
 #define XMD_LEN        48 /* hash_to_field's L for secp256k1: ceil((256 + 128) / 8) */
+/* One entry of encode_group_commitment_list: SerializeScalar(id) || hiding || binding. */
+#define ENCODED_COMMITMENT_LEN (FROST_SCALAR_LEN + 2 * FROST_POINT_LEN)
 
 /* The group order n, big-endian. */
 static const uint8_t ORDER[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -424,20 +429,19 @@ static int package_prepare(struct package *pk, const uint8_t group_pub[FROST_POI
     }
 
     /* rho_input = SerializeElement(PK) || H4(msg) || H5(encode_group_commitment_list) || id */
-    uint8_t prefix[FROST_POINT_LEN + 64];
-    struct sha256_ctx h;
-    memcpy(prefix, group_pub, FROST_POINT_LEN);
-    hash_plain(prefix + FROST_POINT_LEN, "msg", msg, mlen);
-    sha256_init(&h);
-    sha256_update(&h, CONTEXT_STRING "com", strlen(CONTEXT_STRING "com"));
+    uint8_t prefix[FROST_POINT_LEN + 32 + 32],
+        encoded[FROST_MAX_PARTICIPANTS * ENCODED_COMMITMENT_LEN];
     for (size_t i = 0; i < count; i++) {
+        uint8_t *e = encoded + i * ENCODED_COMMITMENT_LEN;
         struct scalar id;
         scalar_from_u16(&id, list[i].id);
-        sha256_update(&h, id.b, 32);
-        sha256_update(&h, list[i].hiding, FROST_POINT_LEN);
-        sha256_update(&h, list[i].binding, FROST_POINT_LEN);
+        memcpy(e, id.b, FROST_SCALAR_LEN);
+        memcpy(e + FROST_SCALAR_LEN, list[i].hiding, FROST_POINT_LEN);
+        memcpy(e + FROST_SCALAR_LEN + FROST_POINT_LEN, list[i].binding, FROST_POINT_LEN);
     }
-    sha256_final(&h, prefix + FROST_POINT_LEN + 32);
+    memcpy(prefix, group_pub, FROST_POINT_LEN);
+    hash_plain(prefix + FROST_POINT_LEN, "msg", msg, mlen);
+    hash_plain(prefix + FROST_POINT_LEN + 32, "com", encoded, count * ENCODED_COMMITMENT_LEN);
 
     int rc = 0;
     pk->r.inf = true;
@@ -446,7 +450,7 @@ static int package_prepare(struct package *pk, const uint8_t group_pub[FROST_POI
         struct point t;
         scalar_from_u16(&id, list[i].id);
         memcpy(pk->rho_input[i], prefix, sizeof(prefix));
-        memcpy(pk->rho_input[i] + sizeof(prefix), id.b, 32);
+        memcpy(pk->rho_input[i] + sizeof(prefix), id.b, FROST_SCALAR_LEN);
         const struct chunk in = {pk->rho_input[i], FROST_RHO_INPUT_LEN};
         rc |= hash_to_scalar(&pk->rho[i], "rho", &in, 1);
         rc |= point_mul(&t, &pk->binding[i], &pk->rho[i]);
@@ -607,11 +611,11 @@ int frost_group_check(unsigned t, unsigned n, const uint8_t vshares[][FROST_POIN
     uint16_t ids[FROST_MAX_PARTICIPANTS];
     if (!threshold_valid(t, n) || point_parse(&want, group_pub) < 0)
         return -1;
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < FROST_MAX_PARTICIPANTS; i++)
         ids[i] = (uint16_t)(i + 1);
+    for (unsigned i = 0; i < n; i++)
         if (point_parse(&pts[i], vshares[i]) < 0)
             return -1;
-    }
     /* Identifiers 1..t fix the polynomial; it must give group_pub at 0 and every other
      * verification share at its identifier. */
     for (unsigned x = 0; x <= n; x++) {

@@ -82,7 +82,7 @@ static void vectors_load(void)
     ck_assert_msg(vectors, "%s: %s", FROST_VECTORS, je.text);
 }
 
-static const char *vs(const char *section, const char *key)
+static const char *vstr(const char *section, const char *key)
 {
     json_t *v = json_object_get(json_object_get(vectors, section), key);
     ck_assert_msg(json_is_string(v), "%s.%s", section, key);
@@ -121,9 +121,9 @@ static void vsetup(struct vsetup *v)
 {
     uint8_t secret[32], coeffs[FROST_MAX_PARTICIPANTS][32];
     vectors_load();
-    v->t = (unsigned)atoi(vs("config", "MIN_PARTICIPANTS"));
-    v->n = (unsigned)atoi(vs("config", "MAX_PARTICIPANTS"));
-    unhex(secret, 32, vs("inputs", "group_secret_key"));
+    v->t = (unsigned)atoi(vstr("config", "MIN_PARTICIPANTS"));
+    v->n = (unsigned)atoi(vstr("config", "MAX_PARTICIPANTS"));
+    unhex(secret, 32, vstr("inputs", "group_secret_key"));
     json_t *cs =
         json_object_get(json_object_get(vectors, "inputs"), "share_polynomial_coefficients");
     ck_assert_uint_eq(json_array_size(cs), v->t - 1);
@@ -132,13 +132,13 @@ static void vsetup(struct vsetup *v)
     ck_assert_int_eq(
         frost_dealer_split(secret, coeffs, v->t, v->n, v->group_pub, v->shares, v->vshares, v->vss),
         0);
-    const char *m = vs("inputs", "message");
+    const char *m = vstr("inputs", "message");
     v->mlen = strlen(m) / 2;
     unhex(v->msg, v->mlen, m);
 
     json_t *outs = voutputs("round_one_outputs");
     v->count = json_array_size(outs);
-    ck_assert_uint_eq(v->count, (size_t)atoi(vs("config", "NUM_PARTICIPANTS")));
+    ck_assert_uint_eq(v->count, (size_t)atoi(vstr("config", "NUM_PARTICIPANTS")));
     for (size_t i = 0; i < v->count; i++) {
         json_t *o = json_array_get(outs, i);
         uint16_t id = (uint16_t)json_integer_value(json_object_get(o, "identifier"));
@@ -155,9 +155,9 @@ START_TEST(test_vector_keys)
     struct vsetup v;
     uint8_t secret[32], pub[FROST_POINT_LEN];
     vsetup(&v);
-    ck_assert_hex(v.group_pub, FROST_POINT_LEN, vs("inputs", "group_public_key"));
-    ck_assert_hex(v.vss[0], FROST_POINT_LEN, vs("inputs", "group_public_key"));
-    unhex(secret, 32, vs("inputs", "group_secret_key"));
+    ck_assert_hex(v.group_pub, FROST_POINT_LEN, vstr("inputs", "group_public_key"));
+    ck_assert_hex(v.vss[0], FROST_POINT_LEN, vstr("inputs", "group_public_key"));
+    unhex(secret, 32, vstr("inputs", "group_secret_key"));
     ck_assert_int_eq(frost_public(secret, pub), 0);
     ck_assert_mem_eq(pub, v.group_pub, FROST_POINT_LEN);
 
@@ -207,7 +207,7 @@ START_TEST(test_vector_round_one)
     }
     /* The group commitment is the signature's R. */
     char rhex[2 * FROST_POINT_LEN + 1];
-    memcpy(rhex, vs("final_output", "sig"), 2 * FROST_POINT_LEN);
+    memcpy(rhex, vstr("final_output", "sig"), 2 * FROST_POINT_LEN);
     rhex[2 * FROST_POINT_LEN] = 0;
     ck_assert_hex(r, FROST_POINT_LEN, rhex);
     json_decref(vectors);
@@ -235,7 +235,7 @@ START_TEST(test_vector_round_two)
     }
     ck_assert_int_eq(frost_aggregate(v.list, v.count, sig_shares, v.msg, v.mlen, v.group_pub, sig),
                      0);
-    ck_assert_hex(sig, FROST_SIG_LEN, vs("final_output", "sig"));
+    ck_assert_hex(sig, FROST_SIG_LEN, vstr("final_output", "sig"));
     ck_assert_int_eq(frost_verify(v.group_pub, v.msg, v.mlen, sig), 0);
     ck_assert_int_eq(python_verify(v.group_pub, v.msg, v.mlen, sig), 0);
     json_decref(vectors);
@@ -371,12 +371,12 @@ static size_t random_subset(uint16_t *ids, unsigned n, unsigned size)
     uint16_t all[FROST_MAX_PARTICIPANTS];
     for (unsigned i = 0; i < n; i++)
         all[i] = (uint16_t)(i + 1);
-    for (unsigned i = n - 1; i > 0; i--) { /* Fisher-Yates; the bias of % is irrelevant here */
+    for (unsigned i = n; i > 1; i--) { /* Fisher-Yates; the bias of % is irrelevant here */
         uint32_t r;
         random_bytes(&r, sizeof(r));
-        unsigned j = r % (i + 1);
-        uint16_t tmp = all[i];
-        all[i] = all[j];
+        unsigned j = r % i;
+        uint16_t tmp = all[i - 1];
+        all[i - 1] = all[j];
         all[j] = tmp;
     }
     size_t count = 0;
@@ -426,7 +426,6 @@ START_TEST(test_threshold_signing)
         struct session s;
         uint8_t sig[FROST_SIG_LEN];
         struct frost_nonces nonces[FROST_MAX_PARTICIPANTS];
-        s.count = count;
         for (size_t i = 0; i < count; i++)
             ck_assert_int_eq(frost_commit(ids[i], g.shares[ids[i] - 1], &nonces[i], &s.list[i]), 0);
         for (size_t i = 0; i < count; i++)
