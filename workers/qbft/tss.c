@@ -43,7 +43,8 @@ struct sess {
     /* finished with a signature */
     bool has_rec;
     struct tss_record rec;
-    uint32_t answered; /* peers a late COMMIT of was answered with the SIG */
+    uint32_t answered; /* peers whose late COMMIT was answered with the SIG (a broadcast to a
+                        * peer whose link was down is lost) */
     struct sess *older, *newer;
 };
 
@@ -346,7 +347,6 @@ static void aggregate(struct tss *t, struct sess *s)
     memcpy(m->signers, rec.signers, rec.nsigners);
     memcpy(m->sig, rec.sig, FROST_SIG_LEN);
     send_msg(t, P2P_BROADCAST, m);
-    s->answered = ~0u; /* every peer has it */
     finish(t, s, "ok");
 }
 
