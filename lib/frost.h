@@ -16,10 +16,16 @@
  * has identifier i + 1. Commitment lists are sorted by strictly ascending identifier (so no
  * duplicates), hold 1..FROST_MAX_PARTICIPANTS entries, and every point in them must parse; a
  * list that breaks any of this is rejected with -1 by every function taking one. That the list
- * has at least t entries is the caller's business: with fewer, the signature does not verify.
+ * has at least t entries and only identifiers of the cluster (<= n) is the caller's business:
+ * with fewer signers the signature does not verify, and a stranger has no verification share.
  *
  * Secrets (shares, nonces, coefficients, intermediate secret scalars) are wiped before return.
  * Secret-dependent arithmetic runs in libsecp256k1's constant-time key functions.
+ *
+ * Cost (scripts/bench tss, t = 3): frost_sign, frost_share_verify and frost_aggregate each derive
+ * the binding factors and group commitment from the list again (one point multiplication per
+ * signer), about 200 us each here; frost_verify about 60 us; a whole 3-of-4 session about 1.7 ms
+ * of CPU, some 26 ECDSA sign + verify pairs.
  */
 #ifndef AEQUA_FROST_H
 #define AEQUA_FROST_H
