@@ -8,11 +8,18 @@
  * paths nng limits to 107 bytes) is DIR/node<i>/run when that path is at most 80 bytes, else
  * /tmp/aequa-<first 8 hex of lock_hash>-<i>. An existing lock in DIR is never overwritten.
  *
- * verify runs the precheck of SPEC §5 on a lock (and a node key): exit 78 with one line naming
- * the field on failure.
+ * create --tss is the trusted dealer of SPEC §10: FROST keys for t = the lock's threshold of n =
+ * --nodes (at most FROST_MAX_PARTICIPANTS), the lock's tss object, DIR/node<i>/tss.key (0600,
+ * operator i's secret share, FROST identifier i + 1) and [tss] key in each aequa.conf (TSS stays
+ * off until the node is started with --enable-tss or [tss] enabled = true). The group secret
+ * never leaves frost_dealer_keygen; the shares are wiped once written.
+ *
+ * verify runs the precheck of SPEC §5 on a lock (its tss object too, when it has one), a node
+ * key and a tss key: exit 78 with one line naming the field on failure.
  */
 #include "cli/aequactl.h"
 #include "lib/config.h"
+#include "lib/frost.h"
 #include "lib/lock.h"
 #include "lib/util.h"
 
@@ -40,7 +47,20 @@ struct create_opts {
     const char *out;
     const char *hosts;
     const char *name;
+    bool tss;
 };
+
+/* The dealer's output (create --tss): wiped before create_run returns. */
+struct dealt {
+    uint8_t group_pub[PUBKEY_LEN];
+    uint8_t shares[FROST_MAX_PARTICIPANTS][SECKEY_LEN];
+    uint8_t vshares[FROST_MAX_PARTICIPANTS][PUBKEY_LEN];
+};
+
+#define CREATE_USAGE                                                                               \
+    "aequactl cluster create --nodes N [--threshold T] --out DIR [--base-port P] "                 \
+    "[--hosts h1,h2,...] [--name NAME] [--tss]\n"
+#define VERIFY_USAGE "aequactl cluster verify LOCK [--key FILE [--index I]] [--tss-key FILE]\n"
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -88,7 +108,7 @@ static int split_hosts(const char *list, uint64_t n, char hosts[][LOCK_ADDR_MAX 
 }
 
 static int write_conf(const char *dir, uint64_t i, const char *host, uint64_t base,
-                      const char *lock_hex)
+                      const char *lock_hex, bool tss)
 {
     char path[PATH_MAX], run[PATH_MAX];
     struct buf b = BUF_INIT;
@@ -107,6 +127,11 @@ static int write_conf(const char *dir, uint64_t i, const char *host, uint64_t ba
     buf_printf(&b, "[api]\nlisten = %s:%llu\n\n", host, (unsigned long long)(base + i));
     buf_printf(&b, "[monitoring]\nlisten = %s:%llu\n\n", host, (unsigned long long)(base + 20 + i));
     buf_printf(&b, "[p2p]\nlisten = %s:%llu\n", host, (unsigned long long)(base + 40 + i));
+    if (tss)
+        buf_printf(&b,
+                   "\n[tss]\n# TSS is off unless the node runs with --enable-tss or has "
+                   "'enabled = true' here.\nkey = %s/node%llu/tss.key\n",
+                   dir, (unsigned long long)i);
     pathf(path, "%s/node%llu/aequa.conf", dir, (unsigned long long)i);
     int rc = write_file_atomic(path, b.data, b.len, 0644);
     buf_free(&b);
@@ -120,6 +145,7 @@ static int create_run(const struct create_opts *o)
     char(*addr_buf)[LOCK_ADDR_MAX + 1] = xcalloc(o->nodes, sizeof(*addr_buf));
     const char **addrs = xcalloc(o->nodes, sizeof(*addrs));
     struct node_key *keys = xcalloc(o->nodes, sizeof(*keys));
+    struct dealt *tss = o->tss ? xcalloc(1, sizeof(*tss)) : NULL;
     struct buf lock_text = BUF_INIT;
     int rc = 1;
 
@@ -153,8 +179,16 @@ static int create_run(const struct create_opts *o)
                 path);
         goto out;
     }
-    if (lock_create(&lock_text, o->name, (uint32_t)o->threshold, (uint32_t)o->nodes, keys, addrs,
-                    err, sizeof(err)) < 0) {
+    if (tss && frost_dealer_keygen((unsigned)o->threshold, (unsigned)o->nodes, tss->group_pub,
+                                   tss->shares, tss->vshares, NULL) < 0) {
+        fprintf(stderr, "aequactl cluster create: --tss: threshold key generation failed\n");
+        goto out;
+    }
+    if ((tss ? lock_create_tss(&lock_text, o->name, (uint32_t)o->threshold, (uint32_t)o->nodes,
+                               keys, addrs, tss->group_pub,
+                               (const uint8_t(*)[PUBKEY_LEN])tss->vshares, err, sizeof(err))
+             : lock_create(&lock_text, o->name, (uint32_t)o->threshold, (uint32_t)o->nodes, keys,
+                           addrs, err, sizeof(err))) < 0) {
         fprintf(stderr, "aequactl cluster create: %s\n", err);
         rc = EXIT_CONFIG;
         goto out;
@@ -162,6 +196,11 @@ static int create_run(const struct create_opts *o)
     struct lock *l = xmalloc(sizeof(*l));
     if (lock_parse(l, (const char *)lock_text.data, lock_text.len, err, sizeof(err)) < 0)
         fatalx("cluster create: the lock just built does not parse: %s", err);
+    /* Every share must pass the precheck its node will run. */
+    for (uint64_t i = 0; tss && i < o->nodes; i++)
+        if (lock_check_tss_share(l, i, tss->shares[i], err, sizeof(err)) < 0)
+            fatalx("cluster create: node %llu's tss key fails the precheck: %s",
+                   (unsigned long long)i, err);
     char lock_hex[2 * SHA256_LEN + 1];
     hex_encode(lock_hex, l->hash, SHA256_LEN);
     free(l);
@@ -173,12 +212,16 @@ static int create_run(const struct create_opts *o)
             goto out;
         }
         pathf(path, "%s/node%llu/node.key", dir, (unsigned long long)i);
-        if (node_key_save(&keys[i], path) < 0 ||
-            write_conf(dir, i, hosts[i], o->base, lock_hex) < 0) {
-            fprintf(stderr, "aequactl cluster create: node %llu: %s\n", (unsigned long long)i,
-                    strerror(errno));
-            goto out;
+        if (node_key_save(&keys[i], path) < 0)
+            goto node_failed;
+        if (tss) {
+            pathf(path, "%s/node%llu/tss.key", dir, (unsigned long long)i);
+            if (tss_key_save(tss->shares[i], path) < 0)
+                goto node_failed;
         }
+        pathf(path, "%s/node%llu/aequa.conf", dir, (unsigned long long)i);
+        if (write_conf(dir, i, hosts[i], o->base, lock_hex, tss != NULL) < 0)
+            goto node_failed;
     }
     /* The lock last: its presence means the cluster directory is complete. */
     pathf(path, "%s/cluster-lock.json", dir);
@@ -189,15 +232,28 @@ static int create_run(const struct create_opts *o)
     printf("cluster '%s': %llu nodes, threshold %llu, lock_hash %s\n", o->name,
            (unsigned long long)o->nodes, (unsigned long long)o->threshold, lock_hex);
     printf("lock: %s\n", path);
+    if (tss) {
+        char gpk[2 * PUBKEY_LEN + 1];
+        hex_encode(gpk, tss->group_pub, PUBKEY_LEN);
+        printf("tss: %s, %llu of %llu, group_pubkey %s (node<i>/tss.key; start the nodes with "
+               "--enable-tss)\n",
+               FROST_SCHEME, (unsigned long long)o->threshold, (unsigned long long)o->nodes, gpk);
+    }
     for (uint64_t i = 0; i < o->nodes; i++)
         printf("node %llu: %s/node%llu/aequa.conf (api %s:%llu, monitoring %s:%llu, p2p %s)\n",
                (unsigned long long)i, dir, (unsigned long long)i, hosts[i],
                (unsigned long long)(o->base + i), hosts[i], (unsigned long long)(o->base + 20 + i),
                addrs[i]);
     rc = 0;
+    goto out;
+node_failed:
+    fprintf(stderr, "aequactl cluster create: %s: %s\n", path, strerror(errno));
 out:
     for (uint64_t i = 0; i < o->nodes; i++)
         node_key_wipe(&keys[i]);
+    if (tss)
+        explicit_bzero(tss, sizeof(*tss));
+    free(tss);
     free(keys);
     free(addrs);
     free(addr_buf);
@@ -247,13 +303,10 @@ static int cluster_create(int argc, char **argv)
             o.name = optarg;
             break;
         case 'T':
-            fprintf(stderr, "aequactl cluster create: --tss is not supported yet (threshold "
-                            "signing keys arrive with the TSS work; create the cluster without "
-                            "--tss)\n");
-            return EXIT_USAGE;
+            o.tss = true;
+            break;
         case 'h':
-            printf("usage: aequactl cluster create --nodes N [--threshold T] --out DIR "
-                   "[--base-port P] [--hosts h1,h2,...] [--name NAME]\n");
+            printf("usage: " CREATE_USAGE);
             return 0;
         default:
             return EXIT_USAGE;
@@ -263,6 +316,9 @@ static int cluster_create(int argc, char **argv)
         return usage_error("create: unexpected argument '%s'", argv[optind]);
     if (!o.nodes || !o.out)
         return usage_error("create: --nodes and --out are required");
+    if (o.tss && o.nodes > FROST_MAX_PARTICIPANTS)
+        return usage_error("--tss: threshold signing supports at most %d nodes, not %llu",
+                           FROST_MAX_PARTICIPANTS, (unsigned long long)o.nodes);
     if (o.base + 40 + o.nodes - 1 > 65535)
         return usage_error("--base-port %llu: the P2P ports P+40+i exceed 65535",
                            (unsigned long long)o.base);
@@ -275,32 +331,94 @@ static int cluster_create(int argc, char **argv)
     return create_run(&o);
 }
 
+struct verify_opts {
+    const char *lock;
+    const char *key;     /* NULL: no node key to check */
+    const char *tss_key; /* NULL: no tss key to check */
+    uint64_t index;
+    bool have_index; /* --index, or found from the node key */
+};
+
+/* The node key is operators[index] (--index), or some operator's (found: sets index). */
+static int verify_node_key(const struct lock *l, struct verify_opts *o, char *err, size_t errsz)
+{
+    struct node_key k;
+    char why[400];
+    if (node_key_load(&k, o->key, err, errsz) < 0)
+        return -1;
+    int found = o->have_index ? (int)o->index : lock_find_pubkey(l, k.pub);
+    int rc = found < 0 ? -1 : lock_check_member(l, (uint64_t)found, k.pub, why, sizeof(why));
+    node_key_wipe(&k);
+    if (found < 0)
+        snprintf(err, errsz, "cluster lock %s: node key %s: not an operator of this lock", o->lock,
+                 o->key);
+    else if (rc < 0)
+        snprintf(err, errsz, "cluster lock %s: %s (node key %s)", o->lock, why, o->key);
+    if (rc == 0) {
+        o->index = (uint64_t)found;
+        o->have_index = true;
+    }
+    return rc;
+}
+
+/* The tss key is the share of operators[index] (when known), or of some operator (sets index). */
+static int verify_tss_key(const struct lock *l, struct verify_opts *o, char *err, size_t errsz)
+{
+    uint8_t share[SECKEY_LEN];
+    char why[400];
+    if (!l->has_tss) {
+        snprintf(err, errsz,
+                 "cluster lock %s: tss: --tss-key needs a lock with a tss object (aequactl "
+                 "cluster create --tss)",
+                 o->lock);
+        return -1;
+    }
+    if (tss_key_load(share, o->tss_key, err, errsz) < 0)
+        return -1;
+    int found = o->have_index ? (int)o->index : lock_find_tss_share(l, share);
+    int rc = found < 0 ? -1 : lock_check_tss_share(l, (uint64_t)found, share, why, sizeof(why));
+    explicit_bzero(share, sizeof(share));
+    if (found < 0)
+        snprintf(err, errsz,
+                 "cluster lock %s: tss key %s: not the share of an operator of this lock", o->lock,
+                 o->tss_key);
+    else if (rc < 0)
+        snprintf(err, errsz, "cluster lock %s: %s (tss key %s)", o->lock, why, o->tss_key);
+    if (rc == 0) {
+        o->index = (uint64_t)found;
+        o->have_index = true;
+    }
+    return rc;
+}
+
 static int cluster_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
         {"index", required_argument, NULL, 'i'},
+        {"tss-key", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *key_path = NULL;
-    uint64_t index = 0;
-    bool have_index = false;
+    struct verify_opts o = {0};
     int c;
     optind = 0;
     opterr = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            key_path = optarg;
+            o.key = optarg;
             break;
         case 'i':
-            if (parse_u64(optarg, LOCK_MAX_OPERATORS - 1, &index) < 0)
+            if (parse_u64(optarg, LOCK_MAX_OPERATORS - 1, &o.index) < 0)
                 return usage_error("--index: expected 0 to 63, got '%s'", optarg);
-            have_index = true;
+            o.have_index = true;
+            break;
+        case 'T':
+            o.tss_key = optarg;
             break;
         case 'h':
-            printf("usage: aequactl cluster verify LOCK [--key FILE [--index I]]\n");
+            printf("usage: " VERIFY_USAGE);
             return 0;
         default:
             return EXIT_USAGE;
@@ -308,50 +426,35 @@ static int cluster_verify(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return usage_error("verify: expected one LOCK path");
-    if (have_index && !key_path)
-        return usage_error("verify: --index needs --key");
-    const char *lock_path = argv[optind];
+    if (o.have_index && !o.key && !o.tss_key)
+        return usage_error("verify: --index needs --key or --tss-key");
+    o.lock = argv[optind];
     struct lock *l = xmalloc(sizeof(*l));
-    char err[600];
-    int rc = EXIT_CONFIG;
-    if (lock_load(l, lock_path, err, sizeof(err)) < 0)
-        goto fail;
-    if (key_path) {
-        struct node_key k;
-        if (node_key_load(&k, key_path, err, sizeof(err)) < 0)
-            goto fail;
-        if (!have_index) {
-            int found = lock_find_pubkey(l, k.pub);
-            if (found < 0) {
-                snprintf(err, sizeof(err),
-                         "cluster lock %s: node key %s: not an operator of this lock", lock_path,
-                         key_path);
-                node_key_wipe(&k);
-                goto fail;
-            }
-            index = (uint64_t)found;
-        }
-        if (lock_check_member(l, index, k.pub, err, sizeof(err)) < 0) {
-            fprintf(stderr, "cluster lock %s: %s (node key %s)\n", lock_path, err, key_path);
-            node_key_wipe(&k);
-            free(l);
-            return EXIT_CONFIG;
-        }
-        node_key_wipe(&k);
+    char err[1200];
+    if (lock_load(l, o.lock, err, sizeof(err)) < 0 ||
+        (o.key && verify_node_key(l, &o, err, sizeof(err)) < 0) ||
+        (o.tss_key && verify_tss_key(l, &o, err, sizeof(err)) < 0)) {
+        fprintf(stderr, "%s\n", err);
+        free(l);
+        return EXIT_CONFIG;
     }
     char hex[2 * SHA256_LEN + 1];
     hex_encode(hex, l->hash, SHA256_LEN);
-    printf("cluster lock %s: ok: '%s', %u operators, threshold %u, lock_hash %s\n", lock_path,
-           l->name, l->n, l->threshold, hex);
-    if (key_path)
-        printf("node key %s: operators[%llu], peer_id %s, p2p %s\n", key_path,
-               (unsigned long long)index, l->ops[index].peer_id, l->ops[index].p2p_address);
+    printf("cluster lock %s: ok: '%s', %u operators, threshold %u, lock_hash %s\n", o.lock, l->name,
+           l->n, l->threshold, hex);
+    if (l->has_tss) {
+        char gpk[2 * PUBKEY_LEN + 1];
+        hex_encode(gpk, l->tss_group_pub, PUBKEY_LEN);
+        printf("tss: %s, %u of %u, group_pubkey %s\n", FROST_SCHEME, l->threshold, l->n, gpk);
+    }
+    if (o.key)
+        printf("node key %s: operators[%llu], peer_id %s, p2p %s\n", o.key,
+               (unsigned long long)o.index, l->ops[o.index].peer_id, l->ops[o.index].p2p_address);
+    if (o.tss_key)
+        printf("tss key %s: tss.verification_shares[%llu]\n", o.tss_key,
+               (unsigned long long)o.index);
     free(l);
     return 0;
-fail:
-    fprintf(stderr, "%s\n", err);
-    free(l);
-    return rc;
 }
 
 static const struct {
@@ -368,8 +471,6 @@ int cmd_cluster(int argc, char **argv)
         for (size_t i = 0; i < ARRAY_LEN(subcommands); i++)
             if (!strcmp(argv[1], subcommands[i].name))
                 return subcommands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "usage: aequactl cluster create --nodes N [--threshold T] --out DIR "
-                    "[--base-port P] [--hosts h1,h2,...] [--name NAME]\n"
-                    "       aequactl cluster verify LOCK [--key FILE [--index I]]\n");
+    fprintf(stderr, "usage: " CREATE_USAGE "       " VERIFY_USAGE);
     return EXIT_USAGE;
 }

@@ -118,6 +118,7 @@ static const struct key_def keys[] = {
     U("supervisor", "give_up_window_s", give_up_window_s, "60", 1, 86400),
 
     {"tss", "enabled", T_BOOL, F(tss_enabled), "false", 0, 0},
+    {"tss", "key", T_PATH, F(tss_key), NULL, 0, 0}, /* default: tss.key beside [node] key */
 };
 
 static size_t field_size(enum ctype t)
@@ -406,6 +407,14 @@ int config_finish(struct config *cfg, char *err, size_t errsz)
         goto toolong;
     if (!cfg->key[0] && snprintf(cfg->key, CFG_PATH, "%s/node.key", cfg->data_dir) >= CFG_PATH)
         goto toolong;
+    if (!cfg->tss_key[0]) {
+        const char *slash = strrchr(cfg->key, '/');
+        int dirlen = slash ? (int)(slash - cfg->key + 1) : 0;
+        if (snprintf(cfg->tss_key, CFG_PATH, "%.*stss.key", dirlen, cfg->key) >= CFG_PATH) {
+            snprintf(err, errsz, "[tss] key: the default beside [node] key is too long");
+            return -1;
+        }
+    }
     if (cfg->qbft_round_timeout_max_ms < cfg->qbft_round_timeout_ms) {
         snprintf(err, errsz, "[qbft] round_timeout_max_ms must be >= round_timeout_ms");
         return -1;

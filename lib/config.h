@@ -118,6 +118,7 @@ struct config {
     uint64_t give_up_window_s;
     /* [tss] */
     bool tss_enabled;
+    char tss_key[CFG_PATH]; /* this node's FROST share; default tss.key beside [node] key */
 
     /* Derived, not in the file. */
     char config_path[CFG_PATH]; /* "" for the embedded default */

@@ -115,41 +115,72 @@ void node_key_generate(struct node_key *k)
     memset(sec, 0, sizeof(sec));
 }
 
-int node_key_load(struct node_key *k, const char *path, char *err, size_t errsz)
+/* A secret file: 64 hex characters (trailing newline, CR or blanks allowed), a valid non-zero
+ * scalar below the group order. what names the file in errors ("node key", "tss key"). */
+static int secret_load(uint8_t sec[SECKEY_LEN], const char *path, const char *what, char *err,
+                       size_t errsz)
 {
     char *text = NULL;
     size_t len = 0;
-    uint8_t sec[SECKEY_LEN];
     if (read_file(path, 256, &text, &len) < 0) {
-        snprintf(err, errsz, "cannot read node key %s: %s", path, strerror(errno));
+        snprintf(err, errsz, "cannot read %s %s: %s", what, path, strerror(errno));
         return -1;
     }
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
         len--;
-    int rc = hex_decode(sec, sizeof(sec), text, len);
-    memset(text, 0, len);
+    int rc = hex_decode(sec, SECKEY_LEN, text, len);
+    explicit_bzero(text, len);
     free(text);
     if (rc < 0) {
-        snprintf(err, errsz, "node key %s: expected 64 hex characters", path);
+        snprintf(err, errsz, "%s %s: expected 64 hex characters", what, path);
         return -1;
     }
-    if (node_key_from_secret(k, sec) < 0) {
-        memset(sec, 0, sizeof(sec));
-        snprintf(err, errsz, "node key %s: not a valid secp256k1 secret key", path);
+    if (!secp256k1_ec_seckey_verify(secp_ctx(), sec)) {
+        explicit_bzero(sec, SECKEY_LEN);
+        snprintf(err, errsz,
+                 "%s %s: not a valid secp256k1 scalar (zero, or not below the group order)", what,
+                 path);
         return -1;
     }
-    memset(sec, 0, sizeof(sec));
     return 0;
+}
+
+/* 64 lower-case hex characters and a newline, mode 0600, replaced atomically. */
+static int secret_save(const uint8_t sec[SECKEY_LEN], const char *path)
+{
+    char hex[2 * SECKEY_LEN + 2];
+    hex_encode(hex, sec, SECKEY_LEN);
+    hex[2 * SECKEY_LEN] = '\n';
+    int rc = write_file_atomic(path, hex, 2 * SECKEY_LEN + 1, 0600);
+    explicit_bzero(hex, sizeof(hex));
+    return rc;
+}
+
+int node_key_load(struct node_key *k, const char *path, char *err, size_t errsz)
+{
+    uint8_t sec[SECKEY_LEN];
+    if (secret_load(sec, path, "node key", err, errsz) < 0)
+        return -1;
+    int rc = node_key_from_secret(k, sec);
+    explicit_bzero(sec, sizeof(sec));
+    if (rc < 0)
+        snprintf(err, errsz, "node key %s: not a valid secp256k1 secret key", path);
+    return rc;
 }
 
 int node_key_save(const struct node_key *k, const char *path)
 {
-    char hex[2 * SECKEY_LEN + 2];
-    hex_encode(hex, k->sec, SECKEY_LEN);
-    hex[2 * SECKEY_LEN] = '\n';
-    int rc = write_file_atomic(path, hex, 2 * SECKEY_LEN + 1, 0600);
-    memset(hex, 0, sizeof(hex));
-    return rc;
+    return secret_save(k->sec, path);
+}
+
+int tss_key_load(uint8_t share[SECKEY_LEN], const char *path, char *err, size_t errsz)
+{
+    return secret_load(share, path, "tss key", err, errsz);
+}
+
+int tss_key_save(const uint8_t share[SECKEY_LEN], const char *path)
+{
+    return secret_save(share, path);
 }
 
 void node_key_wipe(struct node_key *k)

@@ -4,7 +4,9 @@
  *
  * Signatures are 64-byte compact (r || s) with low S; verification rejects high-S forms, so a
  * signature is not malleable. Public keys travel as 33-byte compressed points. Node key files
- * hold the 32-byte secret as 64 hex characters and a newline, mode 0600.
+ * (node.key) and threshold-signing share files (tss.key, SPEC §10) hold the 32-byte secret as 64
+ * lower-case hex characters and a newline, mode 0600; a loaded secret must be a non-zero scalar
+ * below the group order.
  */
 #ifndef AEQUA_CRYPTO_H
 #define AEQUA_CRYPTO_H
@@ -54,6 +56,11 @@ int node_key_from_secret(struct node_key *k, const uint8_t sec[SECKEY_LEN]);
 int node_key_load(struct node_key *k, const char *path, char *err, size_t errsz);
 int node_key_save(const struct node_key *k, const char *path);
 void node_key_wipe(struct node_key *k);
+
+/* This node's FROST secret share (tss.key; its FROST identifier is the operator index + 1).
+ * Load: 0, or -1 with a reason naming the file in err; the caller wipes share after use. */
+int tss_key_load(uint8_t share[SECKEY_LEN], const char *path, char *err, size_t errsz);
+int tss_key_save(const uint8_t share[SECKEY_LEN], const char *path);
 
 /* ECDSA over a 32-byte digest. */
 void ecdsa_sign(const struct node_key *k, const uint8_t digest[SHA256_LEN], uint8_t sig[SIG_LEN]);

@@ -1,4 +1,5 @@
 #include "lib/lock.h"
+#include "lib/frost.h"
 #include "lib/mp.h"
 #include "lib/util.h"
 
@@ -9,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TSS_MAX_DEPTH   8
-#define TSS_MAX_ITEMS   4096
-#define TSS_MAX_STR     4096
 #define CANON_MAX_DEPTH 32
+
+_Static_assert(FROST_POINT_LEN == PUBKEY_LEN && FROST_SCALAR_LEN == SECKEY_LEN,
+               "the lock keeps FROST points as compressed public keys");
 
 uint32_t lock_quorum(uint32_t n)
 {
@@ -187,43 +188,10 @@ static int only_keys(json_t *obj, const char *const *allowed, const char *where,
     return 0;
 }
 
-static int tss_bounded(json_t *v, int depth, size_t *items)
-{
-    if (depth > TSS_MAX_DEPTH || ++*items > TSS_MAX_ITEMS)
-        return -1;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            if (strlen(k) > TSS_MAX_STR || tss_bounded(x, depth + 1, items) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            if (tss_bounded(x, depth + 1, items) < 0)
-                return -1;
-        }
-        return 0;
-    }
-    case JSON_STRING:
-        return json_string_length(v) <= TSS_MAX_STR ? 0 : -1;
-    case JSON_REAL:
-        return -1;
-    default:
-        return 0;
-    }
-}
-
 static const char *const root_keys[] = {"version", "name",      "threshold",  "operators",
                                         "tss",     "lock_hash", "signatures", NULL};
 static const char *const op_keys[] = {"index", "peer_id", "pubkey", "p2p_address", NULL};
+static const char *const tss_keys[] = {"scheme", "group_pubkey", "verification_shares", NULL};
 
 /* Position k of the operators array → its index, filled while parsing. */
 struct op_pos {
@@ -305,6 +273,54 @@ static int check_operators(const struct lock *l, const struct op_pos *pos, size_
     return 0;
 }
 
+/* The tss object (after threshold and operators: it needs t and n). */
+static int parse_tss(struct lock *l, json_t *t, char *err, size_t errsz)
+{
+    if (!json_is_object(t))
+        return fail(err, errsz, "tss: expected an object");
+    if (only_keys(t, tss_keys, "tss", err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; tss_keys[i]; i++)
+        if (!json_object_get(t, tss_keys[i]))
+            return fail(err, errsz, "tss.%s: missing", tss_keys[i]);
+
+    json_t *v = json_object_get(t, "scheme");
+    if (!json_is_string(v) || json_string_length(v) != strlen(FROST_SCHEME) ||
+        strcmp(json_string_value(v), FROST_SCHEME) != 0)
+        return fail(err, errsz, "tss.scheme: expected \"%s\"", FROST_SCHEME);
+    if (l->n > FROST_MAX_PARTICIPANTS)
+        return fail(err, errsz, "tss: threshold signing supports at most %d operators, not %u",
+                    FROST_MAX_PARTICIPANTS, l->n);
+
+    if (get_hex(json_object_get(t, "group_pubkey"), l->tss_group_pub, PUBKEY_LEN) < 0)
+        return fail(err, errsz, "tss.group_pubkey: expected %d lower-case hex characters",
+                    2 * PUBKEY_LEN);
+    if (!pubkey_valid(l->tss_group_pub))
+        return fail(err, errsz, "tss.group_pubkey: not a valid point");
+
+    v = json_object_get(t, "verification_shares");
+    if (!json_is_array(v) || json_array_size(v) != l->n)
+        return fail(err, errsz,
+                    "tss.verification_shares: expected an array of %u points (one per operator, "
+                    "by index)",
+                    l->n);
+    for (size_t i = 0; i < l->n; i++) {
+        if (get_hex(json_array_get(v, i), l->tss_vshares[i], PUBKEY_LEN) < 0)
+            return fail(err, errsz,
+                        "tss.verification_shares[%zu]: expected %d lower-case hex characters", i,
+                        2 * PUBKEY_LEN);
+        if (!pubkey_valid(l->tss_vshares[i]))
+            return fail(err, errsz, "tss.verification_shares[%zu]: not a valid point", i);
+    }
+    if (frost_group_check(l->threshold, l->n, (const uint8_t(*)[FROST_POINT_LEN])l->tss_vshares,
+                          l->tss_group_pub) < 0)
+        return fail(err, errsz,
+                    "tss: verification shares do not match group_pubkey for threshold %u",
+                    l->threshold);
+    l->has_tss = true;
+    return 0;
+}
+
 static int parse_root(struct lock *l, json_t *root, char *err, size_t errsz)
 {
     if (only_keys(root, root_keys, "", err, errsz) < 0)
@@ -357,15 +373,8 @@ static int parse_root(struct lock *l, json_t *root, char *err, size_t errsz)
     l->threshold = (uint32_t)t;
 
     v = json_object_get(root, "tss");
-    if (v) {
-        size_t items = 0;
-        if (!json_is_object(v) || tss_bounded(v, 0, &items) < 0)
-            return fail(err, errsz,
-                        "tss: expected an object of at most %d items, depth %d, strings of at "
-                        "most %d bytes, no reals",
-                        TSS_MAX_ITEMS, TSS_MAX_DEPTH, TSS_MAX_STR);
-        l->has_tss = true;
-    }
+    if (v && parse_tss(l, v, err, errsz) < 0)
+        return -1;
 
     if (get_hex(json_object_get(root, "lock_hash"), l->hash, SHA256_LEN) < 0)
         return fail(err, errsz, "lock_hash: expected %d lower-case hex characters", 2 * SHA256_LEN);
@@ -471,6 +480,61 @@ int lock_precheck(struct lock *l, const char *lock_path, const char *key_path, u
     return 0;
 }
 
+int lock_find_tss_share(const struct lock *l, const uint8_t share[SECKEY_LEN])
+{
+    uint8_t pub[PUBKEY_LEN];
+    if (!l->has_tss || frost_public(share, pub) < 0)
+        return -1;
+    for (uint32_t i = 0; i < l->n; i++)
+        if (!memcmp(l->tss_vshares[i], pub, PUBKEY_LEN))
+            return (int)i;
+    return -1;
+}
+
+int lock_check_tss_share(const struct lock *l, uint64_t index, const uint8_t share[SECKEY_LEN],
+                         char *err, size_t errsz)
+{
+    uint8_t pub[PUBKEY_LEN];
+    if (!l->has_tss)
+        return fail(err, errsz, "tss: missing (the lock has no threshold signing keys)");
+    if (index >= l->n)
+        return fail(err, errsz, "[node] index %llu: not an operator of this lock (it has %u)",
+                    (unsigned long long)index, l->n);
+    if (frost_public(share, pub) < 0)
+        return fail(err, errsz, "tss key: not a valid share");
+    if (!memcmp(l->tss_vshares[index], pub, PUBKEY_LEN))
+        return 0;
+    int other = lock_find_tss_share(l, share);
+    if (other >= 0)
+        return fail(err, errsz,
+                    "tss.verification_shares[%llu]: does not match this node's tss key (which is "
+                    "tss.verification_shares[%d]; check [node] index and [tss] key)",
+                    (unsigned long long)index, other);
+    return fail(err, errsz,
+                "tss.verification_shares[%llu]: does not match this node's tss key (not in the "
+                "lock)",
+                (unsigned long long)index);
+}
+
+int lock_precheck_tss(const struct lock *l, const char *lock_path, const char *tss_key_path,
+                      uint64_t index, char *err, size_t errsz)
+{
+    uint8_t share[SECKEY_LEN];
+    char why[400];
+    if (!l->has_tss)
+        return fail(err, errsz,
+                    "cluster lock %s: tss: --enable-tss needs a lock with a tss object (aequactl "
+                    "cluster create --tss)",
+                    lock_path);
+    if (tss_key_load(share, tss_key_path, err, errsz) < 0)
+        return -1;
+    int rc = lock_check_tss_share(l, index, share, why, sizeof(why));
+    explicit_bzero(share, sizeof(share));
+    if (rc < 0)
+        return fail(err, errsz, "cluster lock %s: %s (tss key %s)", lock_path, why, tss_key_path);
+    return 0;
+}
+
 /* ---- building and sealing ---- */
 
 /* Replace the seal of root: lock_hash over the canonical encoding, signatures by keys[k]. */
@@ -507,11 +571,15 @@ static int seal(json_t *root, const struct node_key *keys, size_t nkeys, struct 
     return 0;
 }
 
-int lock_create(struct buf *out, const char *name, uint32_t threshold, uint32_t n,
-                const struct node_key *keys, const char *const *addresses, char *err, size_t errsz)
+/* lock_create and lock_create_tss: group_pub NULL makes a lock without a tss object. */
+static int create(struct buf *out, const char *name, uint32_t threshold, uint32_t n,
+                  const struct node_key *keys, const char *const *addresses,
+                  const uint8_t *group_pub, const uint8_t vshares[][PUBKEY_LEN], char *err,
+                  size_t errsz)
 {
     struct lock *check = xmalloc(sizeof(*check));
     size_t start = out->len;
+    char hex[2 * PUBKEY_LEN + 1];
     json_t *jname = json_string(name);
     if (!jname) {
         free(check);
@@ -523,18 +591,30 @@ int lock_create(struct buf *out, const char *name, uint32_t threshold, uint32_t 
     json_object_set_new(root, "threshold", json_integer(threshold));
     json_t *ops = json_array();
     for (uint32_t i = 0; i < n; i++) {
-        char pid[PEER_ID_HEX + 1], pub[2 * PUBKEY_LEN + 1];
+        char pid[PEER_ID_HEX + 1];
         json_t *o = json_object();
         lock_peer_id(keys[i].pub, pid);
-        hex_encode(pub, keys[i].pub, PUBKEY_LEN);
+        hex_encode(hex, keys[i].pub, PUBKEY_LEN);
         json_object_set_new(o, "index", json_integer(i));
         json_object_set_new(o, "peer_id", json_string(pid));
-        json_object_set_new(o, "pubkey", json_string(pub));
+        json_object_set_new(o, "pubkey", json_string(hex));
         json_t *a = json_string(addresses[i]);
         json_object_set_new(o, "p2p_address", a ? a : json_null());
         json_array_append_new(ops, o);
     }
     json_object_set_new(root, "operators", ops);
+    if (group_pub) {
+        json_t *tss = json_object(), *vs = json_array();
+        json_object_set_new(tss, "scheme", json_string(FROST_SCHEME));
+        hex_encode(hex, group_pub, PUBKEY_LEN);
+        json_object_set_new(tss, "group_pubkey", json_string(hex));
+        for (uint32_t i = 0; i < n; i++) {
+            hex_encode(hex, vshares[i], PUBKEY_LEN);
+            json_array_append_new(vs, json_string(hex));
+        }
+        json_object_set_new(tss, "verification_shares", vs);
+        json_object_set_new(root, "tss", tss);
+    }
     int rc = seal(root, keys, n, out, err, errsz);
     json_decref(root);
     /* What we wrote must pass the same checks every node will run. */
@@ -544,6 +624,20 @@ int lock_create(struct buf *out, const char *name, uint32_t threshold, uint32_t 
         out->len = start;
     free(check);
     return rc;
+}
+
+int lock_create(struct buf *out, const char *name, uint32_t threshold, uint32_t n,
+                const struct node_key *keys, const char *const *addresses, char *err, size_t errsz)
+{
+    return create(out, name, threshold, n, keys, addresses, NULL, NULL, err, errsz);
+}
+
+int lock_create_tss(struct buf *out, const char *name, uint32_t threshold, uint32_t n,
+                    const struct node_key *keys, const char *const *addresses,
+                    const uint8_t group_pub[PUBKEY_LEN], const uint8_t vshares[][PUBKEY_LEN],
+                    char *err, size_t errsz)
+{
+    return create(out, name, threshold, n, keys, addresses, group_pub, vshares, err, errsz);
 }
 
 int lock_reseal(struct buf *out, const char *text, size_t len, const struct node_key *keys,

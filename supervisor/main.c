@@ -600,6 +600,17 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     begin_shutdown(0, s->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* The precheck of SPEC §5: the lock, this node's key and, with TSS on, its threshold share. */
+static int node_precheck(const struct config *cfg, struct lock *l, char *err, size_t errsz)
+{
+    if (lock_precheck(l, cfg->lock, cfg->key, cfg->index, err, errsz) < 0)
+        return -1;
+    if (cfg->tss_enabled &&
+        lock_precheck_tss(l, cfg->lock, cfg->tss_key, cfg->index, err, errsz) < 0)
+        return -1;
+    return 0;
+}
+
 static bool sections_changed(const struct config *a, const struct config *b,
                              const char *const *sections)
 {
@@ -625,9 +636,12 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
     if (S.shutting_down)
         return;
     sd_notify_send("RELOADING=1");
-    /* A directory the new users cannot reach would make the restarted workers crash-loop. */
+    /* A directory the new users cannot reach would make the restarted workers crash-loop; a
+     * lock, key or TSS share that fails the precheck would stop them (exit 78). */
+    struct lock *check = xmalloc(sizeof(*check));
     if (options_load_config(&S.opt, &next, err, sizeof(err)) < 0 ||
-        reach_check(&next, S.spawned, true, err, sizeof(err)) < 0) {
+        reach_check(&next, S.spawned, true, err, sizeof(err)) < 0 ||
+        node_precheck(&next, check, err, sizeof(err)) < 0) {
         log_error("reload_failed", LS("err", err));
     } else {
         bool all = sections_changed(&S.cfg, &next, node_wide_sections);
@@ -645,6 +659,7 @@ static void on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
         S.cfg = next;
         log_info("reloaded", LS("config", S.cfg.config_path));
     }
+    free(check);
     char line[160], msg[128];
     status_line(msg, sizeof(msg));
     snprintf(line, sizeof(line), "READY=1\nSTATUS=%s", msg);
@@ -743,7 +758,8 @@ int main(int argc, char **argv)
                   LS("child", S.opt.debug_worker));
         return EXIT_CONFIG;
     }
-    /* Fail fast (SPEC §5): the lock and this node's key are checked before any worker starts.
+    /* Fail fast (SPEC §5): the lock and this node's key (and TSS share, with TSS on) are checked
+     * before any worker starts.
      * With neither named, the node is a one-operator cluster whose key and lock live in the data
      * dir (created at the first start; -n only looks). */
     bool lock_exists = access(S.cfg.lock, F_OK) == 0;
@@ -756,7 +772,7 @@ int main(int argc, char **argv)
                  LS("lock_file", lock_exists ? "reused" : "created"));
     }
     if ((lock_exists || !S.cfg.single_node || !S.opt.check_config) &&
-        lock_precheck(&S.lock, S.cfg.lock, S.cfg.key, S.cfg.index, err, sizeof(err)) < 0) {
+        node_precheck(&S.cfg, &S.lock, err, sizeof(err)) < 0) {
         log_error("config_error", LS("err", err));
         return EXIT_CONFIG;
     }

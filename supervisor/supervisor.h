@@ -29,7 +29,8 @@ struct worker_def {
 /* Certify a fresh Noise static key with the node key for the P2P worker (supervisor/prespawn.c). */
 int prespawn_p2p_identity(const struct config *cfg, char *err, size_t errsz);
 
-/* Embedded single-node default: create this node's key and a one-operator lock on first run. */
+/* Embedded single-node default: create this node's key, its 1-of-1 threshold key ([tss] key) and
+ * a one-operator lock on first run. */
 int embedded_cluster_ensure(const struct config *cfg, char *err, size_t errsz);
 
 extern const struct worker_def worker_table[];

@@ -2,8 +2,9 @@
  * Fuzz target: the cluster-lock parser (lib/lock.c), the file every node checks before it
  * starts. Invariants, checked with abort():
  *   - a lock that parses has n in [1, 64], a threshold in [ceil(2n/3), n], operators by index,
- *     peer ids derived from their keys, unique keys, signatures that verify, and a lock_hash
- *     equal to SHA-256 of lock_canonical() of the same text;
+ *     peer ids derived from their keys, unique keys, signatures that verify, a lock_hash
+ *     equal to SHA-256 of lock_canonical() of the same text, and, with a tss object, at most
+ *     FROST_MAX_PARTICIPANTS operators whose verification shares pass frost_group_check;
  *   - an input that gets as far as its seal ("lock_hash: ...") is sealed again with fixed keys
  *     (lock_reseal, which must succeed) and parsed once more: it must parse when its operators
  *     at positions 0..n-1 hold those keys' pubkeys, and fail on a signature otherwise. This is
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/frost.h"
 #include "lib/lock.h"
 #include "lib/util.h"
 
@@ -63,6 +65,11 @@ static void check_accepted(const struct lock *l, const char *text, size_t len)
     CHECK(memcmp(h, l->hash, SHA256_LEN) == 0);
     buf_free(&canon);
     CHECK(lock_check_member(l, l->n, l->ops[0].pubkey, err, sizeof(err)) < 0);
+    if (l->has_tss) {
+        CHECK(l->n <= FROST_MAX_PARTICIPANTS);
+        CHECK(frost_group_check(l->threshold, l->n, (const uint8_t(*)[PUBKEY_LEN])l->tss_vshares,
+                                l->tss_group_pub) == 0);
+    }
 }
 
 /* operators[k].pubkey (array position k, where signatures[k] belongs) is keys[k]'s. */

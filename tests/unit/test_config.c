@@ -173,6 +173,34 @@ START_TEST(single_node)
 }
 END_TEST
 
+START_TEST(tss_key_default_and_explicit)
+{
+    struct config cfg;
+    char err[512];
+    /* Default: tss.key in the directory of [node] key (issue 12). */
+    config_defaults(&cfg);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.tss_key, "/var/lib/aequa/tss.key");
+    ck_assert_int_eq(load("[node]\nkey = /etc/aequa/keys/node.key\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.tss_key, "/etc/aequa/keys/tss.key");
+    ck_assert_int_eq(load("[node]\nkey = node.key\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.tss_key, "tss.key");
+    /* Named: used as written, and shown by the dump (-n). */
+    ck_assert_int_eq(load("[node]\nkey = /etc/aequa/node.key\n[tss]\nkey = /secrets/share.key\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(config_finish(&cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.tss_key, "/secrets/share.key");
+    struct buf b = BUF_INIT;
+    config_dump_section(&cfg, "tss", &b);
+    char *dump = buf_steal_str(&b);
+    ck_assert_str_eq(dump, "[tss]\nenabled = false\nkey = /secrets/share.key\n");
+    free(dump);
+}
+END_TEST
+
 START_TEST(duplicate_key)
 {
     struct config cfg;
@@ -449,6 +477,7 @@ int main(void)
     tcase_add_test(tc, load_text);
     tcase_add_test(tc, file_errors);
     tcase_add_test(tc, single_node);
+    tcase_add_test(tc, tss_key_default_and_explicit);
     tcase_add_test(tc, duplicate_key);
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, syntax_error);
