@@ -267,9 +267,8 @@ void tss_link_preinit(struct worker *w, const struct lock *lock)
     if (!lock->has_tss)
         config_error("--enable-tss: the cluster lock has no tss object (create the cluster "
                      "with aequactl cluster create --tss)");
-    if (lock->n > TSS_MAX_SIGNERS)
-        config_error("--enable-tss: more operators than FROST signers (16)");
-    if (tss_key_load(T.cfg.share, w->cfg.tss_key, err, sizeof(err)) < 0)
+    if (tss_key_load(T.cfg.share, w->cfg.tss_key, err, sizeof(err)) < 0 ||
+        lock_check_tss_share(lock, w->cfg.index, T.cfg.share, err, sizeof(err)) < 0)
         config_error(err);
 }
 
