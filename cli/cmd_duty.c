@@ -97,7 +97,8 @@ static int verify_tss(const struct lock *l, const struct jstrict_node *ts,
         return 0;
     const struct jstrict_node *signers = get(ts, "signers");
     if (ts->kind != JSTRICT_OBJECT || !jstrict_string_is(get(ts, "scheme"), FROST_SCHEME) ||
-        !signers || signers->kind != JSTRICT_ARRAY || hexfield(get(ts, "sig"), sig, sizeof(sig)) < 0) {
+        !signers || signers->kind != JSTRICT_ARRAY ||
+        hexfield(get(ts, "sig"), sig, sizeof(sig)) < 0) {
         snprintf(why, whysz, "tss_signature malformed");
         return -1;
     }
@@ -224,8 +225,8 @@ static int verify(const struct lock *l, const struct jstrict_node *root, char *w
     if (tss < 0)
         return -1;
     snprintf(why, whysz, "ok certificate=%u seals=%u round=%llu tss=%s", cert->len,
-             seals && seals->kind == JSTRICT_ARRAY ? seals->len : 0,
-             (unsigned long long)cert_round, tss ? "yes" : "no");
+             seals && seals->kind == JSTRICT_ARRAY ? seals->len : 0, (unsigned long long)cert_round,
+             tss ? "yes" : "no");
     return 0;
 }
 

@@ -126,8 +126,7 @@ static void r_indices(struct mp_reader *r, uint8_t *v, uint32_t *n)
 
 static void r_commit_list(struct mp_reader *r, struct tss_msg *m)
 {
-    if (mp_read_array(r, &m->ncommits) == 0 &&
-        (m->ncommits == 0 || m->ncommits > TSS_MAX_SIGNERS))
+    if (mp_read_array(r, &m->ncommits) == 0 && (m->ncommits == 0 || m->ncommits > TSS_MAX_SIGNERS))
         mp_fail(r);
     for (uint32_t i = 0; i < m->ncommits && !r->err; i++) {
         mp_expect_array(r, 3);
@@ -147,7 +146,8 @@ int tss_msg_decode(struct tss_msg *m, const void *p, size_t n)
         return -1;
     mp_reader_init(&r, p, n);
     mp_read_array(&r, &items);
-    if (mp_read_uint_max(&r, TSS_KIND_MAX, &v) == 0 && (v < TSS_COMMIT || items != 4 + kind_items[v]))
+    if (mp_read_uint_max(&r, TSS_KIND_MAX, &v) == 0 &&
+        (v < TSS_COMMIT || items != 4 + kind_items[v]))
         mp_fail(&r);
     m->kind = (uint8_t)v;
     if (mp_read_uint_max(&r, DUTY_TYPES - 1, &v) == 0)

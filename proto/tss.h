@@ -64,9 +64,9 @@ struct tss_msg {
     struct frost_commitment commit; /* COMMIT (its id is the signer's) */
     uint32_t ncommits;              /* SIGN */
     struct frost_commitment commits[TSS_MAX_SIGNERS];
-    uint16_t id;                     /* SHARE: the signer; ABORT: the blamed signer */
-    uint8_t z[FROST_SCALAR_LEN];     /* SHARE */
-    uint32_t nsigners;               /* SIG */
+    uint16_t id;                      /* SHARE: the signer; ABORT: the blamed signer */
+    uint8_t z[FROST_SCALAR_LEN];      /* SHARE */
+    uint32_t nsigners;                /* SIG */
     uint8_t signers[TSS_MAX_SIGNERS]; /* SIG: operator indices, increasing */
     uint8_t sig[FROST_SIG_LEN];       /* SIG */
 };

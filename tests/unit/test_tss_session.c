@@ -195,8 +195,7 @@ static void h_log(void *ctx, enum log_level level, const char *event, const stru
 
 static struct tss_config config_of(unsigned i)
 {
-    struct tss_config c = {.n = N, .t = T, .self = i, .attempt_ms = ATTEMPT_MS,
-                           .max_sessions = 16};
+    struct tss_config c = {.n = N, .t = T, .self = i, .attempt_ms = ATTEMPT_MS, .max_sessions = 16};
     memcpy(c.lock_hash, W.lock_hash, SHA256_LEN);
     memcpy(c.group_pub, W.group_pub, FROST_POINT_LEN);
     memcpy(c.vshares, W.vshares, sizeof(W.vshares));
@@ -236,9 +235,8 @@ static void world_setup(void)
     W.now = 5000;
     W.scratch = malloc(sizeof(*W.scratch));
     sha256(W.lock_hash, "tss session test lock", 21);
-    ck_assert_int_eq(frost_dealer_split(secret, coeffs, T, N, W.group_pub, W.shares, W.vshares,
-                                        NULL),
-                     0);
+    ck_assert_int_eq(
+        frost_dealer_split(secret, coeffs, T, N, W.group_pub, W.shares, W.vshares, NULL), 0);
     for (unsigned i = 0; i < N; i++) {
         W.nodes[i].index = i;
         W.nodes[i].last_signer = -1;
@@ -405,8 +403,8 @@ static int take(unsigned from, unsigned to, uint8_t kind, struct buf *out)
 {
     for (size_t i = W.head; i < W.tail; i++) {
         struct pkt *p = &W.q[i % MAXPKT];
-        if (p->from == from && p->to == to && tss_msg_decode(W.scratch, p->bytes.data,
-                                                             p->bytes.len) == 0 &&
+        if (p->from == from && p->to == to &&
+            tss_msg_decode(W.scratch, p->bytes.data, p->bytes.len) == 0 &&
             W.scratch->kind == kind) {
             buf_append(out, p->bytes.data, p->bytes.len);
             return 0;

@@ -77,8 +77,7 @@ struct tss {
 
 /* ---------------------------------------------------------------- small helpers */
 
-static void tss_log(struct tss *t, enum log_level level, const char *event,
-                    const struct log_kv *kv)
+static void tss_log(struct tss *t, enum log_level level, const char *event, const struct log_kv *kv)
 {
     if (t->host.log)
         t->host.log(t->host.ctx, level, event, kv);
@@ -282,7 +281,8 @@ static int by_id(const void *a, const void *b)
     return (int)x->id - (int)y->id;
 }
 
-static void add_share(struct tss *t, struct sess *s, unsigned op, const uint8_t z[FROST_SCALAR_LEN]);
+static void add_share(struct tss *t, struct sess *s, unsigned op,
+                      const uint8_t z[FROST_SCALAR_LEN]);
 
 /* The coordinator holds t commitments: the first t to arrive (its own first) sign. */
 static void try_package(struct tss *t, struct sess *s)
@@ -427,8 +427,7 @@ static uint32_t start_attempt(struct tss *t, const struct sess *s)
             tss_msg_decode(t->in, h->bytes.data, h->bytes.len) < 0)
             continue;
         const struct tss_msg *m = t->in;
-        if (m->kind == TSS_COMMIT && coordinator(t, s, m->attempt) == t->cfg.self &&
-            m->attempt > a)
+        if (m->kind == TSS_COMMIT && coordinator(t, s, m->attempt) == t->cfg.self && m->attempt > a)
             a = m->attempt;
         else if (m->kind == TSS_ABORT && m->attempt + 1 < t->cfg.n && m->attempt + 1 > a &&
                  h->peer == coordinator(t, s, m->attempt))
@@ -554,8 +553,8 @@ static void on_sign(struct tss *t, unsigned peer, struct sess *s, const struct t
         return; /* this node's commitment is not in it, or not unchanged */
     struct tss_msg *o = out_msg(t, s, TSS_SHARE);
     o->id = (uint16_t)(self + 1);
-    int rc = frost_sign(o->id, t->cfg.share, &s->nonces, m->commits, m->ncommits, s->m,
-                        SHA256_LEN, t->cfg.group_pub, o->z);
+    int rc = frost_sign(o->id, t->cfg.share, &s->nonces, m->commits, m->ncommits, s->m, SHA256_LEN,
+                        t->cfg.group_pub, o->z);
     s->has_nonces = false; /* frost_sign wiped them, whatever it answered */
     if (rc == 0)
         send_msg(t, peer, o);
@@ -602,7 +601,7 @@ static void on_sig(struct tss *t, unsigned peer, struct sess *s, const struct ts
 }
 
 static void (*const handlers[TSS_KIND_MAX + 1])(struct tss *, unsigned, struct sess *,
-                                                 const struct tss_msg *) = {
+                                                const struct tss_msg *) = {
     [TSS_COMMIT] = on_commit, [TSS_SIGN] = on_sign, [TSS_SHARE] = on_share,
     [TSS_ABORT] = on_abort,   [TSS_SIG] = on_sig,
 };

@@ -69,13 +69,13 @@
 #define TSS_LOOKUPS      64   /* instances asked for (the set is forgotten when it fills up) */
 
 struct tss_config {
-    unsigned n;        /* operators, at most TSS_MAX_SIGNERS */
-    unsigned t;        /* signers needed: the lock's threshold */
-    unsigned self;     /* this node's operator index (FROST identifier self + 1) */
+    unsigned n;    /* operators, at most TSS_MAX_SIGNERS */
+    unsigned t;    /* signers needed: the lock's threshold */
+    unsigned self; /* this node's operator index (FROST identifier self + 1) */
     uint8_t lock_hash[SHA256_LEN];
     uint8_t group_pub[FROST_POINT_LEN];
     uint8_t vshares[TSS_MAX_SIGNERS][FROST_POINT_LEN]; /* by operator index */
-    uint8_t share[FROST_SCALAR_LEN];                    /* this node's secret share */
+    uint8_t share[FROST_SCALAR_LEN];                   /* this node's secret share */
     uint64_t attempt_ms;
     unsigned max_sessions;
 };

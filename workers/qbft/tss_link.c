@@ -93,8 +93,10 @@ static void h_send(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len)
     if (T.bad_share)
         corrupt_share(&payload);
 #endif
-    struct p2p_msg m = {
-        .peer = peer, .topic = P2P_TOPIC_TSS, .payload = payload.data, .len = (uint32_t)payload.len};
+    struct p2p_msg m = {.peer = peer,
+                        .topic = P2P_TOPIC_TSS,
+                        .payload = payload.data,
+                        .len = (uint32_t)payload.len};
     p2p_msg_encode(&body, &m);
     int rc = mailbox_send(T.w->mb, W_P2P, P2P_SEND, body.data, body.len);
     if (rc < 0)
@@ -190,8 +192,8 @@ static void on_looked_up(struct mailbox *mb, int status, const struct envelope *
         const struct sdb_decided *dd = &r.u.decided.d;
         struct tss_record rec;
         bool decided = r.status == SDB_OK && r.u.decided.present;
-        bool has_rec = decided && dd->tss.len > 0 &&
-                       tss_record_decode(&rec, dd->tss.p, dd->tss.len) == 0;
+        bool has_rec =
+            decided && dd->tss.len > 0 && tss_record_decode(&rec, dd->tss.p, dd->tss.len) == 0;
         uint8_t value_hash[SHA256_LEN] = {0};
         if (decided)
             sha256(value_hash, dd->value.p, dd->value.len);
