@@ -108,7 +108,7 @@ static int verify_tss(const struct lock *l, const struct jstrict_node *ts,
     }
     for (uint32_t i = 0; i < signers->len; i++) {
         uint64_t idx;
-        if (!jstrict_uint64(&signers->items[i], &idx) || idx >= l->n || (seen >> idx & 1)) {
+        if (!jstrict_uint64(&signers->items[i], &idx) || idx >= l->n || ((seen >> idx) & 1)) {
             snprintf(why, whysz, "tss_signature.signers[%u] malformed", i);
             return -1;
         }

@@ -427,7 +427,8 @@ static uint32_t start_attempt(struct tss *t, const struct sess *s)
             tss_msg_decode(t->in, h->bytes.data, h->bytes.len) < 0)
             continue;
         const struct tss_msg *m = t->in;
-        if (m->kind == TSS_COMMIT && coordinator(t, s, m->attempt) == t->cfg.self && m->attempt > a)
+        if (m->kind == TSS_COMMIT && m->attempt < t->cfg.n &&
+            coordinator(t, s, m->attempt) == t->cfg.self && m->attempt > a)
             a = m->attempt;
         else if (m->kind == TSS_ABORT && m->attempt + 1 < t->cfg.n && m->attempt + 1 > a &&
                  h->peer == coordinator(t, s, m->attempt))
@@ -525,7 +526,8 @@ static void on_commit(struct tss *t, unsigned peer, struct sess *s, const struct
         return;
     }
     /* This node's clock is a little behind the signer's: the next attempt is its own. */
-    if (m->attempt == s->attempt + 1 && coordinator(t, s, m->attempt) == self)
+    if (m->attempt == s->attempt + 1 && m->attempt < t->cfg.n &&
+        coordinator(t, s, m->attempt) == self)
         begin_attempt(t, s, m->attempt);
     if (m->attempt != s->attempt || coordinator(t, s, m->attempt) != self || s->sign_sent ||
         (s->blamed & BIT(peer)) || (s->commit_mask & BIT(peer)))
