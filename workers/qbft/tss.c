@@ -54,6 +54,7 @@ struct held {
     uint64_t height;
     unsigned peer;
     uint64_t expire_ms;
+    uint64_t ask_ms; /* when to ask host->lookup about it; UINT64_MAX: not (any more) */
     struct buf bytes;
     struct held *next;
 };
@@ -389,22 +390,29 @@ static void hold(struct tss *t, unsigned peer, const struct tss_msg *m, const ui
     h->height = m->height;
     h->peer = peer;
     h->expire_ms = now(t) + t->cfg.n * t->cfg.attempt_ms;
+    /* Usually this node decides a moment later; only a message still held after a quarter of an
+     * attempt makes it ask whether it decided the instance before it (re)started. */
+    h->ask_ms = t->host.lookup ? now(t) + t->cfg.attempt_ms / 4 : UINT64_MAX;
     buf_append(&h->bytes, bytes, len);
     h->next = t->held;
     t->held = h;
     t->nheld++;
     t->held_by[peer]++;
-    if (!t->host.lookup)
-        return;
+}
+
+/* Ask host->lookup about a held message's instance, once (while the set remembers it). */
+static void ask(struct tss *t, struct held *h)
+{
+    h->ask_ms = UINT64_MAX;
     for (size_t i = 0; i < t->nlookups; i++)
-        if (t->lookups[i].dtype == m->dtype && t->lookups[i].height == m->height)
+        if (t->lookups[i].dtype == h->dtype && t->lookups[i].height == h->height)
             return;
     if (t->nlookups == TSS_LOOKUPS)
         t->nlookups = 0;
-    t->lookups[t->nlookups].dtype = m->dtype;
-    t->lookups[t->nlookups].height = m->height;
+    t->lookups[t->nlookups].dtype = h->dtype;
+    t->lookups[t->nlookups].height = h->height;
     t->nlookups++;
-    t->host.lookup(t->host.ctx, m->dtype, m->height);
+    t->host.lookup(t->host.ctx, h->dtype, h->height);
 }
 
 static void drop_held(struct tss *t, struct held **pp)
@@ -643,10 +651,13 @@ void tss_tick(struct tss *t)
     }
     struct held **pp = &t->held;
     while (*pp) {
-        if ((*pp)->expire_ms <= n)
+        if ((*pp)->expire_ms <= n) {
             drop_held(t, pp);
-        else
-            pp = &(*pp)->next;
+            continue;
+        }
+        if ((*pp)->ask_ms <= n)
+            ask(t, *pp); /* its answer comes later (tss_lookup_done): the list stays as is */
+        pp = &(*pp)->next;
     }
 }
 
@@ -656,9 +667,12 @@ uint64_t tss_next_deadline(const struct tss *t)
     for (const struct sess *s = t->oldest; s; s = s->newer)
         if (!s->done && s->deadline < d)
             d = s->deadline;
-    for (const struct held *h = t->held; h; h = h->next)
+    for (const struct held *h = t->held; h; h = h->next) {
         if (h->expire_ms < d)
             d = h->expire_ms;
+        if (h->ask_ms < d)
+            d = h->ask_ms;
+    }
     return d;
 }
 

@@ -32,8 +32,9 @@
  * Nonces live only in this module's memory: wiped when used, when their attempt ends and when the
  * module is freed; never persisted. A restarted worker therefore cannot reuse one — and does not
  * resume its earlier sessions. It does answer for instances decided before it started: a message
- * of an unknown session is held (bounded) and, if host->lookup is set, StateDB is asked once
- * whether the instance is decided here (tss_lookup_done); if so the session opens at the
+ * of an unknown session is held (bounded) and, if host->lookup is set and it is still held after
+ * a quarter of an attempt (this node did not decide the instance meanwhile), StateDB is asked
+ * once whether the instance is decided here (tss_lookup_done); if so the session opens at the
  * attempt the messages show (a COMMIT to this node as coordinator, or the attempt after an
  * ABORT) with fresh nonces, or, when a signature is stored already, answers with it.
  *
