@@ -868,19 +868,25 @@ START_TEST(views_memory_and_statedb)
     struct req *q = pending(f, SDB_GET_DECIDED);
     ck_assert(q && q->r.u.get.dtype == 1 && q->r.u.get.height == 5);
     struct sdb_seal seals[2] = {{.index = 0}, {.index = 3}};
+    struct tss_record rec = {.nsigners = 3, .signers = {1, 2, 3}};
+    struct buf rb = BUF_INIT;
+    tss_record_encode(&rb, &rec);
     struct sdb_decided dd = {.dtype = 1,
                              .height = 5,
                              .round = 2,
                              .value = {(const uint8_t *)"V", 1},
                              .nseals = 2,
-                             .seals = seals};
+                             .seals = seals,
+                             .tss = {rb.data, (uint32_t)rb.len}};
     struct sdb_reply r = {.type = SDB_GET_DECIDED_REP, .status = SDB_OK, .durable = true};
     r.u.decided.present = true;
     r.u.decided.d = dd;
     f->viewed = -1;
     answer(f, q, &r);
     ck_assert_int_eq(f->viewed, 1);
-    ck_assert(f->view.decided && f->view.round == 2 && f->view.nseals == 2 && !f->view.has_tss);
+    ck_assert(f->view.decided && f->view.round == 2 && f->view.nseals == 2);
+    ck_assert(f->view.has_tss && f->view.tss.signers[0] == 1); /* the record's signature */
+    buf_free(&rb);
     uint8_t hv[SHA256_LEN];
     sha256(hv, "V", 1);
     ck_assert(memcmp(f->view.value_hash, hv, SHA256_LEN) == 0);
