@@ -1,10 +1,9 @@
 /*
  * Fuzz target: proto/tss — the decoders of aequa/tss/v1 messages and of the stored signature
  * record, on untrusted bytes. Invariants, checked with abort():
- *   - an accepted message re-encodes to bytes that decode to the same message and re-encode to
- *     themselves (one canonical form), within TSS_MSG_MAX, with every field in its range;
- *   - an accepted record re-encodes to bytes that decode to the same record, within
- *     TSS_RECORD_MAX, and its JSON is one object.
+ *   - an accepted message, with every field in its range, re-encodes within TSS_MSG_MAX to
+ *     bytes that decode to the same message and re-encode to themselves (one canonical form);
+ *   - an accepted record likewise, within TSS_RECORD_MAX, and its JSON is one object.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +34,7 @@ static void check_msg(const uint8_t *data, size_t size)
     tss_msg_encode(&a, &m);
     CHECK(a.len <= TSS_MSG_MAX);
     CHECK(tss_msg_decode(&again, a.data, a.len) == 0);
-    CHECK(memcmp(&m, &again, sizeof(m)) == 0);
+    CHECK(again.kind == m.kind && again.height == m.height && again.attempt == m.attempt);
     tss_msg_encode(&b, &again);
     CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     buf_free(&a);
@@ -47,14 +46,16 @@ static void check_record(const uint8_t *data, size_t size)
     struct tss_record r, again;
     if (tss_record_decode(&r, data, size) < 0)
         return;
-    struct buf a = BUF_INIT, j = BUF_INIT;
+    struct buf a = BUF_INIT, b = BUF_INIT, j = BUF_INIT;
     tss_record_encode(&a, &r);
     CHECK(a.len <= TSS_RECORD_MAX);
     CHECK(tss_record_decode(&again, a.data, a.len) == 0);
-    CHECK(memcmp(&r, &again, sizeof(r)) == 0);
+    tss_record_encode(&b, &again);
+    CHECK(again.nsigners == r.nsigners && a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     tss_record_json(&j, &r);
     CHECK(j.len > 2 && j.data[0] == '{' && j.data[j.len - 1] == '}');
     buf_free(&a);
+    buf_free(&b);
     buf_free(&j);
 }
 

@@ -45,7 +45,6 @@ struct sess {
     struct tss_record rec;
     uint32_t answered; /* peers whose late COMMIT was answered with the SIG (a broadcast to a
                         * peer whose link was down is lost) */
-    struct sess *older, *newer;
 };
 
 /* A message of a session unknown here (not decided yet, or decided before a restart). */
@@ -62,8 +61,8 @@ struct held {
 struct tss {
     struct tss_config cfg;
     struct tss_host host;
-    struct sess *oldest, *newest;
-    size_t nrunning, ndone;
+    struct sess **sess; /* oldest first: at most 2 * max_sessions (running and finished) */
+    size_t nsess, nrunning, ndone;
     struct held *held;
     size_t nheld;
     unsigned held_by[TSS_MAX_SIGNERS];
@@ -136,33 +135,35 @@ static struct tss_msg *out_msg(struct tss *t, const struct sess *s, uint8_t kind
 
 static struct sess *find(const struct tss *t, uint8_t dtype, uint64_t height)
 {
-    for (struct sess *s = t->newest; s; s = s->older)
-        if (s->dtype == dtype && s->height == height)
-            return s;
+    for (size_t i = t->nsess; i-- > 0;)
+        if (t->sess[i]->dtype == dtype && t->sess[i]->height == height)
+            return t->sess[i];
     return NULL;
 }
 
-static void unlink_sess(struct tss *t, struct sess *s)
+/* The oldest session that is (done) finished or (!done) running; NULL when none. */
+static struct sess *oldest(const struct tss *t, bool done, size_t *at)
 {
-    if (s->older)
-        s->older->newer = s->newer;
-    else
-        t->oldest = s->newer;
-    if (s->newer)
-        s->newer->older = s->older;
-    else
-        t->newest = s->older;
+    for (size_t i = 0; i < t->nsess; i++) {
+        if (t->sess[i]->done == done) {
+            *at = i;
+            return t->sess[i];
+        }
+    }
+    return NULL;
 }
 
-static void free_sess(struct tss *t, struct sess *s)
+static void free_sess(struct tss *t, size_t at)
 {
-    unlink_sess(t, s);
+    struct sess *s = t->sess[at];
     if (s->done)
         t->ndone--;
     else
         t->nrunning--;
     wipe(s, sizeof(*s)); /* nonces and shares */
     free(s);
+    memmove(&t->sess[at], &t->sess[at + 1], (t->nsess - at - 1) * sizeof(t->sess[0]));
+    t->nsess--;
 }
 
 static void wipe_nonces(struct sess *s)
@@ -177,29 +178,17 @@ static void finish(struct tss *t, struct sess *s, const char *result);
 /* Finished sessions are freed here only, never inside a session's own call chain. */
 static struct sess *sess_new(struct tss *t, uint8_t dtype, uint64_t height)
 {
-    while (t->ndone >= t->cfg.max_sessions) {
-        struct sess *o = t->oldest;
-        while (!o->done)
-            o = o->newer;
-        free_sess(t, o);
-    }
-    if (t->nrunning >= t->cfg.max_sessions) {
-        struct sess *o = t->oldest;
-        while (o && o->done)
-            o = o->newer;
-        if (o)
-            finish(t, o, "dropped");
-    }
+    size_t at;
+    struct sess *o;
+    while (t->ndone >= t->cfg.max_sessions && oldest(t, true, &at))
+        free_sess(t, at);
+    if (t->nrunning >= t->cfg.max_sessions && (o = oldest(t, false, &at)) != NULL)
+        finish(t, o, "dropped");
     struct sess *s = xcalloc(1, sizeof(*s));
     s->dtype = dtype;
     s->height = height;
     s->opened_ms = now(t);
-    s->older = t->newest;
-    if (t->newest)
-        t->newest->newer = s;
-    else
-        t->oldest = s;
-    t->newest = s;
+    t->sess[t->nsess++] = s;
     t->nrunning++;
     set_open_gauge(t);
     return s;
@@ -642,13 +631,9 @@ void tss_deliver(struct tss *t, unsigned peer, const uint8_t *bytes, size_t len)
 void tss_tick(struct tss *t)
 {
     uint64_t n = now(t);
-    struct sess *s = t->oldest;
-    while (s) {
-        struct sess *next = s->newer; /* a session may finish (and older ones be freed) */
-        if (!s->done && s->deadline <= n)
-            next_attempt(t, s);
-        s = next;
-    }
+    for (size_t i = 0; i < t->nsess; i++) /* sessions finish here, they are freed in sess_new */
+        if (!t->sess[i]->done && t->sess[i]->deadline <= n)
+            next_attempt(t, t->sess[i]);
     struct held **pp = &t->held;
     while (*pp) {
         if ((*pp)->expire_ms <= n) {
@@ -664,9 +649,9 @@ void tss_tick(struct tss *t)
 uint64_t tss_next_deadline(const struct tss *t)
 {
     uint64_t d = UINT64_MAX;
-    for (const struct sess *s = t->oldest; s; s = s->newer)
-        if (!s->done && s->deadline < d)
-            d = s->deadline;
+    for (size_t i = 0; i < t->nsess; i++)
+        if (!t->sess[i]->done && t->sess[i]->deadline < d)
+            d = t->sess[i]->deadline;
     for (const struct held *h = t->held; h; h = h->next) {
         if (h->expire_ms < d)
             d = h->expire_ms;
@@ -698,6 +683,7 @@ struct tss *tss_new(const struct tss_config *cfg, const struct tss_host *host, c
     struct tss *t = xcalloc(1, sizeof(*t));
     t->cfg = *cfg;
     t->host = *host;
+    t->sess = xcalloc(2 * cfg->max_sessions, sizeof(*t->sess));
     t->in = xmalloc(sizeof(*t->in));
     t->out = xmalloc(sizeof(*t->out));
     for (size_t i = 0; i < ARRAY_LEN(results); i++)
@@ -713,8 +699,9 @@ void tss_free(struct tss *t)
 {
     if (!t)
         return;
-    while (t->oldest)
-        free_sess(t, t->oldest);
+    while (t->nsess > 0)
+        free_sess(t, t->nsess - 1);
+    free(t->sess);
     while (t->held)
         drop_held(t, &t->held);
     wipe(&t->cfg.share, sizeof(t->cfg.share));
