@@ -154,11 +154,13 @@ try:
                         "the reload refused")[0]
         check(("tss key %s: not a valid secp256k1 scalar" % tss0) in line,
               "a reload with a zero tss.key is refused, naming the file: " + line)
-        check(n.ready() and '"reloaded"' not in n.log_text(), "the node runs on, not reloaded")
+        check(n.ready() and '"msg":"reloaded"' not in n.log_text(),
+              "the node runs on, not reloaded")
         with open(tss0, "w") as f:
             f.write(share)
         n.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: '"reloaded"' in n.log_text(), "the reload with the share restored")
+        wait_for(lambda: '"msg":"reloaded"' in n.log_text(),
+                 "the reload with the share restored")
 
     # The single-node default deals itself 1-of-1 keys with its lock, so TSS works there too.
     single = os.path.join(d, "single")
