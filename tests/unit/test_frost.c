@@ -783,6 +783,14 @@ START_TEST(test_scalar_rejects)
     memset(coeffs[1], 0, 32);
     ck_assert_int_eq(frost_dealer_split(g.shares[0], coeffs, 3, 4, pub, shares, vshares, vss), -1);
     ck_assert_int_eq(frost_dealer_split(g.shares[0], coeffs, 2, 4, pub, shares, vshares, NULL), 0);
+    /* f(x) = 1 + (n - 1) x: f(1) = 0, a share with no verification share; none is handed out */
+    uint8_t secret1[32], minus1[1][32];
+    small_scalar(secret1, 1);
+    memcpy(minus1[0], n_bytes, 32);
+    minus1[0][31] -= 1;
+    ck_assert_int_eq(frost_dealer_split(secret1, minus1, 2, 3, pub, shares, vshares, vss), -1);
+    for (int i = 0; i < 3; i++)
+        ck_assert_mem_eq(shares[i], zero, 32);
     ck_assert_int_eq(frost_dealer_keygen(0, 3, pub, shares, vshares, vss), -1);
     ck_assert_int_eq(frost_dealer_keygen(4, 3, pub, shares, vshares, vss), -1);
     uint8_t big_s[FROST_MAX_PARTICIPANTS + 1][32], big_v[FROST_MAX_PARTICIPANTS + 1][33];
