@@ -8,6 +8,9 @@
  * A proposer duty's value is a block (its JSON, as GET /v1/block shows it): it is encoded again
  * from its fields (every tx rebuilt from its fields and signature, bound to the lock's hash), and
  * value_hash must be the hash of that encoding, which is the block's block_hash.
+ * A tss_signature that is not null (SPEC §10) must verify under the lock's tss group_pubkey over
+ * SHA-256("aequa/tss/v1" || lock_hash || value_hash), with at least threshold distinct signers;
+ * one in an answer checked against a lock without a tss object fails.
  */
 #include "cli/aequactl.h"
 #include "lib/json_strict.h"
@@ -17,6 +20,7 @@
 #include "proto/duty.h"
 #include "proto/qbft.h"
 #include "proto/seal.h"
+#include "proto/tss.h"
 #include "proto/tx.h"
 
 #include <getopt.h>
@@ -81,6 +85,46 @@ static int block_from_json(const struct lock *l, const struct jstrict_node *v, s
         tx_free(tx);
     }
     return 0;
+}
+
+/* tss_signature: null (0), or a group signature that verifies (1); -1 with the reason. */
+static int verify_tss(const struct lock *l, const struct jstrict_node *ts,
+                      const uint8_t vh[SHA256_LEN], char *why, size_t whysz)
+{
+    uint8_t sig[FROST_SIG_LEN], m[SHA256_LEN];
+    uint64_t seen = 0;
+    if (!ts || ts->kind == JSTRICT_NULL)
+        return 0;
+    const struct jstrict_node *signers = get(ts, "signers");
+    if (ts->kind != JSTRICT_OBJECT || !jstrict_string_is(get(ts, "scheme"), FROST_SCHEME) ||
+        !signers || signers->kind != JSTRICT_ARRAY ||
+        hexfield(get(ts, "sig"), sig, sizeof(sig)) < 0) {
+        snprintf(why, whysz, "tss_signature malformed");
+        return -1;
+    }
+    if (!l->has_tss) {
+        snprintf(why, whysz, "tss_signature present but the lock has no tss group_pubkey");
+        return -1;
+    }
+    for (uint32_t i = 0; i < signers->len; i++) {
+        uint64_t idx;
+        if (!jstrict_uint64(&signers->items[i], &idx) || idx >= l->n || ((seen >> idx) & 1)) {
+            snprintf(why, whysz, "tss_signature.signers[%u] malformed", i);
+            return -1;
+        }
+        seen |= 1ull << idx;
+    }
+    if (signers->len < l->threshold) {
+        snprintf(why, whysz, "tss_signature has %u signers, threshold is %u", signers->len,
+                 l->threshold);
+        return -1;
+    }
+    tss_message(m, l->hash, vh);
+    if (frost_verify(l->tss_group_pub, m, sizeof(m), sig) < 0) {
+        snprintf(why, whysz, "tss_signature does not verify under the lock's group_pubkey");
+        return -1;
+    }
+    return 1;
 }
 
 static int verify(const struct lock *l, const struct jstrict_node *root, char *why, size_t whysz)
@@ -177,9 +221,12 @@ static int verify(const struct lock *l, const struct jstrict_node *root, char *w
             return -1;
         }
     }
-    snprintf(why, whysz, "ok certificate=%u seals=%u round=%llu", cert->len,
-             seals && seals->kind == JSTRICT_ARRAY ? seals->len : 0,
-             (unsigned long long)cert_round);
+    int tss = verify_tss(l, get(root, "tss_signature"), vh, why, whysz);
+    if (tss < 0)
+        return -1;
+    snprintf(why, whysz, "ok certificate=%u seals=%u round=%llu tss=%s", cert->len,
+             seals && seals->kind == JSTRICT_ARRAY ? seals->len : 0, (unsigned long long)cert_round,
+             tss ? "yes" : "no");
     return 0;
 }
 

@@ -95,7 +95,14 @@ void duty_view_encode(struct buf *b, const struct duty_view *v)
         mp_w_uint(b, v->seals[i].index);
         mp_w_bin(b, v->seals[i].sig, 64);
     }
-    mp_w_nil(b); /* tss_signature: not produced yet */
+    if (v->has_tss) { /* the record's bytes (proto/tss.h) */
+        struct buf rec = BUF_INIT;
+        tss_record_encode(&rec, &v->tss);
+        mp_w_bin(b, rec.data, rec.len);
+        buf_free(&rec);
+    } else {
+        mp_w_nil(b);
+    }
 }
 
 int duty_view_decode(struct duty_view *v, const void *p, size_t n)
@@ -134,6 +141,13 @@ int duty_view_decode(struct duty_view *v, const void *p, size_t n)
         mp_read_u32(&r, &v->seals[i].index);
         mp_read_bin_exact(&r, v->seals[i].sig, 64);
     }
-    mp_read_nil(&r);
+    if (!mp_try_nil(&r)) {
+        const uint8_t *rec = NULL;
+        uint32_t len = 0;
+        v->has_tss = true;
+        if (mp_read_bin(&r, &rec, &len, TSS_RECORD_MAX) == 0 &&
+            tss_record_decode(&v->tss, rec, len) < 0)
+            mp_fail(&r);
+    }
     return mp_reader_done(&r) ? 0 : -1;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "proto/tss.h"
 
 enum duty_msg_type {
     DUTY_SUBMIT = 0x0501,     /* api -> qbft (request): struct duty_submit */
@@ -94,6 +95,8 @@ struct duty_view {
     struct duty_cert_entry cert[DUTY_MAX_NODES];
     uint32_t nseals;
     struct duty_seal seals[DUTY_MAX_NODES];
+    bool has_tss; /* the group signature (SPEC §10) */
+    struct tss_record tss;
 };
 
 void duty_view_encode(struct buf *b, const struct duty_view *v);

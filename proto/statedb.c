@@ -41,6 +41,8 @@ static const struct {
     {SDB_GET_TX_REP, "get_tx_rep"},
     {SDB_CHAIN_HEAD, "chain_head"},
     {SDB_CHAIN_HEAD_REP, "chain_head_rep"},
+    {SDB_SET_TSS, "set_tss"},
+    {SDB_SET_TSS_REP, "set_tss_rep"},
 };
 
 const char *sdb_type_name(uint16_t t)
@@ -54,7 +56,7 @@ const char *sdb_type_name(uint16_t t)
 uint16_t sdb_reply_type(uint16_t t)
 {
     /* Requests are the odd numbers of the family; each reply is the next number. */
-    if (t < SDB_HELLO || t > SDB_CHAIN_HEAD || !(t & 1))
+    if (t < SDB_HELLO || t > SDB_SET_TSS || !(t & 1))
         return 0;
     return (uint16_t)(t + 1);
 }
@@ -444,6 +446,12 @@ void sdb_req_encode(struct buf *b, const struct sdb_req *r)
     case SDB_CHAIN_HEAD:
         mp_w_array(b, 0);
         break;
+    case SDB_SET_TSS:
+        mp_w_array(b, 3);
+        mp_w_uint(b, r->u.set_tss.dtype);
+        mp_w_uint(b, r->u.set_tss.height);
+        w_bytes(b, r->u.set_tss.tss);
+        break;
     default:
         fatalx("sdb_req_encode: type 0x%04x is not a statedb request", r->type);
     }
@@ -535,6 +543,12 @@ int sdb_req_decode(struct sdb_req *r, uint16_t type, const void *body, size_t le
     case SDB_CHAIN_HEAD:
         mp_expect_array(&rd, 0);
         break;
+    case SDB_SET_TSS:
+        mp_expect_array(&rd, 3);
+        r_dtype(&rd, &r->u.set_tss.dtype);
+        r_height(&rd, &r->u.set_tss.height);
+        r_bytes(&rd, &r->u.set_tss.tss, 1, SDB_TSS_MAX);
+        break;
     default:
         return -1;
     }
@@ -606,6 +620,7 @@ void sdb_reply_encode(struct buf *b, const struct sdb_reply *r)
         mp_w_array(b, r->type == SDB_HELLO_REP ? 6 : 4);
         break;
     case SDB_PUT_TXS_REP:
+    case SDB_SET_TSS_REP:
         mp_w_array(b, 2);
         break;
     case SDB_APPLY_BLOCK_REP:
@@ -649,6 +664,7 @@ void sdb_reply_encode(struct buf *b, const struct sdb_reply *r)
             mp_w_nil(b);
         break;
     case SDB_PUT_TXS_REP:
+    case SDB_SET_TSS_REP:
         break;
     case SDB_APPLY_BLOCK_REP:
     case SDB_CHAIN_HEAD_REP:
@@ -773,6 +789,7 @@ int sdb_reply_decode(struct sdb_reply *r, uint16_t type, const void *body, size_
         }
         break;
     case SDB_PUT_TXS_REP:
+    case SDB_SET_TSS_REP:
         if (n != 2)
             return -1;
         break;

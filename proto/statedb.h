@@ -29,6 +29,7 @@
  *   GET_BLOCK                       [mode, height]          enum sdb_block_mode
  *   GET_TX                          [hash bin32]
  *   CHAIN_HEAD                      []
+ *   SET_TSS                         [dtype, height, tss bin]
  *
  *   reply (all start with status, durable)
  *   HELLO_REP            [.., fallback, recovered_ms, checkpoint_ms, detail str]
@@ -46,6 +47,7 @@
  *   GET_BLOCK_REP        [.., nil|[height, hash bin32, decided, in_chain]]
  *   GET_TX_REP           [.., nil|height]
  *   CHAIN_HEAD_REP       [.., nil|head]             head = [height, hash bin32]
+ *   SET_TSS_REP          [..]
  *
  *   intent  = [dtype, height, round, mtype, msg bin]
  *   duty    = [dtype, height, payload bin, trace_id str, accepted_ms]
@@ -60,6 +62,11 @@
  * index, the senders' next nonces and the removal of the included txs from the pool are one
  * batch. The block's bytes, certificate and seals stay in its decided record, which PRUNE never
  * removes once the block is in the chain.
+ *
+ * SET_TSS sets the threshold signature (proto/tss.h's record) of an existing decided record: OK
+ * when it was set, DUPLICATE when the same bytes were there, CONFLICT when another signature is
+ * there (the first one stays: both are valid signatures of the instance, made in two attempts),
+ * NOT_FOUND without a decided record. PUT_DECIDED never replaces one either (record.h).
  *
  * List replies are paged: they stop before exceeding the requested byte budget (capped at
  * SDB_REPLY_MAX, far below IPC_MAX_MSG) but always carry at least one entry when one remains;
@@ -108,6 +115,8 @@ enum sdb_type {
     SDB_GET_TX_REP = 0x031c,      /* statedb -> api, builder (reply): including height */
     SDB_CHAIN_HEAD = 0x031d,      /* builder, qbft -> statedb (request): empty */
     SDB_CHAIN_HEAD_REP = 0x031e,  /* statedb -> builder, qbft (reply): head | none */
+    SDB_SET_TSS = 0x031f,         /* qbft -> statedb (request): a decided record's signature */
+    SDB_SET_TSS_REP = 0x0320,     /* statedb -> qbft (reply): ok | duplicate | conflict | none */
 };
 
 /* The reply type of a request type (0 if t is not a statedb request). */
@@ -302,6 +311,11 @@ struct sdb_req {
         struct {
             uint8_t hash[SDB_HASH_LEN];
         } tx;
+        struct {
+            uint8_t dtype;
+            uint64_t height;
+            struct sdb_bytes tss; /* 1..SDB_TSS_MAX bytes */
+        } set_tss;
     } u;
 };
 

@@ -28,7 +28,8 @@ LAYERS = [
     (3, "engine", ["qbft.h", "qbft_engine.c"]),
     (3, "intent cache", ["intents.h", "intents.c"]),
     (4, "duties", ["duties.h", "duties_int.h", "duties.c", "blocks.c"]),
-    (5, "worker", ["main.c", "builder_link.h", "builder_link.c"]),
+    (4, "tss sessions", ["tss.h", "tss.c"]),
+    (5, "worker", ["main.c", "builder_link.h", "builder_link.c", "tss_link.h", "tss_link.c"]),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"workers/qbft/([^"]+)"', re.M)

@@ -20,25 +20,29 @@ def free_base():
 class Devnet:
     """n nodes by scripts/devnet. env: the environment of nodes started again (start_node);
     node_env: {i: {NAME: VALUE}} for node i only, at every start; config: INI text appended to
-    every node's aequa.conf before the first start."""
+    every node's aequa.conf before the first start; tss: a cluster with threshold-signing keys
+    (cluster create --tss, with create_args such as ["--threshold", "4"]) whose nodes run with
+    --enable-tss (start_node(i, tss=False) starts one without)."""
 
-    def __init__(self, n, env=None, node_env=None, config=None):
+    def __init__(self, n, env=None, node_env=None, config=None, tss=False, create_args=()):
         self.n = n
         self.dir = tempdir("aequa-devnet-")
         self.base = free_base()
         self.env = env
         self.node_env = node_env or {}
-        if config:
+        self.tss = tss
+        if config or create_args:
             subprocess.run([AEQUACTL, "cluster", "create", "--nodes", str(n), "--out", self.dir,
-                            "--base-port", str(self.base)], check=True,
-                           stdout=subprocess.DEVNULL)
+                            "--base-port", str(self.base)] + (["--tss"] if tss else []) +
+                           list(create_args), check=True, stdout=subprocess.DEVNULL)
             for i in range(n):
                 with open(os.path.join(self.dir, "node%d" % i, "aequa.conf"), "a") as f:
-                    f.write("\n" + config)
+                    f.write("\n" + (config or ""))
         envs = ["--env=%d:%s=%s" % (i, k, v) for i, kv in self.node_env.items()
                 for k, v in kv.items()]
         r = subprocess.run([os.path.join(ROOT, "scripts", "devnet"), "up", str(n), "--dir",
-                            self.dir, "--base-port", str(self.base)] + envs,
+                            self.dir, "--base-port", str(self.base)] + envs +
+                           (["--tss"] if tss else []),
                            env=dict(os.environ, AEQUA_BUILD=BUILD), capture_output=True)
         if r.returncode != 0:
             self.dump_logs()
@@ -93,11 +97,13 @@ class Devnet:
         """SIGTERM node i; False when it had to be SIGKILLed after timeout seconds."""
         return script.stop_pid(self.nodes[i]["pid"], timeout)
 
-    def start_node(self, i):
+    def start_node(self, i, tss=None):
         env = self.env
         if i in self.node_env:
             env = dict(env or os.environ, **self.node_env[i])
-        self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=env)
+        tss = self.tss if tss is None else tss
+        self.nodes[i]["pid"] = script.start_node(self.nodes[i], env=env,
+                                                 args=["--enable-tss"] if tss else [])
         script.write_nodes(self.dir, self.nodes)  # `scripts/devnet down` must see the new pid
         wait_for(lambda: script.ready(self.nodes[i]["api"]), "node %d ready" % i, timeout=60)
 

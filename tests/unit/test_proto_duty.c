@@ -71,6 +71,22 @@ START_TEST(view_roundtrip)
     ck_assert_uint_eq(o.cert[2].index, 2);
     ck_assert_uint_eq(o.cert[2].sig[5], 2);
     ck_assert_uint_eq(o.value_len, 4);
+    ck_assert(!o.has_tss);
+    for (size_t n = 0; n < b.len; n++)
+        ck_assert_int_eq(duty_view_decode(&o, b.data, n), -1);
+
+    /* with a group signature (SPEC §10): its record rides in the last slot */
+    buf_reset(&b);
+    v.has_tss = true;
+    v.tss.nsigners = 3;
+    v.tss.signers[0] = 0;
+    v.tss.signers[1] = 2;
+    v.tss.signers[2] = 3;
+    memset(v.tss.sig, 0x5a, sizeof(v.tss.sig));
+    duty_view_encode(&b, &v);
+    ck_assert_int_eq(duty_view_decode(&o, b.data, b.len), 0);
+    ck_assert(o.has_tss && o.tss.nsigners == 3 && o.tss.signers[1] == 2);
+    ck_assert(memcmp(o.tss.sig, v.tss.sig, sizeof(v.tss.sig)) == 0);
     for (size_t n = 0; n < b.len; n++)
         ck_assert_int_eq(duty_view_decode(&o, b.data, n), -1);
 

@@ -60,6 +60,8 @@ struct fake {
     unsigned want_input, validated;
     enum qbft_validity validity;
     char last_log[64];
+    unsigned decided_calls; /* the decided hook (threshold signing starts from it) */
+    uint8_t decided_hash[SHA256_LEN];
 };
 
 /* ---- the host ---- */
@@ -157,6 +159,16 @@ static void h_log(void *ctx, enum log_level level, const char *event, const stru
             snprintf(f->last_log, sizeof(f->last_log), "%s/%s", event, kv->v.s);
 }
 
+static void h_decided(void *ctx, const struct qbft_id *id, uint64_t round,
+                      const uint8_t value_hash[SHA256_LEN])
+{
+    struct fake *f = ctx;
+    (void)id;
+    (void)round;
+    f->decided_calls++;
+    memcpy(f->decided_hash, value_hash, SHA256_LEN);
+}
+
 static void h_want_input(void *ctx, const struct qbft_id *id, bool explicit_duty)
 {
     (void)id;
@@ -217,6 +229,7 @@ static struct fake *fake_new(void (*tune)(struct fake *))
         .log = h_log,
         .want_input = f->cfg.builder_duties ? h_want_input : NULL,
         .validate = f->cfg.builder_duties ? h_validate : NULL,
+        .decided = h_decided,
     };
     char err[128];
     f->d = duties_new(&f->cfg, &host, err, sizeof(err));
@@ -606,11 +619,24 @@ START_TEST(decided_waits_for_durable_record)
     q = pending(f, SDB_PUT_DECIDED);
     answer_status(f, q, SDB_OK, false); /* not synced: still nothing */
     ck_assert_uint_eq(f->nsent, 0);
+    ck_assert_uint_eq(f->decided_calls, 0); /* threshold signing waits for the record too */
     f->now += DUTIES_RETRY_MS;
     duties_tick(f->d);
     q = pending(f, SDB_PUT_DECIDED);
     ck_assert_ptr_nonnull(q);
     answer_status(f, q, SDB_OK, true);
+    uint8_t ha[SHA256_LEN];
+    sha256(ha, "A", 1);
+    ck_assert_uint_eq(f->decided_calls, 1);
+    ck_assert(memcmp(f->decided_hash, ha, SHA256_LEN) == 0);
+    /* its group signature, once stored, shows in the view from memory */
+    struct duties_asker who = {0};
+    duties_get(f->d, &who, ID.duty, ID.height);
+    ck_assert(f->viewed == 1 && f->view.decided && !f->view.has_tss);
+    struct tss_record rec = {.nsigners = 3, .signers = {0, 1, 3}, .sig = {2}};
+    duties_set_tss(f->d, &ID, &rec);
+    duties_get(f->d, &who, ID.duty, ID.height);
+    ck_assert(f->view.has_tss && f->view.tss.nsigners == 3 && f->view.tss.signers[2] == 3);
     ck_assert_uint_eq(count_sent(f, QBFT_KIND_MSG, QBFT_DECIDED), 2);
     ck_assert_uint_eq(count_sent(f, QBFT_KIND_SEAL, 0), 1);
     for (size_t i = 0; i < f->nsent; i++)
@@ -842,12 +868,16 @@ START_TEST(views_memory_and_statedb)
     struct req *q = pending(f, SDB_GET_DECIDED);
     ck_assert(q && q->r.u.get.dtype == 1 && q->r.u.get.height == 5);
     struct sdb_seal seals[2] = {{.index = 0}, {.index = 3}};
+    struct tss_record rec = {.nsigners = 3, .signers = {1, 2, 3}};
+    struct buf rb = BUF_INIT;
+    tss_record_encode(&rb, &rec);
     struct sdb_decided dd = {.dtype = 1,
                              .height = 5,
                              .round = 2,
                              .value = {(const uint8_t *)"V", 1},
                              .nseals = 2,
-                             .seals = seals};
+                             .seals = seals,
+                             .tss = {rb.data, (uint32_t)rb.len}};
     struct sdb_reply r = {.type = SDB_GET_DECIDED_REP, .status = SDB_OK, .durable = true};
     r.u.decided.present = true;
     r.u.decided.d = dd;
@@ -855,6 +885,8 @@ START_TEST(views_memory_and_statedb)
     answer(f, q, &r);
     ck_assert_int_eq(f->viewed, 1);
     ck_assert(f->view.decided && f->view.round == 2 && f->view.nseals == 2);
+    ck_assert(f->view.has_tss && f->view.tss.signers[0] == 1); /* the record's signature */
+    buf_free(&rb);
     uint8_t hv[SHA256_LEN];
     sha256(hv, "V", 1);
     ck_assert(memcmp(f->view.value_hash, hv, SHA256_LEN) == 0);

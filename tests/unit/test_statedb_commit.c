@@ -314,6 +314,57 @@ START_TEST(decided_in_one_batch)
 }
 END_TEST
 
+static struct sdb_req set_tss_req(uint8_t dtype, uint64_t h, const char *sig)
+{
+    struct sdb_req r = {.type = SDB_SET_TSS};
+    r.u.set_tss.dtype = dtype;
+    r.u.set_tss.height = h;
+    r.u.set_tss.tss = (struct sdb_bytes){(const uint8_t *)sig, (uint32_t)strlen(sig)};
+    return r;
+}
+
+START_TEST(set_tss_first_one_stays)
+{
+    struct store *st = tu_open(tu_tmpdb());
+    struct sdb_reply rep;
+    struct sdb_req none = set_tss_req(0, 4, "sig-a");
+    ck_assert_int_eq(tu_run(st, &none, &rep), SDB_NOT_FOUND); /* no decided record */
+    sdb_reply_free(&rep);
+    struct sdb_req d = decided_req(0, 4, "v", 2, 0);
+    ck_assert_int_eq(tu_run(st, &d, &rep), SDB_OK);
+    sdb_reply_free(&rep);
+    ck_assert_int_eq(tu_run(st, &none, &rep), SDB_OK);
+    ck_assert(rep.durable);
+    sdb_reply_free(&rep);
+    ck_assert_int_eq(tu_run(st, &none, &rep), SDB_DUPLICATE);
+    sdb_reply_free(&rep);
+    struct sdb_req other = set_tss_req(0, 4, "sig-b");
+    ck_assert_int_eq(tu_run(st, &other, &rep), SDB_CONFLICT);
+    sdb_reply_free(&rep);
+    /* a later PUT_DECIDED (new seals) keeps the signature; the record shows the first one */
+    struct sdb_req d2 = decided_req(0, 4, "v", 1, 5);
+    ck_assert_int_eq(tu_run(st, &d2, &rep), SDB_OK);
+    sdb_reply_free(&rep);
+    struct sdb_req get = get_req(SDB_GET_DECIDED, 0, 4);
+    ck_assert_int_eq(tu_run(st, &get, &rep), SDB_OK);
+    ck_assert(bytes_is(rep.u.decided.d.tss, "sig-a"));
+    ck_assert_uint_eq(rep.u.decided.d.nseals, 3);
+    sdb_reply_free(&rep);
+    /* in one batch: the record and its signature together, a second signature refused */
+    struct sdb_req reqs[] = {decided_req(2, 8, "w", 1, 0), set_tss_req(2, 8, "sig-c"),
+                             set_tss_req(2, 8, "sig-d"), get_req(SDB_GET_DECIDED, 2, 8)};
+    struct statedb_op ops[4];
+    struct sdb_reply reps[4];
+    run_batch(st, reqs, 4, ops, reps);
+    ck_assert_uint_eq(reps[1].status, SDB_OK);
+    ck_assert_uint_eq(reps[2].status, SDB_CONFLICT);
+    ck_assert(bytes_is(reps[3].u.decided.d.tss, "sig-c"));
+    free_batch(ops, reps, 4);
+    store_close(st);
+    tu_cleanup();
+}
+END_TEST
+
 START_TEST(load_intents_skips_decided_and_pages)
 {
     struct store *st = tu_open(tu_tmpdb());
@@ -598,6 +649,7 @@ int main(void)
     tcase_add_test(tc, list_duties_paged_and_filtered);
     tcase_add_test(tc, decided_put_merge_conflict);
     tcase_add_test(tc, decided_in_one_batch);
+    tcase_add_test(tc, set_tss_first_one_stays);
     tcase_add_test(tc, load_intents_skips_decided_and_pages);
     tcase_add_test(tc, prune_decided_only_or_all);
     tcase_add_test(tc, prune_request_from_retention);

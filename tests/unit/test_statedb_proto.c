@@ -58,6 +58,8 @@ static size_t all_requests(struct sdb_req *r)
     r[n++] =
         (struct sdb_req){.type = SDB_ITERATE, .u.iter = {SDB_CF_CHAIN, true, {msg1, 5}, 10, 1000}};
     r[n++] = (struct sdb_req){.type = SDB_ITERATE, .u.iter = {SDB_CF_META, false, {0}, 0, 0}};
+    r[n++] = (struct sdb_req){.type = SDB_SET_TSS,
+                              .u.set_tss = {DUTY_SYNC, SDB_HEIGHT_MAX, {msg1, sizeof(msg1)}}};
     return n;
 }
 
@@ -299,6 +301,7 @@ static size_t all_replies(struct sdb_reply *r, struct sdb_intent *in, struct sdb
     it.u.list.n = 2;
     it.u.list.v.kvs = kv;
     r[n++] = it;
+    r[n++] = (struct sdb_reply){.type = SDB_SET_TSS_REP, .status = SDB_CONFLICT, .durable = true};
     return n;
 }
 
@@ -404,8 +407,10 @@ START_TEST(names_and_types)
     ck_assert_uint_eq(sdb_reply_type(0x0101), 0);
     ck_assert_str_eq(sdb_status_name(SDB_REFUSED), "refused");
     ck_assert_str_eq(sdb_cf_name(SDB_CF_DECIDED), "decided");
-    for (unsigned t = SDB_HELLO; t <= SDB_ITERATE_REP; t++)
+    for (unsigned t = SDB_HELLO; t <= SDB_SET_TSS_REP; t++)
         ck_assert_ptr_nonnull(sdb_type_name(t));
+    ck_assert_uint_eq(sdb_reply_type(SDB_SET_TSS), SDB_SET_TSS_REP);
+    ck_assert_str_eq(sdb_type_name(SDB_SET_TSS), "set_tss");
 }
 END_TEST
 

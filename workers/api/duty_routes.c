@@ -178,7 +178,12 @@ static void render_view(const struct api *a, struct buf *b, const struct duty_vi
     } else {
         buf_append_str(b, "null");
     }
-    buf_append_str(b, ",\"tss_signature\":null}\n");
+    buf_append_str(b, ",\"tss_signature\":");
+    if (v->has_tss)
+        tss_record_json(b, &v->tss);
+    else
+        buf_append_str(b, "null");
+    buf_append_str(b, "}\n");
 }
 
 void route_duty_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,

@@ -17,6 +17,7 @@
 #include "proto/builder.h"
 #include "proto/qbft.h"
 #include "proto/statedb.h"
+#include "proto/tss.h"
 #include "proto/tx.h"
 #include "proto/workers.h"
 #include "workers/api/api.h"
@@ -213,7 +214,7 @@ static void put_hex(struct buf *b, const uint8_t *p, size_t n)
     buf_append(b, hex, 2 * n);
 }
 
-/* "certificate":[...],"seals":[...],"tss_signature":null of a decided record. */
+/* "certificate":[...],"seals":[...],"tss_signature":{...}|null of a decided record. */
 void api_decided_members(struct buf *b, const struct sdb_decided *d)
 {
     struct qbft_signed *entries = xmalloc(QBFT_MAX_NODES * sizeof(*entries));
@@ -235,7 +236,12 @@ void api_decided_members(struct buf *b, const struct sdb_decided *d)
         put_hex(b, d->seals[i].sig, SDB_SIG_LEN);
         buf_append_str(b, "\"}");
     }
-    buf_append_str(b, "],\"tss_signature\":null");
+    buf_append_str(b, "],\"tss_signature\":");
+    struct tss_record rec;
+    if (d->tss.len > 0 && tss_record_decode(&rec, d->tss.p, d->tss.len) == 0)
+        tss_record_json(b, &rec);
+    else
+        buf_append_str(b, "null");
 }
 
 void route_block_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,

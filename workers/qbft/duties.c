@@ -362,6 +362,8 @@ static void on_put_decided(struct duties *d, struct dreq *q, const struct sdb_re
             announce_decision(d, in);
             if (blocks_duty(d, in->id.duty))
                 blocks_decided(d, in); /* the builder applies it */
+            if (d->host.decided)
+                d->host.decided(d->host.ctx, &in->id, in->decided_round, in->value_hash);
         }
     } else if (r->status == SDB_CONFLICT) {
         DLOG(d, LOG_ERROR, "consensus_block", LU("height", q->id.height),
@@ -723,6 +725,8 @@ static void view_from_inst(const struct duties *d, struct duty_view *v, const st
             v->nseals++;
         }
     }
+    v->has_tss = in->has_tss;
+    v->tss = in->tss;
 }
 
 static void view(struct duties *d, const struct duties_asker *who, const struct duty_view *v)
@@ -756,6 +760,7 @@ static void on_view_decided(struct duties *d, struct dreq *q, const struct sdb_r
             memcpy(v->seals[i].sig, dd->seals[i].sig, SIG_LEN);
         }
         v->nseals = dd->nseals < DUTY_MAX_NODES ? dd->nseals : DUTY_MAX_NODES;
+        v->has_tss = dd->tss.len > 0 && tss_record_decode(&v->tss, dd->tss.p, dd->tss.len) == 0;
         view(d, &q->who, v);
         free(v);
         return;
@@ -1408,6 +1413,15 @@ int duties_value_checked(struct duties *d, const struct qbft_id *id,
                          const uint8_t hash[QBFT_HASH_LEN], bool valid)
 {
     return duties_value_judged(d, id, hash, valid ? DUTIES_VALID : DUTIES_INVALID);
+}
+
+void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss_record *rec)
+{
+    struct dinst *in = duties_inst_find(d, id);
+    if (in && in->decided && !in->has_tss) {
+        in->has_tss = true;
+        in->tss = *rec;
+    }
 }
 
 struct qbft_engine *duties_engine(struct duties *d)

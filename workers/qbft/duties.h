@@ -28,8 +28,8 @@
  *    time. After StateDB fell back to a checkpoint the node abstains from every instance at a
  *    height up to the highest it knows plus the height window (SPEC §7.5: when in doubt,
  *    abstain).
- *  - Views (DUTY_GET): a decided instance from memory, a running one with its round, else
- *    StateDB's decided record or duty.
+ *  - Views (DUTY_GET): a decided instance from memory (with its group signature, duties_set_tss),
+ *    a running one with its round, else StateDB's decided record or duty.
  *  - Housekeeping (duties_tick): retries — intents and decided records StateDB has not taken, a
  *    HELLO probe while it does not answer — every DUTIES_RETRY_MS while something waits; every
  *    DUTIES_SWEEP_MS, instances that could not decide within instance_expire_ms stop counting as
@@ -73,6 +73,7 @@
 #include "proto/duty.h"
 #include "proto/seal.h"
 #include "proto/statedb.h"
+#include "proto/tss.h"
 #include "workers/qbft/qbft.h"
 
 #define DUTIES_RETRY_MS     250
@@ -144,6 +145,10 @@ struct duties_host {
      * message of aequa/sync/v1 to one peer. */
     void (*decided_value)(void *ctx, const struct qbft_id *id, const uint8_t *value, size_t len);
     void (*send_sync)(void *ctx, uint32_t peer, const uint8_t *bytes, size_t len);
+    /* Optional: this node's decision of an instance is durable (the threshold-signing
+     * sessions start from it, workers/qbft/tss.h); called once per instance and incarnation. */
+    void (*decided)(void *ctx, const struct qbft_id *id, uint64_t round,
+                    const uint8_t value_hash[SHA256_LEN]);
     /* Optional: the engine's reports are also passed on to tap's verified, equivocation,
      * abstained and event callbacks (tests and the simulator observe through it). */
     const struct qbft_host *tap;
@@ -197,6 +202,10 @@ int duties_value_checked(struct duties *d, const struct qbft_id *id,
 void duties_head(struct duties *d, uint64_t height, const uint8_t hash[SHA256_LEN], bool behind);
 void duties_slot(struct duties *d, uint64_t height);
 void duties_sync_deliver(struct duties *d, unsigned peer, const uint8_t *bytes, size_t len);
+
+/* The group signature stored with a decided instance (proto/tss.h's record), for the views of
+ * the instances still in memory (the others show StateDB's record). */
+void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss_record *rec);
 
 /* The engine (tests and the simulator read its state; the worker never does). */
 struct qbft_engine *duties_engine(struct duties *d);

@@ -54,6 +54,8 @@ struct dinst {
     struct early_seal *early;    /* verified seals that arrived before this node decided */
     struct buf dmsg;             /* this node's DECIDED, held until the decision is durable */
     uint64_t dmsg_to;            /* peers it waits for */
+    bool has_tss;                /* the group signature stored with it (duties_set_tss) */
+    struct tss_record tss;       /* (has_tss) */
     struct dinst *next;          /* hash chain */
     struct dinst *older, *newer; /* decided list, oldest first */
     /* block instances (blocks.c) */

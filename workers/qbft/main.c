@@ -7,6 +7,7 @@
  *   P2P  --P2P_DELIVER/P2P_PEER-->  duties_deliver/duties_peer --send/report-->  P2P_SEND/REPORT
  *   duties --sdb_request--> mailbox_request(StateDB) --reply or timeout--> duties_on_reply
  *   block instances (proposer): the builder and aequa/sync/v1, builder_link.c
+ *   threshold signatures (--enable-tss): decided instances and aequa/tss/v1, tss_link.c
  *   one ev_timer, re-armed from duties_next_deadline() before the loop blocks --> duties_tick
  *
  * Fatal: a malformed envelope body from another worker (a protocol violation, the worker exits
@@ -29,6 +30,7 @@
 #include "workers/common/worker.h"
 #include "workers/qbft/builder_link.h"
 #include "workers/qbft/duties.h"
+#include "workers/qbft/tss_link.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,7 @@ static const struct duties_host host = {
     .validate = builder_link_validate,
     .decided_value = builder_link_decided,
     .send_sync = builder_link_send_sync,
+    .decided = tss_link_decided,
 };
 
 /* ---------------------------------------------------------------- timer */
@@ -255,6 +258,10 @@ static void on_deliver(struct mailbox *mb, const struct envelope *e, void *ctx)
         duties_sync_deliver(Q.d, m.peer, m.payload, m.len);
         return;
     }
+    if (m.topic == P2P_TOPIC_TSS) {
+        tss_link_deliver(m.peer, m.payload, m.len);
+        return;
+    }
     if (qbft_topic_decode(&kind, &bytes, &len, m.payload, m.len) < 0) {
         report_peer(m.peer, P2P_REPORT_UNDECODABLE);
         return;
@@ -300,6 +307,7 @@ static int qbft_preinit(struct worker *w)
         log_error("config_error", LS("err", err));
         exit(EXIT_CONFIG);
     }
+    tss_link_preinit(w, &Q.lock);
     return 0;
 }
 
@@ -341,6 +349,7 @@ static int qbft_init(struct worker *w)
     ev_prepare_init(&Q.arm, on_prepare);
     ev_prepare_start(w->loop, &Q.arm);
     builder_link_init(w, Q.d);
+    tss_link_init(w, &Q.lock, Q.d);
     duties_start(Q.d); /* READY once every duty and intent is reloaded */
     return 0;
 }
@@ -356,6 +365,7 @@ static void qbft_health(struct worker *w, char *out, size_t n)
 static void qbft_stop(struct worker *w)
 {
     node_key_wipe(&Q.key);
+    tss_link_stop();
     worker_exit_loop(w);
 }
 

@@ -231,6 +231,54 @@ static void do_put_decided(struct gc *g, int i)
     }
 }
 
+/* SET_TSS: the threshold signature of an existing decided record. The first one stays: another
+ * is a valid signature too (made in another attempt), answered CONFLICT. */
+static void do_set_tss(struct gc *g, int i)
+{
+    struct statedb_op *op = &g->ops[i];
+    struct opst *s = &g->os[i];
+    uint8_t dtype = op->req.u.set_tss.dtype;
+    uint64_t height = op->req.u.set_tss.height;
+    struct sdb_bytes tss = op->req.u.set_tss.tss;
+    uint8_t key[RECORD_INST_KEY_LEN];
+    char e[160];
+    const uint8_t *v;
+    size_t vl;
+    record_inst_key(key, dtype, height);
+    struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
+    if (slot->op >= 0) {
+        s->dep = slot->op;
+        v = slot->val;
+        vl = slot->vlen;
+    } else {
+        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
+        if (rc != 0) {
+            if (rc < 0)
+                op_error(op, s, e);
+            else
+                s->rep.status = SDB_NOT_FOUND;
+            return;
+        }
+        v = s->val.p;
+        vl = s->val.len;
+    }
+    if (record_decided_decode(&s->dec, dtype, height, v, vl) < 0) {
+        op_error(op, s, "stored decided record is malformed");
+        return;
+    }
+    if (s->dec.tss.len > 0) {
+        bool same = s->dec.tss.len == tss.len && !memcmp(s->dec.tss.p, tss.p, tss.len);
+        s->rep.status = same ? SDB_DUPLICATE : SDB_CONFLICT;
+        return;
+    }
+    s->dec.tss = tss;
+    record_decided_encode(&s->rec, &s->dec);
+    store_batch_put(g->batch, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+    map_set(slot, i, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+    s->wrote = true;
+    s->rep.status = SDB_OK;
+}
+
 /* PUT_TXS: pool records in and out, no checks (the builder owns the pool's rules). */
 static void do_put_txs(struct gc *g, int i)
 {
@@ -860,7 +908,7 @@ static void read_chain_head(struct store *st, struct statedb_op *op, struct opst
 static bool is_write(uint16_t t)
 {
     return t == SDB_APPEND_INTENT || t == SDB_PUT_DUTY || t == SDB_PUT_DECIDED ||
-           t == SDB_PUT_TXS || t == SDB_APPLY_BLOCK;
+           t == SDB_PUT_TXS || t == SDB_APPLY_BLOCK || t == SDB_SET_TSS;
 }
 
 void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
@@ -896,6 +944,9 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n)
             break;
         case SDB_APPLY_BLOCK:
             do_apply_block(&g, (int)i);
+            break;
+        case SDB_SET_TSS:
+            do_set_tss(&g, (int)i);
             break;
         default:
             break;

@@ -12,6 +12,8 @@
  *        PUT_DECIDED    new -> OK; same value -> merged (seals united, certificate and threshold
  *                       signature kept or added): DUPLICATE if nothing new, else OK; different
  *                       value -> CONFLICT (with the stored record);
+ *        SET_TSS        no decided record -> NOT_FOUND; no signature in it -> set, OK; the same
+ *                       -> DUPLICATE; another -> CONFLICT (the first one stays);
  *      then PRUNE requests (they apply after the other writes of the call);
  *   2. one batch write; if it fails every request that wrote, or relied on a write staged in
  *      this call, is answered ERROR (nothing of it is stored), and state_persist_errors_total

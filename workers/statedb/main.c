@@ -76,6 +76,7 @@ static const struct dispatch_entry rows[] = {
     {SDB_GET_DUTY, READS, 1, 64, on_request},
     {SDB_LIST_DUTIES, READS, 1, 256, on_request},
     {SDB_PUT_DECIDED, WRITES, 1, SDB_BODY_MAX, on_request},
+    {SDB_SET_TSS, WRITES, 1, SDB_TSS_MAX + 64, on_request},
     {SDB_GET_DECIDED, READS, 1, 64, on_request},
     {SDB_PRUNE, WRITES, 1, 64, on_request},
     {SDB_ITERATE, BUILDER_READS, 1, 256, on_request},
