@@ -39,20 +39,21 @@
  * ABORT) with fresh nonces, or, when a signature is stored already, answers with it.
  *
  * Sessions never touch consensus: the engine knows nothing of them. Bounds: at most
- * cfg.max_sessions run at once (the oldest is dropped beyond: result "dropped"), as many
- * finished ones are kept (to answer a late COMMIT with the SIG, once per peer), TSS_HELD
- * messages of unknown sessions are held for at most n attempts, TSS_LOOKUPS lookups remembered.
+ * cfg.max_sessions run at once (the oldest is dropped beyond: logged "dropped", counted as a
+ * timeout), as many finished ones are kept (to answer a late COMMIT with the SIG, once per peer),
+ * TSS_HELD messages of unknown sessions are held for at most n attempts, TSS_LOOKUPS lookups
+ * remembered.
  *
  * Fatal vs dropped: nothing here is fatal. Peer bytes are untrusted: a message that does not
  * decode, or a commitment whose points do not parse, is reported (TSS_REPORT_UNDECODABLE) and
  * dropped; a bad share or a bad group signature is reported (TSS_REPORT_INVALID); a message that
  * is merely late, duplicate, for another attempt or from the wrong sender is dropped silently.
  *
- * Metrics: tss_sessions_total{result} (ok, timeout, invalid, dropped; conflict is the shell's:
- * StateDB holds another signature), tss_round_seconds{round} (commit: an attempt's start to its
- * SIGN package, sign: the package to the verified signature; at the coordinator),
- * tss_sessions_open. Created only by tss_new, so a node without TSS exports none of them.
- * Log: tss_session, one line per finished session (and one per attempt aborted on a bad share).
+ * Metrics: tss_sessions_total{result} (SPEC's ok, timeout, invalid), tss_round_seconds{round}
+ * (commit: an attempt's start to its SIGN package, sign: the package to the verified signature; at
+ * the coordinator), tss_sessions_open. Created only by tss_new, so a node without TSS exports none
+ * of them. Log: tss_session, one line per finished session (and one per attempt aborted on a bad
+ * share).
  */
 #ifndef AEQUA_WORKERS_QBFT_TSS_H
 #define AEQUA_WORKERS_QBFT_TSS_H

@@ -12,8 +12,8 @@
  * (the kernel's generator) and never leave the sessions' memory.
  *
  * StateDB answers SET_TSS with CONFLICT when it holds another valid signature of the instance
- * (two attempts both finished): the first stays, and the second is counted as
- * tss_sessions_total{result="conflict"}. A SET_TSS that gets no answer is sent again, at most
+ * (two attempts both finished): the first stays; the second is logged (store_conflict), not
+ * counted again (its session was counted ok). A SET_TSS that gets no answer is sent again, at most
  * STORE_TRIES times.
  *
  * Test builds (AEQUA_TEST_TOOLS) only: AEQUA_TEST_TSS_BYZANTINE=bad_share makes this node send
@@ -141,7 +141,6 @@ static void on_stored(struct mailbox *mb, int status, const struct envelope *env
         log_warn("tss_session", LS("event", "store_failed"), LS("duty", duty_type_name(s->id.duty)),
                  LU("height", s->id.height), LS("err", "StateDB did not take the signature"));
     } else if (r.status == SDB_CONFLICT) {
-        metric_inc(metric("tss_sessions_total", "conflict"));
         log_info("tss_session", LS("event", "store_conflict"),
                  LS("duty", duty_type_name(s->id.duty)), LU("height", s->id.height),
                  LS("effect", "another valid signature is stored for this instance: kept"));
