@@ -96,6 +96,32 @@ static void op_error(struct statedb_op *op, struct opst *s, const char *why)
     snprintf(op->out.err, sizeof(op->out.err), "%s", why);
 }
 
+/*
+ * What op i sees under (cf, key): the value an earlier op of this call staged there (op i then
+ * waits for it), or the database's, read into s->val. 0 found (*v, *vl), 1 none, -1 error (op
+ * answered with it).
+ */
+static int staged_get(struct gc *g, int i, struct staged *slot, uint8_t cf, const uint8_t *key,
+                      size_t kl, const uint8_t **v, size_t *vl)
+{
+    struct opst *s = &g->os[i];
+    char e[160];
+    if (slot->op >= 0) {
+        s->dep = slot->op;
+        *v = slot->val;
+        *vl = slot->vlen;
+        return 0;
+    }
+    int rc = db_get(store_db(g->st), cf, key, kl, &s->val, e, sizeof(e));
+    if (rc < 0)
+        op_error(&g->ops[i], s, e);
+    else if (rc == 0) {
+        *v = s->val.p;
+        *vl = s->val.len;
+    }
+    return rc;
+}
+
 static void do_append(struct gc *g, int i)
 {
     struct statedb_op *op = &g->ops[i];
@@ -139,31 +165,20 @@ static void do_put_duty(struct gc *g, int i)
     struct opst *s = &g->os[i];
     const struct sdb_duty *d = &op->req.u.put_duty;
     uint8_t key[RECORD_INST_KEY_LEN];
-    char e[160];
-    const uint8_t *v;
-    size_t vl;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
     record_inst_key(key, d->dtype, d->height);
     struct staged *slot = map_slot(&g->map, SDB_CF_DUTIES, key, sizeof(key));
-    if (slot->op >= 0) {
-        s->dep = slot->op;
-        v = slot->val;
-        vl = slot->vlen;
-    } else {
-        int rc = db_get(store_db(g->st), SDB_CF_DUTIES, key, sizeof(key), &s->val, e, sizeof(e));
-        if (rc < 0) {
-            op_error(op, s, e);
-            return;
-        }
-        if (rc == 1) {
-            record_duty_encode(&s->rec, d);
-            store_batch_put(g->batch, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
-            map_set(slot, i, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
-            s->wrote = true;
-            s->rep.status = SDB_OK;
-            return;
-        }
-        v = s->val.p;
-        vl = s->val.len;
+    int rc = staged_get(g, i, slot, SDB_CF_DUTIES, key, sizeof(key), &v, &vl);
+    if (rc < 0)
+        return;
+    if (rc == 1) {
+        record_duty_encode(&s->rec, d);
+        store_batch_put(g->batch, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
+        map_set(slot, i, SDB_CF_DUTIES, key, sizeof(key), s->rec.data, s->rec.len);
+        s->wrote = true;
+        s->rep.status = SDB_OK;
+        return;
     }
     struct sdb_duty *have = &s->rep.u.duty.d;
     if (record_duty_decode(have, d->dtype, d->height, v, vl) < 0) {
@@ -180,31 +195,20 @@ static void do_put_decided(struct gc *g, int i)
     struct opst *s = &g->os[i];
     const struct sdb_decided *d = &op->req.u.put_decided;
     uint8_t key[RECORD_INST_KEY_LEN];
-    char e[160];
-    const uint8_t *v;
-    size_t vl;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
     record_inst_key(key, d->dtype, d->height);
     struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
-    if (slot->op >= 0) {
-        s->dep = slot->op;
-        v = slot->val;
-        vl = slot->vlen;
-    } else {
-        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
-        if (rc < 0) {
-            op_error(op, s, e);
-            return;
-        }
-        if (rc == 1) {
-            record_decided_encode(&s->rec, d);
-            store_batch_put(g->batch, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
-            map_set(slot, i, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
-            s->wrote = true;
-            s->rep.status = SDB_OK;
-            return;
-        }
-        v = s->val.p;
-        vl = s->val.len;
+    int rc = staged_get(g, i, slot, SDB_CF_DECIDED, key, sizeof(key), &v, &vl);
+    if (rc < 0)
+        return;
+    if (rc == 1) {
+        record_decided_encode(&s->rec, d);
+        store_batch_put(g->batch, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+        map_set(slot, i, SDB_CF_DECIDED, key, sizeof(key), s->rec.data, s->rec.len);
+        s->wrote = true;
+        s->rep.status = SDB_OK;
+        return;
     }
     if (record_decided_decode(&s->dec, d->dtype, d->height, v, vl) < 0) {
         op_error(op, s, "stored decided record is malformed");
@@ -241,26 +245,15 @@ static void do_set_tss(struct gc *g, int i)
     uint64_t height = op->req.u.set_tss.height;
     struct sdb_bytes tss = op->req.u.set_tss.tss;
     uint8_t key[RECORD_INST_KEY_LEN];
-    char e[160];
-    const uint8_t *v;
-    size_t vl;
+    const uint8_t *v = NULL;
+    size_t vl = 0;
     record_inst_key(key, dtype, height);
     struct staged *slot = map_slot(&g->map, SDB_CF_DECIDED, key, sizeof(key));
-    if (slot->op >= 0) {
-        s->dep = slot->op;
-        v = slot->val;
-        vl = slot->vlen;
-    } else {
-        int rc = db_get(store_db(g->st), SDB_CF_DECIDED, key, sizeof(key), &s->val, e, sizeof(e));
-        if (rc != 0) {
-            if (rc < 0)
-                op_error(op, s, e);
-            else
-                s->rep.status = SDB_NOT_FOUND;
-            return;
-        }
-        v = s->val.p;
-        vl = s->val.len;
+    int rc = staged_get(g, i, slot, SDB_CF_DECIDED, key, sizeof(key), &v, &vl);
+    if (rc != 0) {
+        if (rc == 1)
+            s->rep.status = SDB_NOT_FOUND;
+        return;
     }
     if (record_decided_decode(&s->dec, dtype, height, v, vl) < 0) {
         op_error(op, s, "stored decided record is malformed");
