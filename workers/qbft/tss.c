@@ -244,6 +244,13 @@ static void begin_attempt(struct tss *t, struct sess *s, uint32_t attempt)
              LS("err", "no nonces: this node does not sign in this attempt"));
         return;
     }
+    /* Debug (-v): the commitment's points, so a test can see that no nonce is ever used twice. */
+    char hiding[2 * FROST_POINT_LEN + 1], binding[2 * FROST_POINT_LEN + 1];
+    hex_encode(hiding, s->mine.hiding, FROST_POINT_LEN);
+    hex_encode(binding, s->mine.binding, FROST_POINT_LEN);
+    TLOG(t, LOG_DEBUG, "tss_session", LS("event", "commit"), LS("duty", duty_type_name(s->dtype)),
+         LU("height", s->height), LU("attempt", attempt), LU("coordinator", c),
+         LS("hiding", hiding), LS("binding", binding));
     if (c != self) {
         struct tss_msg *m = out_msg(t, s, TSS_COMMIT);
         m->commit = s->mine;
