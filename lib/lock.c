@@ -444,23 +444,35 @@ int lock_find_pubkey(const struct lock *l, const uint8_t pub[PUBKEY_LEN])
     return -1;
 }
 
-int lock_check_member(const struct lock *l, uint64_t index, const uint8_t pub[PUBKEY_LEN],
-                      char *err, size_t errsz)
+static int index_check(const struct lock *l, uint64_t index, char *err, size_t errsz)
 {
     if (index >= l->n)
         return fail(err, errsz, "[node] index %llu: not an operator of this lock (it has %u)",
                     (unsigned long long)index, l->n);
-    if (memcmp(l->ops[index].pubkey, pub, PUBKEY_LEN) != 0) {
-        int other = lock_find_pubkey(l, pub);
-        if (other >= 0)
-            return fail(err, errsz,
-                        "operators[%llu].pubkey: does not match this node's key (which is "
-                        "operators[%d]; check [node] index)",
-                        (unsigned long long)index, other);
+    return 0;
+}
+
+/* A key of this node that is not the lock's at its index: where it is instead (other >= 0), or
+ * that it is not in the lock. list[index]field names the entry; hint what to check. */
+static int not_ours(char *err, size_t errsz, const char *list, const char *field, uint64_t index,
+                    const char *key, int other, const char *hint)
+{
+    if (other >= 0)
         return fail(err, errsz,
-                    "operators[%llu].pubkey: does not match this node's key (not in the lock)",
-                    (unsigned long long)index);
-    }
+                    "%s[%llu]%s: does not match this node's %s (which is %s[%d]; check %s)", list,
+                    (unsigned long long)index, field, key, list, other, hint);
+    return fail(err, errsz, "%s[%llu]%s: does not match this node's %s (not in the lock)", list,
+                (unsigned long long)index, field, key);
+}
+
+int lock_check_member(const struct lock *l, uint64_t index, const uint8_t pub[PUBKEY_LEN],
+                      char *err, size_t errsz)
+{
+    if (index_check(l, index, err, errsz) < 0)
+        return -1;
+    if (memcmp(l->ops[index].pubkey, pub, PUBKEY_LEN) != 0)
+        return not_ours(err, errsz, "operators", ".pubkey", index, "key", lock_find_pubkey(l, pub),
+                        "[node] index");
     return 0;
 }
 
@@ -497,23 +509,14 @@ int lock_check_tss_share(const struct lock *l, uint64_t index, const uint8_t sha
     uint8_t pub[PUBKEY_LEN];
     if (!l->has_tss)
         return fail(err, errsz, "tss: missing (the lock has no threshold signing keys)");
-    if (index >= l->n)
-        return fail(err, errsz, "[node] index %llu: not an operator of this lock (it has %u)",
-                    (unsigned long long)index, l->n);
+    if (index_check(l, index, err, errsz) < 0)
+        return -1;
     if (frost_public(share, pub) < 0)
         return fail(err, errsz, "tss key: not a valid share");
     if (!memcmp(l->tss_vshares[index], pub, PUBKEY_LEN))
         return 0;
-    int other = lock_find_tss_share(l, share);
-    if (other >= 0)
-        return fail(err, errsz,
-                    "tss.verification_shares[%llu]: does not match this node's tss key (which is "
-                    "tss.verification_shares[%d]; check [node] index and [tss] key)",
-                    (unsigned long long)index, other);
-    return fail(err, errsz,
-                "tss.verification_shares[%llu]: does not match this node's tss key (not in the "
-                "lock)",
-                (unsigned long long)index);
+    return not_ours(err, errsz, "tss.verification_shares", "", index, "tss key",
+                    lock_find_tss_share(l, share), "[node] index and [tss] key");
 }
 
 int lock_precheck_tss(const struct lock *l, const char *lock_path, const char *tss_key_path,
