@@ -4,7 +4,8 @@
  * that can lose a node or tamper with what one sends, a shared clock, counted random bytes.
  * Covers: signatures made and verified (independently of the module, with frost_verify over
  * m computed here); 3 of 4 live; 2 of 4 (timeout, nothing stored); a bad share (the signer named,
- * reported, left out, the next attempt signs); a dead coordinator (rotation); duplicate, late,
+ * reported, left out, the next attempt signs, and left out of that coordinator's later sessions);
+ * ABORTs arriving out of order; a dead coordinator (rotation); duplicate, late,
  * misdirected and malformed messages; a late decider answered with the signature; a restarted
  * coordinator that looks its decision up; the session cap. Every test also checks, on all
  * traffic, that no node ever committed the same nonce twice nor made two shares in one attempt.
@@ -48,7 +49,8 @@ struct node {
     unsigned reports[N][TSS_REPORT_UNDECODABLE + 1]; /* by peer, why */
     unsigned lookups;
     char last_result[32];
-    int last_signer; /* "signer" of the last tss_session line, -1 none */
+    int last_signer;    /* "signer" of the last tss_session line, -1 none */
+    int commit_attempt; /* "attempt" of the last commit (debug line), -1 none */
 };
 
 /* What left any node, for the invariants. */
@@ -181,9 +183,14 @@ static void h_log(void *ctx, enum log_level level, const char *event, const stru
 {
     struct node *nd = ctx;
     (void)level;
+    bool commit = false;
     if (strcmp(event, "tss_session") != 0)
         return;
     for (; kv->k; kv++) {
+        if (!strcmp(kv->k, "event") && kv->t == 's' && !strcmp(kv->v.s, "commit"))
+            commit = true;
+        if (commit && !strcmp(kv->k, "attempt") && kv->t == 'u')
+            nd->commit_attempt = (int)kv->v.u;
         if (!strcmp(kv->k, "result") && kv->t == 's')
             snprintf(nd->last_result, sizeof(nd->last_result), "%s", kv->v.s);
         if (!strcmp(kv->k, "signer") && kv->t == 'u')
@@ -240,6 +247,7 @@ static void world_setup(void)
     for (unsigned i = 0; i < N; i++) {
         W.nodes[i].index = i;
         W.nodes[i].last_signer = -1;
+        W.nodes[i].commit_attempt = -1;
         W.nodes[i].t = node_new(i, false);
     }
 }
@@ -381,6 +389,70 @@ START_TEST(bad_share_named_and_left_out)
         for (uint32_t k = 0; k < W.nodes[i].stored.nsigners; k++)
             ck_assert_uint_ne(W.nodes[i].stored.signers[k], 2);
     }
+}
+END_TEST
+
+/* The coordinator that caught a bad share leaves its signer out of its later sessions too. */
+START_TEST(bad_signer_left_out_of_later_sessions)
+{
+    W.nodes[2].byzantine = true;
+    decide_live(HEIGHT); /* attempt 0: coordinator 0 takes node 2 and catches it */
+    double invalid0 = counter("invalid");
+    ck_assert_double_ge(invalid0, 1);
+    /* attester/11 and /15, round 1: node 0 coordinates attempt 0 again ((11 + 1) % 4 = 0) */
+    decide_live(11);
+    ck_assert_double_eq(counter("invalid"), invalid0);
+    for (unsigned i = 0; i < N; i++) {
+        ck_assert_uint_eq(W.nodes[i].nstored, 2);
+        ck_assert_uint_eq(W.nodes[i].stored_height, 11);
+        const uint8_t want[T] = {0, 1, 3};
+        ck_assert_mem_eq(W.nodes[i].stored.signers, want, T);
+    }
+    /* the suspicion ends: node 0 takes the first commitments again, and catches node 2 again */
+    advance(TSS_SUSPECT_MS);
+    decide_live(15);
+    ck_assert_double_eq(counter("invalid"), invalid0 + 1);
+    ck_assert_uint_eq(W.nodes[1].nstored, 3);
+}
+END_TEST
+
+static void deliver_abort(unsigned from, unsigned to, uint32_t attempt, unsigned blamed)
+{
+    struct tss_msg *m = W.scratch;
+    struct buf b = BUF_INIT;
+    memset(m, 0, sizeof(*m));
+    m->kind = TSS_ABORT;
+    m->dtype = DUTY;
+    m->height = HEIGHT;
+    m->attempt = attempt;
+    m->id = (uint16_t)(blamed + 1);
+    tss_msg_encode(&b, m);
+    tss_deliver(W.nodes[to].t, from, b.data, b.len);
+    buf_free(&b);
+}
+
+/* ABORTs of two coordinators arrive in either order: a node that hears attempt 1's first moves
+ * on to attempt 2 at once, and attempt 0's, late, blames but does not move it back. */
+START_TEST(aborts_in_either_order)
+{
+    decide(2, HEIGHT);
+    ck_assert_int_eq(W.nodes[2].commit_attempt, 0);
+    deliver_abort(1, 2, 1, 3); /* from attempt 1's coordinator */
+    ck_assert_int_eq(W.nodes[2].commit_attempt, 2);
+    deliver_abort(0, 2, 0, 3); /* attempt 0's, late */
+    ck_assert_int_eq(W.nodes[2].commit_attempt, 2);
+    deliver_abort(3, 2, 1, 0); /* not attempt 1's coordinator: nothing */
+    ck_assert_int_eq(W.nodes[2].commit_attempt, 2);
+    /* the others sign without node 2 (at attempt 0, 1 or 2, whichever has three), node 2 gets
+     * the signature */
+    for (unsigned i = 0; i < N; i++)
+        if (i != 2)
+            decide(i, HEIGHT);
+    pump();
+    for (unsigned a = 0; a < N && W.nodes[2].nstored == 0; a++)
+        advance(ATTEMPT_MS);
+    for (unsigned i = 0; i < N; i++)
+        assert_signed(i, HEIGHT);
 }
 END_TEST
 
@@ -626,6 +698,8 @@ int main(void)
     tcase_add_test(c, three_of_four);
     tcase_add_test(c, two_of_four_time_out);
     tcase_add_test(c, bad_share_named_and_left_out);
+    tcase_add_test(c, bad_signer_left_out_of_later_sessions);
+    tcase_add_test(c, aborts_in_either_order);
     tcase_add_test(c, dead_coordinator_rotates);
     tcase_add_test(c, duplicate_late_and_malformed_dropped);
     tcase_add_test(c, forged_commit_and_signature_reported);

@@ -71,6 +71,9 @@ struct tss {
         uint64_t height;
     } lookups[TSS_LOOKUPS];
     size_t nlookups;
+    /* Signers whose share failed this node's own verification: as a coordinator it takes none of
+     * their commitments until then (host ms). A bad share is proof, not a peer's claim. */
+    uint64_t suspect_until[TSS_MAX_SIGNERS];
     struct tss_msg *in, *out; /* decoding and encoding scratch */
     struct mseries *m_open;
 };
@@ -91,6 +94,12 @@ static uint64_t now(const struct tss *t)
 static unsigned coordinator(const struct tss *t, const struct sess *s, uint32_t attempt)
 {
     return (s->base + attempt) % t->cfg.n;
+}
+
+/* Left out of this coordinator's packages: blamed in this session, or suspected here. */
+static bool left_out(const struct tss *t, const struct sess *s, unsigned op)
+{
+    return (s->blamed & BIT(op)) || t->suspect_until[op] > now(t);
 }
 
 static void wipe(void *p, size_t n)
@@ -257,7 +266,7 @@ static void begin_attempt(struct tss *t, struct sess *s, uint32_t attempt)
         send_msg(t, c, m);
         return;
     }
-    if (!(s->blamed & BIT(self))) {
+    if (!left_out(t, s, self)) {
         s->commits[self] = s->mine;
         s->commit_mask |= BIT(self);
         s->order[s->norder++] = (uint8_t)self;
@@ -265,13 +274,19 @@ static void begin_attempt(struct tss *t, struct sess *s, uint32_t attempt)
     try_package(t, s);
 }
 
-/* The attempt failed (its time ran out, or a share was bad): the next one, or the end. */
-static void next_attempt(struct tss *t, struct sess *s)
+/* Attempts before `attempt` failed (time ran out, a share was bad, or the cluster moved on
+ * without this node): that one, or the end after n. */
+static void move_to(struct tss *t, struct sess *s, uint32_t attempt)
 {
-    if (s->attempt + 1 < t->cfg.n)
-        begin_attempt(t, s, s->attempt + 1);
+    if (attempt < t->cfg.n)
+        begin_attempt(t, s, attempt);
     else
         finish(t, s, "timeout");
+}
+
+static void next_attempt(struct tss *t, struct sess *s)
+{
+    move_to(t, s, s->attempt + 1);
 }
 
 static int by_id(const void *a, const void *b)
@@ -358,10 +373,12 @@ static void add_share(struct tss *t, struct sess *s, unsigned op, const uint8_t 
         TLOG(t, LOG_WARN, "tss_session", LS("duty", duty_type_name(s->dtype)),
              LU("height", s->height), LS("result", "invalid"), LU("attempt", s->attempt),
              LU("coordinator", t->cfg.self), LU("signer", op),
-             LS("err", "signature share does not verify: signer left out of the next attempts"));
+             LS("err", "signature share does not verify: signer left out of the next attempts, "
+                       "and of this coordinator's packages for 10 min"));
         if (op != t->cfg.self)
             t->host.report(t->host.ctx, op, TSS_REPORT_INVALID);
         s->blamed |= BIT(op);
+        t->suspect_until[op] = now(t) + TSS_SUSPECT_MS;
         struct tss_msg *m = out_msg(t, s, TSS_ABORT);
         m->id = id;
         send_msg(t, P2P_BROADCAST, m);
@@ -531,12 +548,14 @@ static void on_commit(struct tss *t, unsigned peer, struct sess *s, const struct
         t->host.report(t->host.ctx, peer, TSS_REPORT_UNDECODABLE);
         return;
     }
-    /* This node's clock is a little behind the signer's: the next attempt is its own. */
+    /* This node is a step behind the signer (its clock, or an ABORT it has not seen yet): the
+     * next attempt is its own to coordinate. Only one step: a node far ahead (its attempts
+     * timed out while others signed) must not pull a coordinator out of a running attempt. */
     if (m->attempt == s->attempt + 1 && m->attempt < t->cfg.n &&
-        coordinator(t, s, m->attempt) == self)
+        coordinator(t, s, m->attempt) == self && !left_out(t, s, peer))
         begin_attempt(t, s, m->attempt);
     if (m->attempt != s->attempt || coordinator(t, s, m->attempt) != self || s->sign_sent ||
-        (s->blamed & BIT(peer)) || (s->commit_mask & BIT(peer)))
+        left_out(t, s, peer) || (s->commit_mask & BIT(peer)))
         return;
     s->commits[peer] = m->commit;
     s->commit_mask |= BIT(peer);
@@ -581,14 +600,18 @@ static void on_share(struct tss *t, unsigned peer, struct sess *s, const struct 
     add_share(t, s, peer, m->z);
 }
 
+/* An ABORT counts from its attempt's coordinator only. ABORTs of different coordinators can
+ * arrive in any order: a late one still blames, an early one (of a later attempt than this node's)
+ * moves this node on to the attempt after it, where the rest of the cluster is. */
 static void on_abort(struct tss *t, unsigned peer, struct sess *s, const struct tss_msg *m)
 {
     unsigned blamed = m->id - 1u;
-    if (s->done || m->attempt != s->attempt || peer != coordinator(t, s, m->attempt) ||
+    if (s->done || m->attempt >= t->cfg.n || peer != coordinator(t, s, m->attempt) ||
         blamed >= t->cfg.n || blamed == peer)
         return;
     s->blamed |= BIT(blamed);
-    next_attempt(t, s);
+    if (m->attempt >= s->attempt)
+        move_to(t, s, m->attempt + 1);
 }
 
 static void on_sig(struct tss *t, unsigned peer, struct sess *s, const struct tss_msg *m)

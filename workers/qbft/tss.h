@@ -21,13 +21,19 @@
  *   4. the coordinator verifies every SHARE against the signer's verification share. A bad one
  *      is counted (tss_sessions_total{result="invalid"}), logged naming the signer, reported
  *      (host->report), and ABORT {attempt, blamed} is broadcast: every node moves to the next
- *      attempt at once, and no later coordinator of the session takes the blamed signer;
+ *      attempt at once, and no later coordinator of the session takes the blamed signer. The
+ *      coordinator that caught it also leaves the signer out of every package it makes for
+ *      TSS_SUSPECT_MS (a bad share is proof; a peer's ABORT is only a claim, trusted for one
+ *      session), so a Byzantine signer costs each coordinator one attempt, not one per session;
  *   5. with t good shares it aggregates, verifies the group signature, stores it (host->store)
  *      and broadcasts SIG; every node verifies a SIG under the group key with its own m before it
  *      stores it.
  * An attempt without a signature after attempt_ms moves on (next coordinator, fresh nonces);
- * after n attempts the session ends "timeout". A COMMIT for the next attempt, coordinated here,
- * moves this node on a little early (its clock was behind); one for a later attempt is dropped.
+ * after n attempts the session ends "timeout". Nodes' attempts drift apart (decisions a moment
+ * apart, ABORTs of two coordinators arriving in either order), so a node behind catches up: a
+ * COMMIT for the next attempt, coordinated here, or an ABORT from a later attempt's coordinator
+ * moves it on (to the attempt after the ABORT's); nothing moves it back, and a late ABORT still
+ * blames.
  *
  * Nonces live only in this module's memory: wiped when used, when their attempt ends and when the
  * module is freed; never persisted. A restarted worker therefore cannot reuse one — and does not
@@ -69,6 +75,7 @@
 #define TSS_MAX_SESSIONS 256  /* sessions running at once (the worker's) */
 #define TSS_HELD         1024 /* messages of sessions unknown here, held */
 #define TSS_LOOKUPS      64   /* instances asked for (the set is forgotten when it fills up) */
+#define TSS_SUSPECT_MS   (10 * 60 * 1000) /* a signer caught with a bad share, left out here */
 
 struct tss_config {
     unsigned n;    /* operators, at most TSS_MAX_SIGNERS */
