@@ -19,6 +19,7 @@ names, labels and the rules file are the deployed ones. `promtool check config` 
 deployed file and the derived one. Prometheus runs with its TSDB in a temporary directory; it is
 stopped and the directory removed however the test ends (its log is printed on a failure).
 """
+import ctypes
 import re
 import urllib.parse
 
@@ -37,6 +38,12 @@ INTERVAL = "1s"
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "15s", "$interval": "15s",
                 "$__range": "1h"}
 NEVER_EVALUATED = "0001-01-01T00:00:00Z"
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """In the child before exec: SIGTERM when this test process dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def need(program):
@@ -113,7 +120,8 @@ class Prometheus:
             promtool_check_config(self.config)
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(self.cmd, cwd=self.dir, stdout=log,
-                                             stderr=subprocess.STDOUT)
+                                             stderr=subprocess.STDOUT,
+                                             preexec_fn=die_with_parent)
             wait_for(lambda: self.proc.poll() is None and
                      request(self.addr, "GET", "/-/ready")[0] == 200,
                      "prometheus ready on %s" % self.addr, timeout=60, interval=0.2)
@@ -169,6 +177,8 @@ def rules_not_ok(prom, groups):
     wrong = ["group %s not loaded" % g for g in groups if g not in loaded]
     wrong += ["group %s not in aequa-alerts.yml" % g for g in loaded if g not in groups]
     for name, g in loaded.items():
+        if g["file"] != RULES_YML:
+            wrong.append("group %s from %s, not %s" % (name, g["file"], RULES_YML))
         rules = [r["name"] for r in g["rules"]]
         if name in groups and rules != groups[name]:
             wrong.append("group %s has rules %s, not %s" % (name, rules, groups[name]))
@@ -237,4 +247,7 @@ def main():
                   "parse: %s" % wrong)
 
 
+# meson's timeout sends SIGTERM: unwind, so that Prometheus and the devnet are stopped and their
+# directories removed.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
 main()
