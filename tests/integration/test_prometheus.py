@@ -5,9 +5,12 @@
  - every rule group and rule of deploy/prometheus/aequa-alerts.yml is loaded, has been evaluated
    and has health "ok" with no lastError (/api/v1/rules);
  - every query of deploy/grafana/dashboard.json returns at least one series (/api/v1/query),
-   polled with a bound; the failure names each panel and query that returns none. A synthetic
-   query of a family no node exports, and one that does not parse, are shown to fail the same
-   check, so a dashboard query that names a family the node never exports fails this test.
+   polled with a bound; the failure names each panel and query that returns none. A panel's
+   legend (legendFormat) names only labels its series have and names its series apart, as an
+   operator reading the graph needs. Synthetic panels (a family no node exports, a query that
+   does not parse, a legend naming a dropped label, a legend naming two series alike) are shown
+   to fail the same check, so a dashboard query that names a family the node never exports
+   fails this test.
 The devnet runs with TSS when the dashboard queries tss_* families, so that they exist.
 
 The Prometheus configuration is deploy/prometheus/prometheus.yml loaded as YAML (python3-yaml)
@@ -38,6 +41,7 @@ INTERVAL = "1s"
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "15s", "$interval": "15s",
                 "$__range": "1h"}
 NEVER_EVALUATED = "0001-01-01T00:00:00Z"
+LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")  # {{label}} in a Grafana legendFormat
 PR_SET_PDEATHSIG = 1
 
 
@@ -82,12 +86,14 @@ def derived_config(monitoring):
     return cfg
 
 
-def dashboard_queries():
-    """[(panel title, PromQL)] of every panel's targets, Grafana variables expanded."""
+def dashboard_panels():
+    """[(panel title, [(PromQL, legendFormat or None)])] of every panel, Grafana variables
+    expanded."""
     with open(DASHBOARD) as f:
         dash = json.load(f)
     out = []
     for p in dash["panels"]:
+        targets = []
         for t in p.get("targets", []):
             expr = t["expr"]
             for var in sorted(GRAFANA_VARS, key=len, reverse=True):
@@ -96,7 +102,8 @@ def dashboard_queries():
             if left:
                 fail("panel %r: no value for Grafana variable %s in %r (GRAFANA_VARS)" %
                      (p["title"], ", ".join(left), t["expr"]))
-            out.append((p["title"], expr))
+            targets.append((expr, t.get("legendFormat")))
+        out.append((p["title"], targets))
     return out
 
 
@@ -191,16 +198,33 @@ def rules_not_ok(prom, groups):
     return wrong
 
 
-def queries_without_series(prom, queries):
-    """The queries that return no series now, or an error: ["panel 'T': EXPR: why"]."""
+def panel_problems(prom, panels):
+    """What Grafana would show wrong now, as ["panel 'T': EXPR: why"] (empty when every panel is
+    right): a query that fails or returns no series; a legend that names a label a series of
+    its query lacks, or that gives two series of one panel the same name."""
     wrong = []
-    for title, expr in queries:
-        try:
-            n = len(prom.api("/api/v1/query", query=expr)["result"])
-            if n == 0:
+    for title, targets in panels:
+        names = {}  # legend as shown -> the series' labels
+        for expr, legend in targets:
+            try:
+                result = prom.api("/api/v1/query", query=expr)["result"]
+            except ValueError as e:
+                wrong.append("panel %r: %s: %s" % (title, expr, e))
+                continue
+            if not result:
                 wrong.append("panel %r: %s: no series" % (title, expr))
-        except ValueError as e:
-            wrong.append("panel %r: %s: %s" % (title, expr, e))
+            for m in (r["metric"] for r in result if legend is not None):
+                lacking = [k for k in LEGEND_LABEL.findall(legend) if k not in m]
+                if lacking:
+                    wrong.append("panel %r: %s: legend %r names %s, not a label of %s" %
+                                 (title, expr, legend, ", ".join(lacking), m))
+                    break
+                shown = LEGEND_LABEL.sub(lambda g: m[g.group(1)], legend)
+                if shown in names:
+                    wrong.append("panel %r: %s: legend %r shows %r for both %s and %s" %
+                                 (title, expr, legend, shown, names[shown], m))
+                    break
+                names[shown] = m
     return wrong
 
 
@@ -213,9 +237,11 @@ def main():
                   for g in yaml.safe_load(f)["groups"]}
     check(sum(map(len, groups.values())) > 0, "aequa-alerts.yml: %d groups, %d rules" %
           (len(groups), sum(map(len, groups.values()))))
-    queries = dashboard_queries()
-    tss = any(re.search(r"\btss_", e) for _, e in queries)
-    check(queries, "dashboard.json: %d queries%s" % (len(queries), ", TSS panels" if tss else ""))
+    panels = dashboard_panels()
+    nqueries = sum(len(t) for _, t in panels)
+    tss = any(re.search(r"\btss_", e) for _, t in panels for e, _ in t)
+    check(nqueries, "dashboard.json: %d panels, %d queries%s" %
+          (len(panels), nqueries, ", TSS panels" if tss else ""))
 
     with Devnet(4, tss=tss) as net:
         monitoring = [nd["monitoring"] for nd in net.nodes]
@@ -233,21 +259,26 @@ def main():
             ok, _ = poll(lambda: not rules_not_ok(prom, groups), 60, 0.5)
             check(ok, "every rule loaded and evaluated without error%s" %
                   ("" if ok else ":\n  " + "\n  ".join(rules_not_ok(prom, groups))))
-            ok, _ = poll(lambda: not queries_without_series(prom, queries), 90, 1.0)
-            check(ok, "every dashboard query returns at least one series (%d queries)%s" %
-                  (len(queries), "" if ok else ":\n  " +
-                   "\n  ".join(queries_without_series(prom, queries))))
-            # The same check fails on a family no node exports, and on a query that does not
-            # parse: a dashboard query of either kind fails this test.
-            bogus = [("bogus family", "sum by (duty) (rate(qbft_decided_bogus_total[1m]))"),
-                     ("bogus syntax", "sum by (duty) (rate(qbft_decided_total[1m])")]
-            wrong = queries_without_series(prom, bogus)
-            check(len(wrong) == 2 and "no series" in wrong[0] and "bad_data" in wrong[1],
-                  "the check fails a query of a family never exported and one that does not "
-                  "parse: %s" % wrong)
+            ok, _ = poll(lambda: not panel_problems(prom, panels), 90, 1.0)
+            check(ok, "every dashboard query returns at least one series, each named apart by "
+                  "its panel's legend (%d queries)%s" % (nqueries, "" if ok else ":\n  " +
+                                                         "\n  ".join(panel_problems(prom, panels))))
+            # The same check fails a panel that queries a family no node exports, a query that
+            # does not parse, a legend naming a label the query drops, and one that names two
+            # series alike.
+            decided = "sum by (%s) (rate(qbft_decided_total[1m]))"
+            bogus = [("family", [(decided.replace("decided_total", "decided_bogus_total") %
+                                  "duty", "{{duty}}")]),
+                     ("syntax", [((decided % "duty")[:-1], "{{duty}}")]),
+                     ("label", [(decided % "duty", "{{instance}}")]),
+                     ("alike", [(decided % "instance, duty", "{{instance}}")])]
+            wrong = panel_problems(prom, bogus)
+            check([w.split(":", 1)[0] for w in wrong] == ["panel %r" % t for t, _ in bogus] and
+                  "no series" in wrong[0] and "bad_data" in wrong[1] and
+                  "names instance, not a label" in wrong[2] and "for both" in wrong[3],
+                  "the check fails each of four bad panels:\n  " + "\n  ".join(wrong))
 
 
-# meson's timeout sends SIGTERM: unwind, so that Prometheus and the devnet are stopped and their
-# directories removed.
-signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
-main()
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
+    main()
