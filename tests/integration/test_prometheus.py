@@ -26,9 +26,12 @@ import ctypes
 import re
 import urllib.parse
 
-import yaml
-
 from devnet import *
+
+try:
+    import yaml
+except ImportError:
+    fail("python3-yaml is missing: scripts/setup installs it")
 import traffic
 
 PROM_DIR = os.path.join(ROOT, "deploy", "prometheus")
