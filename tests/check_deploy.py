@@ -5,23 +5,24 @@
    (lib/metrics_catalog.c), and every family of the catalogue has a panel; every route label
    value they name is one the API gives (workers/api/routes.c, SPEC §12.2);
  - a 4-node devnet (the integration harness) is given traffic and the faults an operator meets
-   (duties of every type posted to every node and decided, every API and monitoring route
-   called, a worker killed, a leader down, QBFT killed with an instance in its WAL, a damaged
-   database that falls back to its checkpoint), then /metrics of every node is scraped: every family the dashboard and the rules query must be among
-   the families exported (with at least one sample), unless NOT_YET names it. A queried family
-   that a running node never exports fails the check.
+   (tests/integration/traffic.py: duties of every type posted to every node and decided, a
+   transaction included, every API and monitoring route called, a worker killed, a leader down,
+   QBFT killed with an instance in its WAL, a damaged database that falls back to its
+   checkpoint), then /metrics of every node is scraped: every family the dashboard and the
+   rules query must be among the families exported (with at least one sample), unless NOT_YET
+   names it. A queried family that a running node never exports fails the check.
 
 Usage: check_deploy.py SOURCE_ROOT (AEQUA_BUILD names the build, as for the integration tests)."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 
 root = os.path.abspath(sys.argv[1])
 sys.path.insert(0, os.path.join(root, "tests", "integration"))
 from devnet import *  # noqa: E402  (harness: check, fail, wait_for, request, Devnet)
+import traffic  # noqa: E402  (duties, a transaction, every route, faults)
 
 # Families a devnet cannot export yet, because what counts them is not built. The lead shrinks
 # this list as features land: a listed family that the devnet exports fails the check, so the
@@ -107,65 +108,8 @@ def exported_families(text):
     return out
 
 
-def decided_everywhere(net, typ, heights):
-    return all(net.decided(i, typ, h) for i in range(net.n) for h in heights)
-
-
-def metric_sum(net, i, name):
-    return sum(v for (n, _), v in net.metrics(i).items() if n == name)
-
-
 with Devnet(4) as net:
-    # Duties of every type on every node.
-    heights = range(1, 11)
-    for typ in ("attester", "proposer", "sync"):
-        codes = net.post_all(typ, heights)
-        check(all(c == 202 for c in codes.values()), "%s duties accepted by every node" % typ)
-    for typ in ("attester", "proposer", "sync"):
-        wait_for(lambda: decided_everywhere(net, typ, heights), "%s duties decided" % typ,
-                 timeout=120, interval=0.2)
-    check(True, "30 duties decided on all 4 nodes")
-    # Every route, answered or refused.
-    calls = [("api", "GET", "/health", None), ("api", "GET", "/ready", None),
-             ("api", "GET", "/v1/duty/attester/1", None), ("api", "GET", "/v1/duty/sync/999", None),
-             ("api", "POST", "/v1/duty", b"{"), ("api", "POST", "/v1/tx/plain", b"{}"),
-             ("api", "GET", "/v1/block/1", None), ("api", "GET", "/nowhere", None),
-             ("monitoring", "GET", "/status", None), ("monitoring", "GET", "/metrics", None)]
-    for i in range(net.n):
-        for where, method, path, body in calls:
-            request(net.nodes[i][where], method, path, body=body)
-    # A worker killed: restart counters.
-    old = net.workers(0)["builder"]["pid"]
-    os.kill(old, signal.SIGKILL)
-    wait_for(lambda: net.workers(0)["builder"]["state"] == "ready" and
-             net.workers(0)["builder"]["pid"] != old, "node 0's builder restarted")
-    # A leader down: round timeouts and a round change. Round 1 of attester/102 is node 3's
-    # ((102 + 0 + 1) % 4); nodes 0-2 decide it in round 2.
-    check(net.stop_node(3), "node 3 stopped (its clean stop takes a checkpoint)")
-    check(all(net.post(i, "attester", 102, {"h": 102}) == 202 for i in range(3)),
-          "attester/102 accepted by nodes 0-2")
-    wait_for(lambda: all(net.decided(i, "attester", 102) for i in range(3)),
-             "attester/102 decided without its round-1 leader", timeout=120, interval=0.2)
-    # QBFT killed with an undecided instance in its WAL: rebuilt from the WAL. Node 0 leads
-    # round 1 of attester/199 and proposes it, but no other node was given the duty.
-    appends = metric_sum(net, 0, "qbft_wal_appends_total")
-    check(net.post(0, "attester", 199, {"h": 199}) == 202, "attester/199 accepted by node 0")
-    wait_for(lambda: metric_sum(net, 0, "qbft_wal_appends_total") > appends,
-             "node 0's proposal in its WAL")
-    old = net.workers(0)["qbft"]["pid"]
-    os.kill(old, signal.SIGKILL)
-    wait_for(lambda: net.workers(0)["qbft"]["state"] == "ready" and
-             net.workers(0)["qbft"]["pid"] != old, "node 0's qbft restarted")
-    # A damaged database: StateDB falls back to its checkpoint, QBFT abstains (SPEC §7.5).
-    db = os.path.join(net.nodes[3]["data_dir"], "db", "rocksdb")
-    manifest = sorted(f for f in os.listdir(db) if f.startswith("MANIFEST-"))[-1]
-    with open(os.path.join(db, manifest), "r+b") as f:
-        f.truncate(os.path.getsize(os.path.join(db, manifest)) // 2)
-    net.start_node(3)
-    check(net.post(3, "attester", 300, {"h": 300}) == 202, "attester/300 accepted by node 3")
-    wait_for(lambda: metric_sum(net, 3, "qbft_abstain_total") > 0,
-             "node 3 abstains after its fallback", timeout=60)
-
+    traffic.drive(net)
     exported = set()
     for i in range(net.n):
         code, body, _ = request(net.nodes[i]["monitoring"], "GET", "/metrics")
