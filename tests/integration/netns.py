@@ -55,7 +55,8 @@ class Testnet(Devnet):
         self.node_env = {}
         self.tss = tss
         self.root_ns = None
-        r = subprocess.run([SCRIPT, "up", str(n), "--dir", self.dir] + (["--tss"] if tss else []),
+        r = subprocess.run([SCRIPT, "up", str(n), "--dir", self.dir, "--timeout", "180"] +
+                           (["--tss"] if tss else []),
                            env=dict(os.environ, AEQUA_BUILD=BUILD), capture_output=True,
                            text=True)
         sys.stdout.write(r.stdout + r.stderr)
