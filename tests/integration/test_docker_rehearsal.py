@@ -5,8 +5,8 @@ each container would see, and form a cluster.
 
 Each node gets a mount namespace laid out as its container: its node<i>/ directory read-only at
 /etc/aequa (owned by another user than root, as when an operator ran gen), an empty directory as
-the data volume at /var/lib/aequa, a tmpfs at /run/aequa, an /etc/hosts that resolves the
-service names; it runs the image's ENTRYPOINT (the build's supervisor in place of
+the data volume at /var/lib/aequa, tmpfs at /run/aequa and /tmp, an /etc/hosts that resolves the
+service names, the rest read-only (but the build tree); it runs the image's ENTRYPOINT (the build's supervisor in place of
 /usr/bin/aequa-supervisor) as root with only the compose file's capabilities and NoNewPrivs. The
 four share one network namespace of their own (loopback; distinct ports per node, as in the
 containers), so nothing here touches the host's ports. Checked:
@@ -17,7 +17,7 @@ containers), so nothing here touches the host's ports. Checked:
    and belongs to 'aequa';
  - a duty posted to the four nodes is decided on all four;
  - SIGTERM stops each node with exit 0 (docker stop).
-Not rehearsed: the read-only root filesystem, the image's Debian packages (tests/check_docker.py
+Not rehearsed: the image's Debian packages (tests/check_docker.py
 checks those), Docker's networking and published ports.
 
 Needs root and unshare(1); skipped (77) when namespaces cannot be made."""
@@ -70,6 +70,8 @@ try:
     operator = 1000  # the host user who ran gen: not root, not 'aequa'
     aequa = pwd.getpwnam("aequa")
     hosts = "127.0.0.1 " + " ".join(names)
+    # The compose file's tmpfs on /tmp, unless the build tree is there.
+    tmp_tmpfs = "true" if BUILD.startswith("/tmp/") else "mount -t tmpfs -o nosuid,nodev tmpfs /tmp"
     for i, name in enumerate(names):
         node_dir = os.path.join(work, "cluster", "node%d" % i)
         for f in [node_dir] + [os.path.join(node_dir, x) for x in os.listdir(node_dir)]:
@@ -95,6 +97,11 @@ try:
             "mount -t tmpfs -o mode=0755 tmpfs /run",
             "mkdir /run/aequa",
             "mount -t tmpfs -o nosuid,nodev,noexec tmpfs /run/aequa",
+            # read_only: true. The build tree stays writable (coverage data of a test build).
+            "mount --bind %s %s" % (BUILD, BUILD),
+            "mount -o remount,bind,ro /",
+            tmp_tmpfs,
+            "cd /var/lib/aequa",  # WORKDIR
             "exec setpriv --bounding-set %s --no-new-privs %s" % (bounding, " ".join(
                 shlex.quote(a) for a in [SUPERVISOR] + entrypoint[1:])),
         ])
@@ -119,7 +126,11 @@ try:
     for i, name in enumerate(names):
         wait_for(lambda: ready(i), "%s ready (every worker READY, P2P quorum)" % name, timeout=90,
                  interval=0.2)
-    check(True, "all four nodes ready, their peers dialled by service name")
+    for i, name in enumerate(names):
+        wait_for(lambda: metric(parse_metrics(request(mon[i], "GET", "/metrics")[1].decode()),
+                                "p2p_conns_open") == 3,
+                 "%s: links to its 3 peers, dialled by service name" % name, timeout=60)
+    check(True, "all four nodes ready with links to their 3 peers, dialled by service name")
 
     def healthcheck(api_port):
         env = dict(os.environ, AEQUA_API_PORT=str(api_port))
@@ -131,7 +142,19 @@ try:
               % (name, api_port))
     check(healthcheck(free_port()) != 0, "HEALTHCHECK fails where no node listens")
 
+    def mount_options(pid, target):
+        """The per-mount options of target as process pid sees it (the last mount there)."""
+        opts = None
+        with open("/proc/%d/mountinfo" % pid) as f:
+            for line in f:
+                fields = line.split()
+                if fields[4] == target:
+                    opts = fields[5].split(",")
+        return opts
+
     for i, name in enumerate(names):
+        check("ro" in mount_options(procs[i].pid, "/") and "ro" in mount_options(
+            procs[i].pid, "/etc/aequa"), "%s: / and /etc/aequa are read-only for it" % name)
         code, body, _ = request(mon[i], "GET", "/status")
         workers = json.loads(body)["workers"]
         check(len(workers) == 5 and all(w["state"] == "ready" for w in workers),
