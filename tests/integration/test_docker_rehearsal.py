@@ -68,7 +68,10 @@ try:
     check(gen.returncode == 0, "deploy/testnet/gen made the cluster" +
           ("" if gen.returncode == 0 else ": " + gen.stderr))
     operator = 1000  # the host user who ran gen: not root, not 'aequa'
-    aequa = pwd.getpwnam("aequa")
+    try:
+        aequa = pwd.getpwnam("aequa")
+    except KeyError:
+        fail("no user 'aequa', which the workers drop to (scripts/setup creates it)")
     hosts = "127.0.0.1 " + " ".join(names)
     # The compose file's tmpfs on /tmp, unless the build tree is there.
     tmp_tmpfs = "true" if BUILD.startswith("/tmp/") else "mount -t tmpfs -o nosuid,nodev tmpfs /tmp"
