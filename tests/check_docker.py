@@ -237,6 +237,16 @@ ignore = open(rel("deploy", "docker", "Dockerfile.dockerignore")).read().split("
 for pattern in (".git", "build*", "deploy/testnet/cluster", "**/*.key"):
     check(pattern in ignore, "the build context leaves out %s" % pattern)
 
+# The single-node try-out config: the embedded default's cluster (no lock, no key), in the data
+# volume, on node 0's ports, reachable through published ports.
+single = configparser.ConfigParser()
+single.read(rel("deploy", "docker", "single-node.conf"))
+check(not single.has_option("node", "lock") and not single.has_option("node", "key") and
+      single.get("node", "data_dir", fallback="/var/lib/aequa") == "/var/lib/aequa",
+      "single-node.conf: a one-operator cluster created in the data volume")
+check(single["api"]["listen"] == "0.0.0.0:4600" and single["monitoring"]["listen"] ==
+      "0.0.0.0:4620", "single-node.conf: listens on 0.0.0.0, ports 4600 and 4620")
+
 # ---------------------------------------------------------------- gen and the compose file
 work = tempfile.mkdtemp(prefix="check-docker-")
 aequactl = next(b for b in binaries if os.path.basename(b) == "aequactl")
