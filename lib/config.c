@@ -163,8 +163,9 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
                 return -1;
             }
         }
+        /* %.32s: gcc -O3 (release builds) cannot see that v fits and fails -Wformat-truncation. */
         if (k->type == T_TIMER && strcmp(v, "exponential") != 0 && strcmp(v, "linear") != 0) {
-            snprintf(err, errsz, "expected 'exponential' or 'linear', got '%s'", v);
+            snprintf(err, errsz, "expected 'exponential' or 'linear', got '%.32s'", v);
             return -1;
         }
         memcpy(field, v, strlen(v) + 1);
