@@ -148,12 +148,16 @@ static enum proxy_result parse_status_line(const uint8_t *p, size_t s, size_t le
 /* Whether the last transfer coding of a Transfer-Encoding value is chunked. */
 static bool ends_chunked(const uint8_t *p, struct http1_span v)
 {
-    size_t end = (size_t)v.off + v.len, s = end;
-    while (s > v.off && p[s - 1] != ',')
-        s--;
-    while (s < end && (p[s] == ' ' || p[s] == '\t'))
-        s++;
-    return end - s == 7 && strncasecmp((const char *)p + s, "chunked", 7) == 0;
+    struct http1_span last = v;
+    for (uint32_t i = 0; i < v.len; i++) {
+        if (p[v.off + i] == ',')
+            last = (struct http1_span){v.off + i + 1, v.len - i - 1};
+    }
+    while (last.len > 0 && (p[last.off] == ' ' || p[last.off] == '\t')) {
+        last.off++;
+        last.len--;
+    }
+    return span_eq(p, last, "chunked");
 }
 
 enum proxy_result proxy_response_parse(const uint8_t *p, size_t n, bool head_request,
