@@ -304,13 +304,11 @@ int proxy_chunked_decode(struct proxy_chunked *c, uint8_t *p, size_t n, size_t *
                     return -1;
                 c->left = c->left * 16 + (uint64_t)hex_value(b);
                 c->state = CS_SIZE_MORE;
-            } else if (c->state == CS_SIZE) {
-                return -1;
-            } else if (b == ';' || b == ' ' || b == '\t') {
+            } else if (c->state == CS_SIZE_MORE && (b == ';' || b == ' ' || b == '\t')) {
                 c->state = CS_EXT;
-            } else if (b == '\r') {
+            } else if (c->state == CS_SIZE_MORE && b == '\r') {
                 c->state = CS_SIZE_LF;
-            } else if (b == '\n') {
+            } else if (c->state == CS_SIZE_MORE && b == '\n') {
                 size_line_done(c);
             } else {
                 return -1;
