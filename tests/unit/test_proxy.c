@@ -371,9 +371,9 @@ START_TEST(chunked_whole)
 END_TEST
 
 /* The same body in pieces of every size decodes to the same bytes. */
-START_TEST(chunked_pieces)
+static void chunked_in_pieces(size_t piece)
 {
-    size_t piece = (size_t)_i + 1, n = strlen(chunked_body);
+    size_t n = strlen(chunked_body);
     struct proxy_chunked c = {0};
     char got[64] = "";
     size_t got_len = 0;
@@ -388,6 +388,12 @@ START_TEST(chunked_pieces)
     ck_assert(c.done);
     ck_assert_uint_eq(got_len, 21);
     ck_assert_int_eq(memcmp(got, "hello world0123456789", 21), 0);
+}
+
+START_TEST(chunked_pieces)
+{
+    for (size_t piece = 1; piece <= strlen(chunked_body); piece++)
+        chunked_in_pieces(piece);
 }
 END_TEST
 
@@ -432,6 +438,7 @@ int main(void)
 {
     Suite *s = suite_create("proxy");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, url_good, 0, (int)ARRAY_LEN(good_urls));
     tcase_add_loop_test(tc, url_bad, 0, (int)ARRAY_LEN(bad_urls));
     tcase_add_test(tc, url_bounds);
@@ -442,7 +449,7 @@ int main(void)
     tcase_add_test(tc, response_head_filtered);
     tcase_add_test(tc, response_head_framing);
     tcase_add_test(tc, chunked_whole);
-    tcase_add_loop_test(tc, chunked_pieces, 0, (int)strlen(chunked_body));
+    tcase_add_test(tc, chunked_pieces);
     tcase_add_test(tc, chunked_bad);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
