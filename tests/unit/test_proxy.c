@@ -378,7 +378,7 @@ static void chunked_in_pieces(size_t piece)
     char got[64] = "";
     size_t got_len = 0;
     for (size_t off = 0; off < n && !c.done; off += piece) {
-        uint8_t p[64];
+        uint8_t p[sizeof(chunked_body)];
         size_t len = n - off < piece ? n - off : piece, data;
         memcpy(p, chunked_body + off, len);
         ck_assert_int_eq(proxy_chunked_decode(&c, p, len, &data), 0);
