@@ -1,4 +1,5 @@
 #include "lib/config.h"
+#include "lib/url.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ctype { T_STR, T_PATH, T_U64, T_I64, T_BOOL, T_HOSTPORT, T_TIMER };
+enum ctype { T_STR, T_PATH, T_U64, T_I64, T_BOOL, T_HOSTPORT, T_TIMER, T_URL };
 
 struct key_def {
     const char *section;
@@ -44,7 +45,11 @@ static const struct key_def keys[] = {
     /* at least one largest body (2 MiB, workers/api/main.c) */
     U("api", "body_buffer_bytes", api_body_buffer_bytes, "67108864", 2097152, 1ull << 40),
     U("api", "max_open_duties", api_max_open_duties, "512", 1, 10000000),
-    {"api", "upstream", T_STR, F(api_upstream), NULL, 0, 0},
+    {"api", "upstream", T_URL, F(api_upstream), NULL, 0, 0},
+    /* the reverse proxy to the upstream (workers/api/front.c) */
+    U("api", "upstream_connect_timeout_ms", api_upstream_connect_timeout_ms, "5000", 10, 600000),
+    U("api", "upstream_timeout_ms", api_upstream_timeout_ms, "30000", 10, 3600000),
+    U("api", "upstream_max_connections", api_upstream_max_connections, "64", 1, 65536),
 
     {"monitoring", "listen", T_HOSTPORT, F(monitoring_listen), "127.0.0.1:4620", 0, 0},
     U("monitoring", "threads", monitoring_threads, "4", 1, 64),
@@ -129,6 +134,7 @@ static size_t field_size(enum ctype t)
     case T_STR:
     case T_HOSTPORT:
     case T_TIMER:
+    case T_URL:
         return CFG_STR;
     default:
         return 0;
@@ -143,7 +149,8 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
     case T_STR:
     case T_PATH:
     case T_HOSTPORT:
-    case T_TIMER: {
+    case T_TIMER:
+    case T_URL: {
         size_t cap = field_size(k->type);
         /* inih keeps "key =;x" as ";x" but reads "key = ;x" as an empty value and a comment:
          * such a value would not mean the same once written out again (-n). */
@@ -162,6 +169,13 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
                 snprintf(err, errsz, "expected HOST:PORT, got '%s'", v);
                 return -1;
             }
+        }
+        struct http_url url;
+        char why[160];
+        /* empty: no upstream */
+        if (k->type == T_URL && v[0] && url_parse_http(v, &url, why, sizeof(why)) < 0) {
+            snprintf(err, errsz, "%s, got '%.80s'", why, v);
+            return -1;
         }
         /* %.32s: gcc -O3 (release builds) cannot see that v fits and fails -Wformat-truncation. */
         if (k->type == T_TIMER && strcmp(v, "exponential") != 0 && strcmp(v, "linear") != 0) {

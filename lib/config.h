@@ -48,6 +48,9 @@ struct config {
     uint64_t api_body_buffer_bytes;
     uint64_t api_max_open_duties;
     char api_upstream[CFG_STR];
+    uint64_t api_upstream_connect_timeout_ms;
+    uint64_t api_upstream_timeout_ms;
+    uint64_t api_upstream_max_connections;
     /* [monitoring] */
     char monitoring_listen[CFG_STR];
     uint64_t monitoring_threads;

@@ -228,6 +228,15 @@ START_TEST(bad_values)
     ck_assert_ptr_nonnull(strstr(err, ":2: [supervisor] user: a value cannot start with ';'"));
     ck_assert_int_eq(load("[api]\nupstream = ; a comment, no value\n", &cfg, err, sizeof(err)), 0);
     ck_assert_str_eq(cfg.api_upstream, "");
+    /* the upstream: http://HOST[:PORT][/PATH] only (lib/url.h), named like any bad value */
+    ck_assert_int_eq(load("[api]\nupstream = http://bn:5052/eth\n", &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg.api_upstream, "http://bn:5052/eth");
+    ck_assert_int_eq(load("[api]\nupstream = https://bn:5052\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: [api] upstream: https is not supported"));
+    ck_assert_ptr_nonnull(strstr(err, "got 'https://bn:5052'"));
+    ck_assert_int_eq(load("[api]\nupstream = bn:5052\n", &cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "expected http://HOST[:PORT][/PATH]"));
+    ck_assert_int_eq(load("[api]\nupstream_timeout_ms = 0\n", &cfg, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -350,6 +359,9 @@ START_TEST(front_limits)
     ck_assert_uint_eq(cfg.monitoring_threads, 4);
     ck_assert_uint_eq(cfg.monitoring_max_connections, 64);
     ck_assert_uint_eq(cfg.monitoring_max_connections_per_address, 16);
+    ck_assert_uint_eq(cfg.api_upstream_connect_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg.api_upstream_timeout_ms, 30000);
+    ck_assert_uint_eq(cfg.api_upstream_max_connections, 64);
     ck_assert_int_eq(load("[api]\nmax_connections = 2000\nmax_connections_per_address = 1500\n"
                           "header_timeout_ms = 1000\nbody_timeout_ms = 2000\n"
                           "idle_timeout_ms = 3000\nbody_buffer_bytes = 4194304\n"

@@ -4,7 +4,8 @@
  * only complete requests. Handlers run on civetweb's threads and reach the rest of the node
  * through the bridge. Routes are one table (routes.c); every answer is written in one call,
  * counted in api_requests_total{route,code} and api_latency_seconds{route}, and logged as
- * api_request.
+ * api_request. With --upstream, the validator API's front proxies every path no route serves to
+ * the upstream itself (front_proxy in front.h, route label "proxy"); civetweb never sees those.
  */
 #ifndef AEQUA_API_API_H
 #define AEQUA_API_API_H

@@ -14,6 +14,7 @@
 #include "workers/api/api.h"
 #include "workers/api/conn_limit.h"
 #include "workers/api/http1.h"
+#include "workers/api/proxy.h"
 
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -63,10 +64,11 @@ static const char timeout_408[] =
     "Content-Length: 16\r\nConnection: close\r\n\r\nrequest timeout\n";
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-enum cstate { C_HEAD, C_BODY, C_WAIT, C_SEND, C_IDLE, C_LINGER };
+enum cstate { C_HEAD, C_BODY, C_WAIT, C_SEND, C_IDLE, C_LINGER, C_PROXY };
 enum ustate { U_CLOSED, U_CONNECTING, U_IDLE, U_BUSY };
 
 struct upstream;
+struct proxy_conn;
 
 struct client {
     struct front *f;
@@ -86,6 +88,7 @@ struct client {
     size_t dropped; /* bytes dropped while lingering */
     bool close_after;
     struct upstream *up;        /* in flight on */
+    struct proxy_conn *px;      /* C_PROXY: the request at the --upstream */
     struct client *prev, *next; /* every client */
     struct client *wait_next;   /* queued for an upstream */
 };
@@ -117,6 +120,7 @@ struct front {
     struct client *clients;
     struct client *wait_head, **wait_tail;
     struct upstream *ups;
+    unsigned nproxied; /* proxy_conns open */
     uint64_t budget_used;
     struct mseries *open_gauge, *rejected[R_N];
     uint64_t reject_logged_ns[R_N], reject_suppressed[R_N];
@@ -130,6 +134,10 @@ static void upstream_on_io(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_close(struct upstream *u);
 static void dispatch(struct front *f, struct client *c);
 static void front_finish(struct front *f);
+static void proxy_start(struct client *c);
+static void proxy_pump(struct proxy_conn *px);
+static void proxy_abort(struct proxy_conn *px, const char *why);
+static void proxy_free(struct proxy_conn *px);
 
 /* ---- small helpers ---- */
 
@@ -232,6 +240,8 @@ static void client_close(struct client *c)
     /* A request in flight has no watcher or timer: it ends here only when the front stops. */
     if (c->up)
         upstream_close(c->up);
+    else if (c->px)
+        proxy_free(c->px);
     else if (c->state == C_WAIT)
         wait_unlink(f, c);
     budget_release(c);
@@ -387,6 +397,12 @@ static void client_advance(struct client *c)
         watch(c->f->loop, &c->io, c->fd, 0);
         buf_reset(&c->fwd);
         http1_request_forward(c->in.data, &c->req, &c->fwd);
+        const struct front_proxy *px = c->f->lim.proxy;
+        if (px && !api_route_find(c->f->listener, (const char *)c->in.data + c->req.path.off,
+                                  c->req.path.len)) {
+            proxy_start(c);
+            return;
+        }
         c->state = C_WAIT;
         dispatch(c->f, c);
     }
@@ -433,7 +449,9 @@ static void client_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     struct client *c = w->data;
-    if (c->state == C_SEND && (revents & EV_WRITE))
+    if (c->state == C_PROXY && (revents & EV_WRITE))
+        proxy_pump(c->px);
+    else if (c->state == C_SEND && (revents & EV_WRITE))
         client_flush(c);
     else if (revents & EV_READ)
         client_read(c);
@@ -457,6 +475,10 @@ static void client_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     case C_SEND:
         count_reject(c->f, R_SEND_TIMEOUT, c->addr);
         break;
+    case C_PROXY: /* streaming an upstream's answer: the client took none of it in time */
+        count_reject(c->f, R_SEND_TIMEOUT, c->addr);
+        proxy_abort(c->px, "the client did not take the answer in time");
+        return;
     default: /* C_IDLE: keep-alive over; C_LINGER: done */
         break;
     }
@@ -774,6 +796,375 @@ static void upstream_on_io(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
+/* ---- the reverse proxy to --upstream (front_proxy in front.h) ---- */
+
+enum pstate { P_CONNECTING, P_SENDING, P_HEAD, P_BODY };
+
+struct proxy_conn {
+    struct client *c;
+    int fd;
+    enum pstate state;
+    ev_io io;
+    ev_timer timer; /* connect_timeout_ms, then timeout_ms of silence */
+    struct buf req; /* the head sent upstream; the body is the client's, in c->in */
+    size_t sent;    /* bytes of head and body written */
+    struct buf in;  /* the answer's head, then one read of its body */
+    int status;     /* the upstream's, once its head is in */
+    enum proxy_body body;
+    uint64_t left; /* PROXY_BODY_LENGTH: bytes still to come */
+    struct proxy_chunked chunked;
+    enum proxy_out out; /* how the client gets the body */
+};
+
+static void proxy_account(struct proxy_conn *px, int status, const char *detail)
+{
+    struct client *c = px->c;
+    char method[33], path[257];
+    span_text(c, c->req.method, method, sizeof(method));
+    span_text(c, c->req.path, path, sizeof(path));
+    api_account("proxy", method, path, status, (double)(now_ns() - c->t0) / 1e9, detail);
+}
+
+static void proxy_free(struct proxy_conn *px)
+{
+    struct front *f = px->c->f;
+    ev_io_stop(f->loop, &px->io);
+    ev_timer_stop(f->loop, &px->timer);
+    if (px->fd >= 0)
+        close(px->fd);
+    buf_free(&px->req);
+    buf_free(&px->in);
+    px->c->px = NULL;
+    f->nproxied--;
+    free(px);
+}
+
+/* Before the answer's head: the client gets status (502 or 504), and the connection closes. */
+static void proxy_fail(struct proxy_conn *px, int status, const char *why)
+{
+    struct client *c = px->c;
+    char a[INET_ADDRSTRLEN];
+    addr_text(c->addr, a, sizeof(a));
+    log_warn("api_proxy", LS("upstream", c->f->lim.proxy->url.authority), LS("addr", a),
+             LI("code", status), LS("err", why));
+    proxy_free(px);
+    client_answer(c, status, status == 504 ? "gateway timeout" : "bad gateway", why, true);
+}
+
+/* After the answer's head: the client connection is cut, so that it sees a short body. */
+static void proxy_abort(struct proxy_conn *px, const char *why)
+{
+    struct client *c = px->c;
+    log_warn("api_proxy", LS("upstream", c->f->lim.proxy->url.authority), LI("code", px->status),
+             LS("err", why));
+    proxy_account(px, px->status, why);
+    client_close(c);
+}
+
+static void proxy_wait(struct proxy_conn *px, int events, uint64_t timeout_ms)
+{
+    struct front *f = px->c->f;
+    watch(f->loop, &px->io, px->fd, events);
+    ev_timer_stop(f->loop, &px->timer);
+    ev_timer_set(&px->timer, ms(timeout_ms), 0);
+    ev_timer_start(f->loop, &px->timer);
+}
+
+/* The whole answer is in c->out: the upstream goes, the client connection goes on as after any
+ * answer (client_flush). */
+static void proxy_done(struct proxy_conn *px)
+{
+    struct client *c = px->c;
+    struct front *f = c->f;
+    if (px->out == PROXY_OUT_CHUNKED)
+        buf_append_str(&c->out, "0\r\n\r\n");
+    proxy_account(px, px->status, NULL);
+    proxy_free(px);
+    budget_release(c);
+    c->close_after |= f->stopping;
+    size_t used = c->req.head_len + c->req.content_length;
+    memmove(c->in.data, c->in.data + used, c->in.len - used);
+    c->in.len -= used;
+    trim(&c->in);
+    ev_timer_stop(f->loop, &c->timer);
+    c->state = C_SEND;
+    client_flush(c);
+}
+
+/* Body bytes of the upstream's answer, framed for the client. */
+static void proxy_emit(struct proxy_conn *px, const uint8_t *p, size_t n)
+{
+    struct buf *out = &px->c->out;
+    if (n == 0)
+        return;
+    if (px->out == PROXY_OUT_CHUNKED)
+        buf_printf(out, "%zx\r\n", n);
+    buf_append(out, p, n);
+    if (px->out == PROXY_OUT_CHUNKED)
+        buf_append(out, "\r\n", 2);
+}
+
+/* Body bytes read (p[0..n), decoded in place when chunked); 1 when the body is whole, -1 when
+ * it is malformed. */
+static int proxy_body(struct proxy_conn *px, uint8_t *p, size_t n)
+{
+    size_t data;
+    switch (px->body) {
+    case PROXY_BODY_NONE:
+        return 1;
+    case PROXY_BODY_LENGTH:
+        data = n < px->left ? n : (size_t)px->left;
+        proxy_emit(px, p, data);
+        px->left -= data;
+        return px->left == 0;
+    case PROXY_BODY_CHUNKED:
+        if (proxy_chunked_decode(&px->chunked, p, n, &data) < 0)
+            return -1;
+        proxy_emit(px, p, data);
+        return px->chunked.done;
+    case PROXY_BODY_EOF:
+        proxy_emit(px, p, n);
+        return 0;
+    }
+    return -1;
+}
+
+/* The answer's head is in px->in: the client's head goes to c->out, then what followed it. */
+static void proxy_on_head(struct proxy_conn *px, const struct proxy_response *r)
+{
+    struct client *c = px->c;
+    bool close;
+    px->status = r->status;
+    px->body = r->body;
+    px->left = r->length;
+    buf_reset(&c->out);
+    c->out_off = 0;
+    px->out = proxy_response_head(px->in.data, r, c->req.minor,
+                                  c->req.keep_alive && !c->f->stopping, &c->out, &close);
+    c->close_after = close;
+    px->state = P_BODY;
+    int rc = proxy_body(px, px->in.data + r->head_len, px->in.len - r->head_len);
+    buf_reset(&px->in);
+    if (rc < 0)
+        proxy_abort(px, "malformed chunked body from the upstream");
+    else if (rc > 0)
+        proxy_done(px);
+    else
+        proxy_pump(px);
+}
+
+/* Find the answer's head in what came so far; skip interim (1xx) heads. */
+static void proxy_parse_head(struct proxy_conn *px)
+{
+    for (;;) {
+        struct proxy_response r;
+        enum proxy_result res =
+            proxy_response_parse(px->in.data, px->in.len, is_head_request(px->c), &r);
+        if (res == PROXY_INCOMPLETE)
+            return;
+        if (res == PROXY_BAD) {
+            proxy_fail(px, 502, r.detail);
+            return;
+        }
+        if (res == PROXY_OK) {
+            proxy_on_head(px, &r);
+            return;
+        }
+        memmove(px->in.data, px->in.data + r.head_len, px->in.len - r.head_len);
+        px->in.len -= r.head_len;
+    }
+}
+
+static void proxy_recv(struct proxy_conn *px)
+{
+    buf_reserve(&px->in, READ_CHUNK);
+    ssize_t n = recv(px->fd, px->in.data + px->in.len, READ_CHUNK, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n < 0 && px->state == P_HEAD) {
+        proxy_fail(px, 502,
+                   errno == ECONNRESET ? "the upstream reset the connection"
+                                       : "cannot read from the upstream");
+        return;
+    }
+    if (n <= 0 && px->state == P_HEAD) {
+        proxy_fail(px, 502, "the upstream closed the connection without an answer");
+        return;
+    }
+    if (n <= 0) {
+        if (n == 0 && px->body == PROXY_BODY_EOF)
+            proxy_done(px);
+        else
+            proxy_abort(px, "the upstream closed the connection before the end of the body");
+        return;
+    }
+    px->in.len += (size_t)n;
+    if (px->state == P_HEAD) {
+        proxy_wait(px, EV_READ, px->c->f->lim.proxy->timeout_ms);
+        proxy_parse_head(px);
+        return;
+    }
+    int rc = proxy_body(px, px->in.data, px->in.len);
+    buf_reset(&px->in);
+    if (rc < 0)
+        proxy_abort(px, "malformed chunked body from the upstream");
+    else if (rc > 0)
+        proxy_done(px);
+    else
+        proxy_pump(px);
+}
+
+static void proxy_send(struct proxy_conn *px)
+{
+    struct client *c = px->c;
+    size_t hlen = px->req.len, blen = c->req.content_length;
+    bool progress = false;
+    while (px->sent < hlen + blen) {
+        struct iovec iov[2];
+        int n = 0;
+        if (px->sent < hlen)
+            iov[n++] = (struct iovec){px->req.data + px->sent, hlen - px->sent};
+        size_t boff = px->sent > hlen ? px->sent - hlen : 0;
+        if (blen > boff)
+            iov[n++] = (struct iovec){c->in.data + c->req.head_len + boff, blen - boff};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(px->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (progress)
+                proxy_wait(px, EV_WRITE, c->f->lim.proxy->timeout_ms);
+            return;
+        }
+        if (w <= 0) {
+            proxy_fail(px, 502, "the upstream connection broke while sending the request");
+            return;
+        }
+        px->sent += (size_t)w;
+        progress = true;
+    }
+    px->state = P_HEAD;
+    proxy_wait(px, EV_READ, c->f->lim.proxy->timeout_ms);
+}
+
+/* Write what the client has of the answer; once it has taken all, read the upstream again. The
+ * client gets body_timeout_ms for each stall, the upstream timeout_ms of silence. */
+static void proxy_pump(struct proxy_conn *px)
+{
+    struct client *c = px->c;
+    struct front *f = c->f;
+    bool progress = false;
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (progress || !ev_is_active(&c->timer))
+                deadline(c, ms(f->lim.body_timeout_ms));
+            watch(f->loop, &c->io, c->fd, EV_WRITE);
+            ev_io_stop(f->loop, &px->io);
+            ev_timer_stop(f->loop, &px->timer);
+            return;
+        }
+        if (n <= 0) {
+            proxy_abort(px, "the client connection broke");
+            return;
+        }
+        c->out_off += (size_t)n;
+        progress = true;
+    }
+    buf_reset(&c->out);
+    c->out_off = 0;
+    ev_timer_stop(f->loop, &c->timer);
+    watch(f->loop, &c->io, c->fd, 0);
+    proxy_wait(px, EV_READ, f->lim.proxy->timeout_ms);
+}
+
+static void proxy_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct proxy_conn *px = w->data;
+    if (px->state == P_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err) {
+            proxy_fail(px, 502,
+                       err == ECONNREFUSED ? "the upstream refused the connection"
+                                           : "cannot connect to the upstream");
+            return;
+        }
+        px->state = P_SENDING;
+        proxy_wait(px, EV_WRITE, px->c->f->lim.proxy->timeout_ms);
+    }
+    if (px->state == P_SENDING)
+        proxy_send(px);
+    else
+        proxy_recv(px);
+}
+
+static void proxy_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct proxy_conn *px = w->data;
+    if (px->state == P_CONNECTING)
+        proxy_fail(px, 504, "the upstream did not accept the connection in time");
+    else if (px->state != P_BODY)
+        proxy_fail(px, 504, "the upstream did not answer in time");
+    else
+        proxy_abort(px, "the upstream stopped sending the body");
+}
+
+/* The client's request is whole: open a connection to the upstream for it. */
+static void proxy_start(struct client *c)
+{
+    struct front *f = c->f;
+    const struct front_proxy *cfg = f->lim.proxy;
+    if (!cfg->resolved) {
+        client_answer(c, 502, "bad gateway", "the upstream's host did not resolve at start", true);
+        return;
+    }
+    if (f->nproxied >= cfg->max_connections) {
+        client_answer(c, 503, "busy", "upstream connections at their cap", true);
+        return;
+    }
+    struct proxy_conn *px = xcalloc(1, sizeof(*px));
+    px->fd = -1;
+    px->c = c;
+    c->px = px;
+    c->state = C_PROXY;
+    f->nproxied++;
+    ev_init(&px->io, proxy_on_io);
+    px->io.data = px;
+    ev_init(&px->timer, proxy_on_timer);
+    px->timer.data = px;
+    char a[INET_ADDRSTRLEN];
+    addr_text(c->addr, a, sizeof(a));
+    proxy_request_head(c->in.data, &c->req, &cfg->url, a, &px->req);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(cfg->url.port),
+                             .sin_addr.s_addr = htonl(cfg->addr)};
+    px->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (px->fd < 0) {
+        proxy_fail(px, 502, "no socket for the upstream connection");
+        return;
+    }
+    int one = 1;
+    setsockopt(px->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(px->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+        proxy_fail(px, 502,
+                   errno == ECONNREFUSED ? "the upstream refused the connection"
+                                         : "cannot connect to the upstream");
+        return;
+    }
+    px->state = P_CONNECTING;
+    proxy_wait(px, EV_WRITE, cfg->connect_timeout_ms);
+}
+
 /* ---- thread, start and stop ---- */
 
 /* Close everything and leave the loop. */
@@ -799,8 +1190,9 @@ static void on_stop_grace(struct ev_loop *loop, ev_timer *w, int revents)
     front_finish(w->data);
 }
 
-/* Stop accepting; requests in flight (queued, at civetweb, being written) may finish, each on a
- * connection closed after its answer, for STOP_GRACE_S at most; every other connection goes now. */
+/* Stop accepting; requests in flight (queued, at civetweb or the upstream, being written) may
+ * finish, each on a connection closed after its answer, for STOP_GRACE_S at most; every other
+ * connection goes now. */
 static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)revents;
@@ -811,7 +1203,7 @@ static void on_stop(struct ev_loop *loop, ev_async *w, int revents)
     struct client *next;
     for (struct client *c = f->clients; c && !f->finished; c = next) {
         next = c->next;
-        if (c->state != C_WAIT && c->state != C_SEND)
+        if (c->state != C_WAIT && c->state != C_SEND && c->state != C_PROXY)
             client_close(c);
     }
     if (f->finished)

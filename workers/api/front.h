@@ -26,18 +26,39 @@
 #ifndef AEQUA_API_FRONT_H
 #define AEQUA_API_FRONT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "lib/url.h"
+
+/* The reverse proxy of the validator API (SPEC §11.1): a request for a path no route serves goes
+ * to the upstream on a connection of its own, on the front's loop; its answer is streamed to the
+ * client through a bounded buffer (the upstream is read only when the client has taken what came
+ * before). No civetweb thread is involved, so a slow upstream cannot starve the node's routes.
+ * An upstream that refuses, resets, or answers what is not HTTP/1.x gets the client a 502; one
+ * that does not connect within connect_timeout_ms or stays silent for timeout_ms before its
+ * answer's head, a 504; after the head, either cuts the client connection (the client sees a
+ * short body). At most max_connections requests are proxied at once; beyond, 503 busy. */
+struct front_proxy {
+    struct http_url url;
+    bool resolved; /* url.host resolved (at start); if not, every proxied request is a 502 */
+    uint32_t addr; /* IPv4, host order */
+    uint64_t connect_timeout_ms;
+    uint64_t timeout_ms; /* the longest the upstream may stay silent */
+    uint64_t max_connections;
+};
 
 struct front_limits {
     uint64_t max_connections; /* client connections held at once */
     uint64_t max_per_address; /* ... from one source address */
     uint64_t header_timeout_ms;
-    uint64_t body_timeout_ms; /* also the deadline for a client to take its answer */
-    uint64_t idle_timeout_ms; /* keep-alive connection without a request */
-    uint64_t body_max;        /* the largest request body forwarded; larger: 413 */
-    uint64_t body_budget;     /* request body bytes held at once; beyond it: 503 */
-    unsigned upstreams;       /* loopback connections to civetweb (its thread count) */
+    uint64_t body_timeout_ms;        /* also the deadline for a client to take its answer */
+    uint64_t idle_timeout_ms;        /* keep-alive connection without a request */
+    uint64_t body_max;               /* the largest request body forwarded; larger: 413 */
+    uint64_t body_budget;            /* request body bytes held at once; beyond it: 503 */
+    unsigned upstreams;              /* loopback connections to civetweb (its thread count) */
+    const struct front_proxy *proxy; /* NULL: paths no route serves are civetweb's 404 */
 };
 
 struct front;

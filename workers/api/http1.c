@@ -48,7 +48,7 @@ static bool span_is(const uint8_t *p, size_t len, const char *s)
 
 /* Offset just past the blank line that ends a head starting at p[start], or 0 if none within
  * p[0..limit). crlf_only: a response (civetweb always writes CRLF). */
-static size_t head_end(const uint8_t *p, size_t start, size_t limit, bool crlf_only)
+size_t http1_head_end(const uint8_t *p, size_t start, size_t limit, bool crlf_only)
 {
     for (size_t i = start; i < limit; i++) {
         if (p[i] != '\n')
@@ -65,7 +65,7 @@ static size_t head_end(const uint8_t *p, size_t start, size_t limit, bool crlf_o
 
 /* Next line of [*pos, end): its bytes without the terminator in [*s, *s + *len). -1 when a CR
  * stands anywhere but before the LF. */
-static int next_line(const uint8_t *p, size_t *pos, size_t end, size_t *s, size_t *len)
+int http1_next_line(const uint8_t *p, size_t *pos, size_t end, size_t *s, size_t *len)
 {
     const uint8_t *nl = memchr(p + *pos, '\n', end - *pos);
     size_t e = nl ? (size_t)(nl - p) : end;
@@ -128,8 +128,8 @@ static enum http1_result parse_request_line(const uint8_t *p, size_t s, size_t l
 }
 
 /* Split "name: value" (value without surrounding whitespace); -1 if malformed. */
-static int split_header(const uint8_t *p, size_t s, size_t len, struct http1_span *name,
-                        struct http1_span *value)
+int http1_split_header(const uint8_t *p, size_t s, size_t len, struct http1_span *name,
+                       struct http1_span *value)
 {
     size_t i = s, end = s + len;
     while (i < end && is_tchar(p[i]))
@@ -151,7 +151,7 @@ static int split_header(const uint8_t *p, size_t s, size_t len, struct http1_spa
 }
 
 /* Whether a comma-separated header value holds the token (case-insensitive). */
-static bool has_token(const uint8_t *p, struct http1_span v, const char *token)
+bool http1_has_token(const uint8_t *p, struct http1_span v, const char *token)
 {
     size_t i = v.off, end = (size_t)v.off + v.len;
     while (i < end) {
@@ -194,7 +194,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
     memset(r, 0, sizeof(*r));
     size_t limit = n < HTTP1_HEAD_MAX ? n : HTTP1_HEAD_MAX;
     size_t start = empty_lines_len(p, limit);
-    size_t end = head_end(p, start, limit, false);
+    size_t end = http1_head_end(p, start, limit, false);
     if (end == 0) {
         if (n < HTTP1_HEAD_MAX)
             return HTTP1_INCOMPLETE;
@@ -208,7 +208,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
     r->head_len = end;
 
     size_t pos = start, s, len;
-    if (next_line(p, &pos, end, &s, &len) < 0) {
+    if (http1_next_line(p, &pos, end, &s, &len) < 0) {
         r->detail = "stray CR in the request line";
         return HTTP1_BAD;
     }
@@ -219,7 +219,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
     bool conn_close = false, conn_keep = false, have_length = false;
     size_t lines = 0;
     for (;;) {
-        if (next_line(p, &pos, end, &s, &len) < 0) {
+        if (http1_next_line(p, &pos, end, &s, &len) < 0) {
             r->detail = "stray CR in a header line";
             return HTTP1_BAD;
         }
@@ -230,7 +230,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
             return HTTP1_TOO_LARGE;
         }
         struct http1_span name, value;
-        if (p[s] == ' ' || p[s] == '\t' || split_header(p, s, len, &name, &value) < 0) {
+        if (p[s] == ' ' || p[s] == '\t' || http1_split_header(p, s, len, &name, &value) < 0) {
             r->detail = "malformed header line";
             return HTTP1_BAD;
         }
@@ -252,8 +252,9 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
             r->detail = "Transfer-Encoding bodies are not accepted: send Content-Length";
             return HTTP1_LENGTH_REQUIRED;
         case H_CONNECTION:
-            conn_close |= has_token(p, value, "close");
-            conn_keep |= has_token(p, value, "keep-alive");
+            r->connection[r->nconnection++] = value;
+            conn_close |= http1_has_token(p, value, "close");
+            conn_keep |= http1_has_token(p, value, "keep-alive");
             break;
         case H_EXPECT:
             if (!span_is(p + value.off, value.len, "100-continue")) {
@@ -266,6 +267,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
             break;
         }
     }
+    r->has_length = have_length;
     r->keep_alive = !conn_close && (r->minor >= 1 || conn_keep);
     return HTTP1_OK;
 }
@@ -289,12 +291,12 @@ enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_req
                                        struct http1_response *r)
 {
     memset(r, 0, sizeof(*r));
-    size_t end = head_end(p, 0, n, true);
+    size_t end = http1_head_end(p, 0, n, true);
     if (end == 0)
         return HTTP1_INCOMPLETE;
     r->head_len = end;
     size_t pos = 0, s, len;
-    if (next_line(p, &pos, end, &s, &len) < 0 || len < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
+    if (http1_next_line(p, &pos, end, &s, &len) < 0 || len < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
         p[7] < '0' || p[7] > '9' || p[8] != ' ' || (len > 12 && p[12] != ' '))
         return HTTP1_BAD;
     uint64_t status;
@@ -305,12 +307,12 @@ enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_req
     bool have_length = false;
     uint64_t length = 0;
     for (;;) {
-        if (next_line(p, &pos, end, &s, &len) < 0)
+        if (http1_next_line(p, &pos, end, &s, &len) < 0)
             return HTTP1_BAD;
         if (len == 0)
             break;
         struct http1_span name, value;
-        if (split_header(p, s, len, &name, &value) < 0)
+        if (http1_split_header(p, s, len, &name, &value) < 0)
             return HTTP1_BAD;
         if (span_is(p + name.off, name.len, "content-length")) {
             if (have_length || parse_u64_digits(p + value.off, value.len, &length) < 0)
@@ -320,7 +322,7 @@ enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_req
             return HTTP1_BAD;
         } else if (span_is(p + name.off, name.len, "connection")) {
             r->has_connection = true;
-            r->close |= has_token(p, value, "close");
+            r->close |= http1_has_token(p, value, "close");
         }
     }
     if (head_request || r->status == 204 || r->status == 304)

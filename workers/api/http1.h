@@ -53,10 +53,13 @@ struct http1_request {
     struct http1_span path;   /* the target up to '?' */
     unsigned minor;           /* HTTP/1.<minor> */
     uint64_t content_length;  /* 0 when absent */
+    bool has_length;          /* a Content-Length was sent */
     bool keep_alive;          /* the client's wish (version default, Connection header) */
     bool expect_continue;     /* Expect: 100-continue */
     size_t nheaders;          /* lines kept for forwarding */
     struct http1_span name[HTTP1_HEADERS_MAX], value[HTTP1_HEADERS_MAX];
+    size_t nconnection; /* Connection header values (their tokens are hop-by-hop names) */
+    struct http1_span connection[HTTP1_HEADERS_MAX];
     const char *detail; /* why a head was refused (static text) */
 };
 
@@ -82,5 +85,20 @@ struct http1_response {
  * no Transfer-Encoding. HTTP1_INCOMPLETE, HTTP1_OK or HTTP1_BAD. */
 enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_request,
                                        struct http1_response *r);
+
+/* Helpers shared with the reverse proxy's framing (proxy.h). */
+
+/* Offset just past the blank line that ends a head starting at p[start], or 0 if none within
+ * p[0..limit). crlf_only: lines must end in CRLF. */
+size_t http1_head_end(const uint8_t *p, size_t start, size_t limit, bool crlf_only);
+/* Next line of [*pos, end): its bytes without the terminator in [*s, *s + *len). -1 when a CR
+ * stands anywhere but before the LF. */
+int http1_next_line(const uint8_t *p, size_t *pos, size_t end, size_t *s, size_t *len);
+/* Split the header line p[s..s+len) into name and value (without surrounding whitespace); -1 if
+ * malformed. */
+int http1_split_header(const uint8_t *p, size_t s, size_t len, struct http1_span *name,
+                       struct http1_span *value);
+/* Whether a comma-separated header value holds the token (case-insensitive). */
+bool http1_has_token(const uint8_t *p, struct http1_span v, const char *token);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * aequa-api: wiring of the connection fronts, civetweb, the bridge and the route table (see
  * api.h). Each listener is a front (front.h) on the public address and a civetweb context on an
- * ephemeral port of 127.0.0.1 that only the front talks to.
+ * ephemeral port of 127.0.0.1 that only the front talks to. With --upstream, the validator API's
+ * front proxies the paths no route serves itself (front_proxy in front.h), never through civetweb.
  */
 #include "workers/api/api.h"
 #include "lib/crypto.h"
@@ -11,7 +12,9 @@
 #include "proto/workers.h"
 #include "workers/api/front.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #define FD_SLACK 256
 
 static struct api A;
+static struct front_proxy proxy; /* with [api] upstream */
 
 static const char *const api_syscalls[] = {NULL};
 static const struct seccomp_profile api_profile = {api_syscalls};
@@ -107,10 +111,7 @@ static int on_request(struct mg_connection *c, void *cbdata)
         reply_text(&out, 503, "unavailable");
     else if (rt)
         rt->handler(&A, c, ri, &out);
-    else if (goes_upstream(listener)) {
-        reply_text(&out, 501, "not implemented");
-        out.detail = "reverse proxying to --upstream is not built yet";
-    } else
+    else
         reply_text(&out, 404, "not found");
     send_reply(c, ri, &out, trace);
     /* A body the route did not read is here in full (the front sent it): read it, so that
@@ -193,8 +194,38 @@ static struct front *start_front(const char *name, unsigned listener, const char
     return f;
 }
 
-/* Before the privilege drop: room for every connection the caps allow. A hard limit below it
- * (unprivileged) is logged; connections beyond it are refused like those beyond the total cap. */
+/* The upstream's address, once at start (the config check parsed its URL already). A host that
+ * does not resolve is logged and makes every proxied request a 502 until the worker restarts:
+ * the node's own routes do not depend on it. */
+static void proxy_setup(const struct config *cfg)
+{
+    char err[256];
+    if (url_parse_http(cfg->api_upstream, &proxy.url, err, sizeof(err)) < 0) {
+        log_error("config_error", LS("err", err));
+        exit(EXIT_CONFIG);
+    }
+    proxy.connect_timeout_ms = cfg->api_upstream_connect_timeout_ms;
+    proxy.timeout_ms = cfg->api_upstream_timeout_ms;
+    proxy.max_connections = cfg->api_upstream_max_connections;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+    int rc = getaddrinfo(proxy.url.host, NULL, &hints, &ai);
+    if (rc != 0) {
+        log_error("api_proxy", LS("upstream", proxy.url.authority), LS("err", gai_strerror(rc)));
+        return;
+    }
+    proxy.addr = ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+    proxy.resolved = true;
+    freeaddrinfo(ai);
+    char a[INET_ADDRSTRLEN];
+    struct in_addr in = {.s_addr = htonl(proxy.addr)};
+    log_info("api_proxy", LS("upstream", proxy.url.authority),
+             LS("addr", inet_ntop(AF_INET, &in, a, sizeof(a)) ? a : "?"),
+             LS("base_path", proxy.url.base));
+}
+
+/* Before the privilege drop: the upstream's address, and room for every connection the caps
+ * allow. A hard limit below it (unprivileged) is logged; connections beyond it are refused like
+ * those beyond the total cap. */
 static int api_preinit(struct worker *w)
 {
     const struct config *cfg = &w->cfg;
@@ -203,8 +234,12 @@ static int api_preinit(struct worker *w)
         log_error("config_error", LS("err", err));
         exit(EXIT_CONFIG);
     }
+    if (cfg->api_upstream[0])
+        proxy_setup(cfg);
     rlim_t need = (rlim_t)(cfg->api_max_connections + cfg->monitoring_max_connections +
                            cfg->api_threads + cfg->monitoring_threads + FD_SLACK);
+    if (cfg->api_upstream[0])
+        need += (rlim_t)cfg->api_upstream_max_connections;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return 0;
@@ -241,6 +276,7 @@ static int api_init(struct worker *w)
         .body_max = API_BODY_MAX,
         .body_budget = cfg->api_body_buffer_bytes,
         .upstreams = (unsigned)cfg->api_threads,
+        .proxy = cfg->api_upstream[0] ? &proxy : NULL,
     };
     const struct front_limits mon_lim = {
         .max_connections = cfg->monitoring_max_connections,
@@ -304,7 +340,6 @@ static void api_stop(struct worker *w)
 static const struct worker_ops ops = {
     .name = "api",
     .id = W_API,
-    .does_not_yet = "--upstream proxying answers 501",
     .seccomp = &api_profile,
     .preinit = api_preinit,
     .init = api_init,
