@@ -4,8 +4,9 @@
  * besides GET /status (summary.h has the shape).
  *
  * /summary gathers its parts concurrently over IPC: the recent instances from QBFT
- * (DUTY_RECENT), the latest block and then the SUMMARY_BLOCKS - 1 below it from the builder
- * (which reads the chain from StateDB), and the metric samples of QBFT, P2P and the builder.
+ * (DUTY_RECENT), the latest block from the builder (which reads the chain from StateDB), and
+ * the metric samples of QBFT, P2P and the builder; then the SUMMARY_BLOCKS - 1 blocks below the
+ * latest, one after the other (SDB_BLOCK_PREV: heights are slots, the chain has gaps).
  * A worker that does not answer within SUMMARY_TIMEOUT_MS leaves its part empty and is named
  * in "unavailable": the page still renders, never a hang or an error.
  */
@@ -63,7 +64,7 @@ static void block_call(struct bridge_call *c, struct buf *msg, uint8_t mode, uin
                               .timeout_ms = SUMMARY_TIMEOUT_MS};
 }
 
-/* A block answer: 1 with the block in sb, 0 when there is no block there, -1 when the chain
+/* A block answer: 1 with the block in sb, 0 when there is no such block, -1 when the chain
  * could not be read. */
 static int block_answer(const struct bridge_call *c, struct summary_block *sb)
 {
@@ -72,7 +73,7 @@ static int block_answer(const struct bridge_call *c, struct summary_block *sb)
         sdb_reply_decode(&r, SDB_GET_BLOCK_REP, c->reply.data, c->reply.len) < 0)
         return -1;
     int rc = -1;
-    if (r.status == SDB_OK && !r.u.block.present)
+    if (r.status == SDB_NOT_FOUND || (r.status == SDB_OK && !r.u.block.present))
         rc = 0;
     else if (r.status == SDB_OK &&
              summary_block_from(sb, r.u.block.d.value.p, r.u.block.d.value.len) == 0)
@@ -81,29 +82,24 @@ static int block_answer(const struct bridge_call *c, struct summary_block *sb)
     return rc;
 }
 
-/* The blocks below the latest one (in->blocks[0]), newest first. */
+/* The blocks below the latest one (in->blocks[0]), newest first: heights are slots, so the
+ * chain has gaps and each block is asked for as the one below the last. */
 static void gather_older_blocks(struct api *a, struct summary_in *in)
 {
-    struct bridge_call calls[SUMMARY_BLOCKS - 1];
-    struct buf msgs[SUMMARY_BLOCKS - 1];
-    uint64_t top = in->blocks[0].height;
-    size_t n = top - 1 < SUMMARY_BLOCKS - 1 ? (size_t)(top - 1) : SUMMARY_BLOCKS - 1;
-    for (size_t i = 0; i < n; i++) {
-        msgs[i] = (struct buf)BUF_INIT;
-        block_call(&calls[i], &msgs[i], SDB_BLOCK_AT, top - 1 - i);
-    }
-    bridge_call_all(a->bridge, calls, n);
-    for (size_t i = 0; i < n; i++) {
-        int rc = block_answer(&calls[i], &in->blocks[in->nblocks]);
+    struct buf msg = BUF_INIT;
+    while (in->nblocks < SUMMARY_BLOCKS) {
+        struct bridge_call call;
+        block_call(&call, &msg, SDB_BLOCK_PREV, in->blocks[in->nblocks - 1].height);
+        bridge_call_all(a->bridge, &call, 1);
+        int rc = block_answer(&call, &in->blocks[in->nblocks]);
+        bridge_call_release(&call, 1);
         if (rc < 0)
             mark_unavailable(in, "builder");
         if (rc <= 0)
-            break; /* the rows stay contiguous from the latest down */
+            break;
         in->nblocks++;
     }
-    bridge_call_release(calls, n);
-    for (size_t i = 0; i < n; i++)
-        buf_free(&msgs[i]);
+    buf_free(&msg);
 }
 
 enum { C_DUTIES, C_LATEST, C_QBFT_METRICS, C_P2P_METRICS, C_BUILDER_METRICS, C_COUNT };
@@ -168,8 +164,7 @@ void route_summary(struct api *a, struct mg_connection *c, const struct mg_reque
         mark_unavailable(in, "builder");
     if (rc == 1) {
         in->nblocks = 1;
-        if (in->blocks[0].height > 1)
-            gather_older_blocks(a, in);
+        gather_older_blocks(a, in);
     }
 
     json_t *j = summary_json(in);
