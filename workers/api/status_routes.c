@@ -9,6 +9,10 @@
  * latest, one after the other (SDB_BLOCK_PREV: heights are slots, the chain has gaps).
  * A worker that does not answer within SUMMARY_TIMEOUT_MS leaves its part empty and is named
  * in "unavailable": the page still renders, never a hang or an error.
+ *
+ * The charts' history is sampled by the loop thread every SUMMARY_INTERVAL_MS from the API
+ * worker's own counters and QBFT's (one METRICS_REQ at a time), from the worker's start on, so
+ * that a page opened now shows the last minutes at once.
  */
 #include "lib/metrics.h"
 #include "lib/util.h"
@@ -22,10 +26,58 @@
 #include "workers/api/summary.h"
 
 #include <civetweb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SUMMARY_TIMEOUT_MS 1000
+
+/* The charts' history (summary.h): sampled on the loop thread, read by the handler threads. */
+static struct {
+    pthread_mutex_t mu;
+    struct summary_history h;
+    struct api *a;
+    ev_timer timer;
+    bool asking; /* one METRICS_REQ to QBFT at a time */
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_sample_reply(struct mailbox *mb, int status, const struct envelope *reply, void *arg)
+{
+    (void)mb;
+    (void)arg;
+    struct metrics_text mt;
+    metrics_text_init(&mt);
+    metrics_text_add_local(&mt);
+    bool known = status == 0 && metrics_text_add_encoded(&mt, reply->body, reply->body_len) == 0;
+    struct summary_point pt;
+    summary_point_from(&pt, &mt, wall_ms(), known);
+    metrics_text_free(&mt);
+    pthread_mutex_lock(&S.mu);
+    summary_history_push(&S.h, &pt);
+    pthread_mutex_unlock(&S.mu);
+    S.asking = false;
+}
+
+static void on_sample(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)t;
+    (void)revents;
+    if (S.asking || S.a->stopping)
+        return;
+    S.asking = true;
+    int rc = mailbox_request(S.a->w->mb, W_QBFT, METRICS_REQ, METRICS_REP, NULL, 0,
+                             SUMMARY_TIMEOUT_MS, on_sample_reply, NULL);
+    if (rc < 0)
+        on_sample_reply(S.a->w->mb, rc, NULL, NULL);
+}
+
+void status_sampler_start(struct api *a)
+{
+    S.a = a;
+    ev_timer_init(&S.timer, on_sample, 0.0, SUMMARY_INTERVAL_MS / 1000.0);
+    ev_timer_start(a->w->loop, &S.timer);
+}
 
 void route_status_page(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
                        struct http_reply *out)
@@ -135,6 +187,11 @@ void route_summary(struct api *a, struct mg_connection *c, const struct mg_reque
     metrics_text_init(&mt);
     metrics_text_add_local(&mt);
     in->mt = &mt;
+    struct summary_history *history = xmalloc(sizeof(*history));
+    pthread_mutex_lock(&S.mu);
+    *history = S.h;
+    pthread_mutex_unlock(&S.mu);
+    in->history = history;
     in->self = (uint32_t)a->w->cfg.index;
     in->n = a->lock.n;
 
@@ -169,6 +226,7 @@ void route_summary(struct api *a, struct mg_connection *c, const struct mg_reque
 
     json_t *j = summary_json(in);
     metrics_text_free(&mt);
+    free(history);
     free(in);
     char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(j);

@@ -142,6 +142,49 @@ static bool validator_route(const struct summary_sample *s)
     return strncmp(route, "/v1/", 4) == 0 || strcmp(route, "proxy") == 0;
 }
 
+/* ---------------------------------------------------------------- history */
+
+void summary_history_push(struct summary_history *h, const struct summary_point *pt)
+{
+    if (h->n < SUMMARY_HISTORY) {
+        h->p[(h->first + h->n) % SUMMARY_HISTORY] = *pt;
+        h->n++;
+    } else {
+        h->p[h->first] = *pt;
+        h->first = (h->first + 1) % SUMMARY_HISTORY;
+    }
+}
+
+void summary_point_from(struct summary_point *pt, const struct metrics_text *mt, uint64_t t_ms,
+                        bool decided_known)
+{
+    *pt = (struct summary_point){
+        .t_ms = t_ms,
+        .decided_known = decided_known,
+        .decided = decided_known
+                       ? (uint64_t)family_sum(mt, "qbft_decided_total", "qbft_decided_total", NULL)
+                       : 0,
+        .requests = (uint64_t)family_sum(mt, "api_latency_seconds", "api_latency_seconds_count",
+                                         validator_route),
+        .latency_sum_s =
+            family_sum(mt, "api_latency_seconds", "api_latency_seconds_sum", validator_route),
+    };
+}
+
+static json_t *history_json(const struct summary_history *h)
+{
+    json_t *points = json_array();
+    for (size_t i = 0; h && i < h->n; i++) {
+        const struct summary_point *pt = &h->p[(h->first + i) % SUMMARY_HISTORY];
+        json_array_append_new(
+            points,
+            json_pack("{s:I,s:o,s:I,s:f}", "t_ms", (json_int_t)pt->t_ms, "decided",
+                      pt->decided_known ? json_integer((json_int_t)pt->decided) : json_null(),
+                      "requests", (json_int_t)pt->requests, "latency_sum_s", pt->latency_sum_s));
+    }
+    return json_pack("{s:i,s:o}", "interval_s", SUMMARY_INTERVAL_MS / 1000, "points", points);
+}
+
 /* ---------------------------------------------------------------- blocks */
 
 int summary_block_from(struct summary_block *sb, const uint8_t *p, size_t n)
@@ -233,10 +276,9 @@ json_t *summary_json(const struct summary_in *in)
     json_t *unavailable = json_array();
     for (size_t i = 0; i < in->nunavailable; i++)
         json_array_append_new(unavailable, json_string(in->unavailable[i]));
-    json_t *decided = json_null();
-    if (in->decided_known)
-        decided = json_integer(
-            (json_int_t)family_sum(in->mt, "qbft_decided_total", "qbft_decided_total", NULL));
+    struct summary_point now;
+    summary_point_from(&now, in->mt, 0, in->decided_known);
+    json_t *decided = in->decided_known ? json_integer((json_int_t)now.decided) : json_null();
     json_t *mempool = json_null();
     if (in->mempool_known) {
         const char *p, *e;
@@ -254,13 +296,10 @@ json_t *summary_json(const struct summary_in *in)
         }
         mempool = json_pack("{s:I,s:I}", "pending", pending, "queued", queued);
     }
-    json_t *api = json_pack(
-        "{s:I,s:f}", "requests",
-        (json_int_t)family_sum(in->mt, "api_latency_seconds", "api_latency_seconds_count",
-                               validator_route),
-        "latency_sum_s",
-        family_sum(in->mt, "api_latency_seconds", "api_latency_seconds_sum", validator_route));
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "chain", chain_json(in), "duties",
+    json_t *api = json_pack("{s:I,s:f}", "requests", (json_int_t)now.requests, "latency_sum_s",
+                            now.latency_sum_s);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "chain", chain_json(in), "duties",
                      duties_json(in), "peers", peers_json(in), "decided_total", decided, "api", api,
-                     "mempool", mempool, "unavailable", unavailable);
+                     "mempool", mempool, "history", history_json(in->history), "unavailable",
+                     unavailable);
 }

@@ -14,10 +14,16 @@
  *                                             api_latency_seconds of the validator API's routes
  *                                             (/v1/..., proxy) since the API worker started
  *    "mempool": {"pending": N, "queued": N}|null,
+ *    "history": {"interval_s": 2, "points": [{"t_ms","decided","requests","latency_sum_s"}]},
+ *                                             the counters above (decided null when QBFT did not
+ *                                             answer), sampled every interval by the API worker
+ *                                             since it started, oldest first, at most
+ *                                             SUMMARY_HISTORY; t_ms is the node's wall clock
  *    "unavailable": ["qbft", ...]}            the workers that did not answer now
  *
- * Counters are totals: the page derives rates from two refreshes. Metric samples come from
- * the node's own workers (trusted); a line that does not parse is skipped, never fatal.
+ * Counters are totals: the page derives its charts' rates from successive history points, so
+ * they are there as soon as it opens. Metric samples come from the node's own workers
+ * (trusted); a line that does not parse is skipped, never fatal.
  */
 #ifndef AEQUA_API_SUMMARY_H
 #define AEQUA_API_SUMMARY_H
@@ -34,6 +40,29 @@
 #define SUMMARY_BLOCKS      8
 #define SUMMARY_DUTIES      16
 #define SUMMARY_UNAVAILABLE 8
+#define SUMMARY_HISTORY     90   /* points: 3 minutes */
+#define SUMMARY_INTERVAL_MS 2000 /* between two points */
+
+/* One history point: the counters at t_ms. */
+struct summary_point {
+    uint64_t t_ms;
+    bool decided_known;
+    uint64_t decided;
+    uint64_t requests;
+    double latency_sum_s;
+};
+
+/* The last SUMMARY_HISTORY points, a ring (the caller serialises access). */
+struct summary_history {
+    struct summary_point p[SUMMARY_HISTORY];
+    size_t first, n;
+};
+
+void summary_history_push(struct summary_history *h, const struct summary_point *pt);
+
+/* A point from the samples in mt (the API worker's own, and QBFT's when decided_known). */
+void summary_point_from(struct summary_point *pt, const struct metrics_text *mt, uint64_t t_ms,
+                        bool decided_known);
 
 struct summary_block {
     uint64_t height;
@@ -54,6 +83,7 @@ struct summary_in {
     /* The merged samples of this worker, qbft, p2p and the builder (those that answered). */
     const struct metrics_text *mt;
     bool decided_known, mempool_known; /* qbft's, the builder's samples are in mt */
+    const struct summary_history *history;
     const char *unavailable[SUMMARY_UNAVAILABLE];
     size_t nunavailable;
 };
