@@ -826,7 +826,7 @@ static bool brief_newer(const struct dinst *a, const struct dinst *b)
 
 size_t duties_recent(const struct duties *d, struct duty_brief *out, size_t max)
 {
-    const struct dinst *top[DUTY_RECENT_MAX];
+    const struct dinst *top[DUTY_RECENT_MAX] = {NULL};
     size_t n = 0;
     if (max > DUTY_RECENT_MAX)
         max = DUTY_RECENT_MAX;
