@@ -1,5 +1,6 @@
 #include "proto/builder.h"
 #include "lib/mp.h"
+#include "proto/statedb.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -64,7 +65,10 @@ int bld_block_get_decode(uint8_t *mode, uint64_t *height, const void *body, size
     uint64_t m = 0;
     mp_reader_init(&rd, body, n);
     mp_expect_array(&rd, 2);
-    mp_read_uint_max(&rd, 1, &m); /* SDB_BLOCK_AT or SDB_BLOCK_LATEST */
+    /* SDB_BLOCK_AT, SDB_BLOCK_LATEST or SDB_BLOCK_PREV */
+    if (mp_read_uint_max(&rd, SDB_BLOCK_PREV, &m) == 0 && m > SDB_BLOCK_LATEST &&
+        m != SDB_BLOCK_PREV)
+        mp_fail(&rd);
     mp_read_uint_max(&rd, BLD_HEIGHT_MAX, height);
     *mode = (uint8_t)m;
     return finish(&rd);

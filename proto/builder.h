@@ -20,8 +20,8 @@
  *   TX_SUBMIT      [tx bin]                   TX_SUBMIT_REP   [result, err, hash bin32, detail str]
  *   TX_GET         [hash bin32]               TX_GET_REP      [state, height, nil|tx bin]
  *   BLOCK_GET      [mode, height]             BLOCK_GET_REP   a StateDB GET_BLOCK_REP body
- *                  (mode: proto/statedb.h SDB_BLOCK_AT or SDB_BLOCK_LATEST; an empty body: the
- *                  chain cannot be read now)
+ *                  (mode: proto/statedb.h SDB_BLOCK_AT, SDB_BLOCK_LATEST or SDB_BLOCK_PREV;
+ *                  an empty body: the chain cannot be read now)
  *   BUILD          [height, explicit]         BUILD_REP       [result, nil|block bin]
  *                  (explicit: a POSTed duty, whose block is built even when nothing is pending)
  *   VALIDATE       [height, block bin]        VALIDATE_REP    [verdict, reason str]

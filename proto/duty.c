@@ -151,3 +151,58 @@ int duty_view_decode(struct duty_view *v, const void *p, size_t n)
     }
     return mp_reader_done(&r) ? 0 : -1;
 }
+
+void duty_recent_req_encode(struct buf *b, uint32_t max)
+{
+    mp_w_uint(b, max);
+}
+
+int duty_recent_req_decode(uint32_t *max, const void *p, size_t n)
+{
+    struct mp_reader r;
+    uint64_t v = 0;
+    mp_reader_init(&r, p, n);
+    mp_read_uint_max(&r, DUTY_RECENT_MAX, &v);
+    if (v == 0)
+        mp_fail(&r);
+    *max = (uint32_t)v;
+    return mp_reader_done(&r) ? 0 : -1;
+}
+
+void duty_recent_encode(struct buf *b, const struct duty_brief *d, size_t n)
+{
+    mp_w_array(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        mp_w_array(b, 5);
+        mp_w_uint(b, d[i].type);
+        mp_w_uint(b, d[i].height);
+        mp_w_bool(b, d[i].decided);
+        mp_w_uint(b, d[i].round);
+        mp_w_uint(b, d[i].age_ms);
+    }
+}
+
+int duty_recent_decode(struct duty_brief *out, size_t cap, size_t *n, const void *p, size_t len)
+{
+    struct mp_reader r;
+    uint32_t count = 0;
+    *n = 0;
+    mp_reader_init(&r, p, len);
+    if (mp_read_array(&r, &count) < 0 || count > cap || count > DUTY_RECENT_MAX)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        struct duty_brief *d = &out[i];
+        memset(d, 0, sizeof(*d));
+        mp_expect_array(&r, 5);
+        if (mp_read_u8(&r, &d->type) == 0 && d->type >= DUTY_TYPES)
+            mp_fail(&r);
+        mp_read_uint_max(&r, DUTY_HEIGHT_MAX, &d->height);
+        mp_read_bool(&r, &d->decided);
+        mp_read_uint_max(&r, DUTY_ROUND_MAX, &d->round);
+        mp_read_uint(&r, &d->age_ms);
+    }
+    if (!mp_reader_done(&r))
+        return -1;
+    *n = count;
+    return 0;
+}

@@ -18,6 +18,8 @@ enum duty_msg_type {
     DUTY_SUBMIT_REP = 0x0502, /* qbft -> api (reply): enum duty_result */
     DUTY_GET = 0x0503,        /* api -> qbft (request): type, height */
     DUTY_GET_REP = 0x0504,    /* qbft -> api (reply): struct duty_view */
+    DUTY_RECENT = 0x0505,     /* api -> qbft (request): how many (1..DUTY_RECENT_MAX) */
+    DUTY_RECENT_REP = 0x0506, /* qbft -> api (reply): struct duty_brief[], newest first */
 };
 
 enum duty_result {
@@ -101,5 +103,22 @@ struct duty_view {
 
 void duty_view_encode(struct buf *b, const struct duty_view *v);
 int duty_view_decode(struct duty_view *v, const void *p, size_t n);
+
+/* DUTY_RECENT: the instances the QBFT worker holds in memory, the most recently started first
+ * (the status page's "recent duties"). */
+#define DUTY_RECENT_MAX 64
+struct duty_brief {
+    uint8_t type;
+    uint64_t height;
+    bool decided;
+    uint64_t round;  /* the deciding round, or the round it runs in */
+    uint64_t age_ms; /* since it started here (0 when it was decided without starting here) */
+};
+
+void duty_recent_req_encode(struct buf *b, uint32_t max);
+int duty_recent_req_decode(uint32_t *max, const void *p, size_t n);
+void duty_recent_encode(struct buf *b, const struct duty_brief *d, size_t n);
+/* n entries into out[cap] (cap <= DUTY_RECENT_MAX); more than cap is an error. */
+int duty_recent_decode(struct duty_brief *out, size_t cap, size_t *n, const void *p, size_t len);
 
 #endif

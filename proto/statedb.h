@@ -242,8 +242,9 @@ enum sdb_block_mode {
     SDB_BLOCK_NEXT = 2,         /* the chain's first block above `height` */
     SDB_BLOCK_DECIDED_NEXT = 3, /* the first decided proposer record above `height`, in the
                                  * chain or not (a builder finishing what it had not applied) */
+    SDB_BLOCK_PREV = 4,         /* the chain's last block below `height` (the status page) */
 };
-#define SDB_BLOCK_MODES 4
+#define SDB_BLOCK_MODES 5
 
 struct sdb_head {
     uint64_t height;

@@ -6,6 +6,7 @@
 
 #include "lib/mp.h"
 #include "proto/builder.h"
+#include "proto/statedb.h"
 
 /* Every proper prefix of a well-formed body fails; so does one more byte. */
 static void refuse_cuts(int (*dec)(void *, const void *, size_t), void *out, const struct buf *b)
@@ -138,8 +139,17 @@ START_TEST(replies)
     ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), 0);
     ck_assert_uint_eq(mode, 1);
     buf_reset(&b);
-    bld_block_get_encode(&b, 2, 0); /* only at / latest */
-    ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), -1);
+    bld_block_get_encode(&b, SDB_BLOCK_PREV, 7);
+    ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), 0);
+    ck_assert_uint_eq(mode, SDB_BLOCK_PREV);
+    ck_assert_uint_eq(height, 7);
+    for (uint8_t m = SDB_BLOCK_NEXT; m <= SDB_BLOCK_PREV + 1; m++) {
+        if (m == SDB_BLOCK_PREV)
+            continue;
+        buf_reset(&b);
+        bld_block_get_encode(&b, m, 0); /* only at / latest / prev */
+        ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), -1);
+    }
 
     struct bld_block r = {.result = BLD_BUILD_OK, .block = (const uint8_t *)"blk", .block_len = 3},
                      ro;

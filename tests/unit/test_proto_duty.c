@@ -129,6 +129,54 @@ START_TEST(view_counts_bounded)
 }
 END_TEST
 
+START_TEST(recent_roundtrip_and_bounds)
+{
+    struct buf b = BUF_INIT;
+    uint32_t max;
+    duty_recent_req_encode(&b, 16);
+    ck_assert_int_eq(duty_recent_req_decode(&max, b.data, b.len), 0);
+    ck_assert_uint_eq(max, 16);
+    static const uint32_t bad_max[] = {0, DUTY_RECENT_MAX + 1};
+    for (size_t i = 0; i < 2; i++) {
+        buf_reset(&b);
+        duty_recent_req_encode(&b, bad_max[i]);
+        ck_assert_int_eq(duty_recent_req_decode(&max, b.data, b.len), -1);
+    }
+
+    struct duty_brief in[3] = {
+        {.type = DUTY_SYNC, .height = 7, .decided = true, .round = 2, .age_ms = 10},
+        {.type = DUTY_ATTESTER, .height = DUTY_HEIGHT_MAX, .round = DUTY_ROUND_MAX},
+        {.type = DUTY_PROPOSER, .height = 1, .age_ms = UINT64_MAX},
+    };
+    struct duty_brief out[3];
+    size_t n;
+    buf_reset(&b);
+    duty_recent_encode(&b, in, 3);
+    ck_assert_int_eq(duty_recent_decode(out, 3, &n, b.data, b.len), 0);
+    ck_assert_uint_eq(n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(out[i].type, in[i].type);
+        ck_assert_uint_eq(out[i].height, in[i].height);
+        ck_assert(out[i].decided == in[i].decided);
+        ck_assert_uint_eq(out[i].round, in[i].round);
+        ck_assert_uint_eq(out[i].age_ms, in[i].age_ms);
+    }
+    ck_assert_int_eq(duty_recent_decode(out, 2, &n, b.data, b.len), -1); /* more than asked */
+    ck_assert_uint_eq(n, 0);
+    for (size_t cut = 0; cut < b.len; cut++)
+        ck_assert_int_eq(duty_recent_decode(out, 3, &n, b.data, cut), -1);
+    buf_reset(&b);
+    duty_recent_encode(&b, in, 0);
+    ck_assert_int_eq(duty_recent_decode(out, 3, &n, b.data, b.len), 0);
+    ck_assert_uint_eq(n, 0);
+    in[0].type = DUTY_TYPES; /* not a duty type */
+    buf_reset(&b);
+    duty_recent_encode(&b, in, 1);
+    ck_assert_int_eq(duty_recent_decode(out, 3, &n, b.data, b.len), -1);
+    buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proto_duty");
@@ -137,6 +185,7 @@ int main(void)
     tcase_add_test(tc, submit_roundtrip_and_bounds);
     tcase_add_test(tc, view_roundtrip);
     tcase_add_test(tc, view_counts_bounded);
+    tcase_add_test(tc, recent_roundtrip_and_bounds);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

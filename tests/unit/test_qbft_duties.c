@@ -917,6 +917,39 @@ START_TEST(views_memory_and_statedb)
 }
 END_TEST
 
+/* DUTY_RECENT: the instances in memory, the most recently started first, bounded. */
+START_TEST(recent_newest_first)
+{
+    struct fake *f = fake_new(NULL);
+    up(f, false);
+    struct duty_brief out[DUTY_RECENT_MAX];
+    ck_assert_uint_eq(duties_recent(f->d, out, DUTY_RECENT_MAX), 0);
+    f->now = 1000;
+    accept_duty(f, 0, 7, "a");
+    f->now = 2000;
+    accept_duty(f, 2, 3, "s");
+    f->now = 3000;
+    accept_duty(f, 0, 2, "b");
+    ck_assert_int_eq(deliver_decided(f, &ID, "a"), QBFT_OK); /* attester/7 decides */
+    f->now = 3500;
+    size_t n = duties_recent(f->d, out, DUTY_RECENT_MAX);
+    ck_assert_uint_eq(n, 3);
+    static const uint8_t types[] = {0, 2, 0};
+    static const uint64_t heights[] = {2, 3, 7}, ages[] = {500, 1500, 2500};
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(out[i].type, types[i]);
+        ck_assert_uint_eq(out[i].height, heights[i]);
+        ck_assert_uint_eq(out[i].age_ms, ages[i]);
+        ck_assert_uint_eq(out[i].round, 1);
+        ck_assert(out[i].decided == (i == 2));
+    }
+    ck_assert_uint_eq(duties_recent(f->d, out, 2), 2); /* bounded: the newest two */
+    ck_assert_uint_eq(out[0].height, 2);
+    ck_assert_uint_eq(out[1].height, 3);
+    fake_free(f);
+}
+END_TEST
+
 /* ================= pruning, lookups ================= */
 
 static void retention_ten(struct fake *f)
@@ -1198,6 +1231,7 @@ int main(void)
     suite_add_tcase(s, r);
     TCase *v = tcase_create("views");
     tcase_add_test(v, views_memory_and_statedb);
+    tcase_add_test(v, recent_newest_first);
     tcase_add_test(v, prune_below_retention);
     tcase_add_test(v, lookup_decided_answers_laggard);
     tcase_add_test(v, builder_hooks);

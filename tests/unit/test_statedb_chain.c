@@ -253,6 +253,22 @@ START_TEST(apply_block_builds_the_chain)
     ck_assert_uint_eq(rep.u.block.height, 5);
     ck_assert(rep.u.block.in_chain);
     sdb_reply_free(&rep);
+    /* the chain below a height, skipping what is not a block of it */
+    gb.u.block.mode = SDB_BLOCK_PREV;
+    static const uint64_t below[][2] = {{100, 9}, {9, 5}, {6, 5}};
+    for (size_t i = 0; i < sizeof(below) / sizeof(below[0]); i++) {
+        gb.u.block.height = below[i][0];
+        ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_OK);
+        ck_assert_uint_eq(rep.u.block.height, below[i][1]);
+        ck_assert(rep.u.block.in_chain);
+        sdb_reply_free(&rep);
+    }
+    gb.u.block.height = 5;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_NOT_FOUND);
+    sdb_reply_free(&rep);
+    gb.u.block.height = 0;
+    ck_assert_int_eq(tu_run(st, &gb, &rep), SDB_NOT_FOUND);
+    sdb_reply_free(&rep);
 
     /* the chain survives a reopen (and passes its verification) */
     store_close(st);

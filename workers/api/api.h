@@ -80,6 +80,13 @@ void route_tx_get(struct api *a, struct mg_connection *c, const struct mg_reques
                   struct http_reply *out);
 void route_block_get(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
                      struct http_reply *out);
+void route_status_page(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                       struct http_reply *out);
+void route_summary(struct api *a, struct mg_connection *c, const struct mg_request_info *ri,
+                   struct http_reply *out);
+
+/* Loop thread: start sampling the status page's chart history (status_routes.c). */
+void status_sampler_start(struct api *a);
 
 /* Read a request body of at most max bytes: 0, or -1 when it is larger or cannot be read. */
 int api_read_body(struct mg_connection *c, const struct mg_request_info *ri, size_t max,

@@ -262,6 +262,7 @@ static int api_init(struct worker *w)
     uint16_t api_port = 0, mon_port = 0;
     A.w = w;
     A.bridge = bridge_new(w->loop, w->mb);
+    status_sampler_start(&A);
     mg_init_library(0);
     A.api_ctx = start_civetweb(cfg->api_threads, L_API, &api_port);
     A.mon_ctx = start_civetweb(cfg->monitoring_threads, L_MON, &mon_port);

@@ -1,5 +1,6 @@
 /*
- * The route table and the operator routes: /health, /ready, /metrics, /status (SPEC §3.5, §11.1).
+ * The route table and the operator routes: /health, /ready, /metrics, /status (SPEC §3.5, §11.1);
+ * the status page and /summary are in status_routes.c.
  */
 #include "workers/api/api.h"
 #include "lib/metrics.h"
@@ -189,6 +190,8 @@ const struct route api_routes[] = {
     {L_API | L_MON, "/ready", route_ready},
     {L_MON, "/metrics", route_metrics},
     {L_MON, "/status", route_status},
+    {L_MON, "/summary", route_summary},
+    {L_MON, "/", route_status_page},
     {L_API, "/v1/duty", route_duty_post},
     {L_API, "/v1/duty/{type}/{height}", route_duty_get},
     {L_API, "/v1/tx/plain", route_tx_post},

@@ -814,6 +814,56 @@ void duties_get(struct duties *d, const struct duties_asker *who, uint8_t type, 
     free(v);
 }
 
+/* Is a newer than b: started later, or the same start and higher (or a later type)? */
+static bool brief_newer(const struct dinst *a, const struct dinst *b)
+{
+    if (a->start_mono_ms != b->start_mono_ms)
+        return a->start_mono_ms > b->start_mono_ms;
+    if (a->id.height != b->id.height)
+        return a->id.height > b->id.height;
+    return a->id.duty > b->id.duty;
+}
+
+size_t duties_recent(const struct duties *d, struct duty_brief *out, size_t max)
+{
+    const struct dinst *top[DUTY_RECENT_MAX] = {NULL};
+    size_t n = 0;
+    if (max > DUTY_RECENT_MAX)
+        max = DUTY_RECENT_MAX;
+    /* Keep the newest max in top[], newest first (insertion: max is small). Placeholders that
+     * only hold early seals neither started nor decided and are left out. */
+    for (size_t b = 0; b < INST_BUCKETS && max > 0; b++) {
+        for (const struct dinst *in = d->inst[b]; in; in = in->next) {
+            if (!in->start_mono_ms && !in->decided)
+                continue;
+            size_t at = n;
+            while (at > 0 && brief_newer(in, top[at - 1]))
+                at--;
+            if (at >= max)
+                continue;
+            size_t last = n < max ? n : max - 1;
+            memmove(&top[at + 1], &top[at], (last - at) * sizeof(top[0]));
+            top[at] = in;
+            if (n < max)
+                n++;
+        }
+    }
+    uint64_t now = duties_mono(d);
+    for (size_t i = 0; i < n; i++) {
+        const struct dinst *in = top[i];
+        struct qbft_info info;
+        out[i] = (struct duty_brief){.type = (uint8_t)in->id.duty,
+                                     .height = in->id.height,
+                                     .decided = in->decided,
+                                     .round = in->decided_round};
+        if (!in->decided && qbft_info(d->eng, &in->id, &info) == 0)
+            out[i].round = info.round;
+        if (in->start_mono_ms && now > in->start_mono_ms)
+            out[i].age_ms = now - in->start_mono_ms;
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------- from the network */
 
 static bool seal_ok(struct duties *d, const struct seal *s)

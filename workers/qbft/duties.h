@@ -29,7 +29,8 @@
  *    height up to the highest it knows plus the height window (SPEC §7.5: when in doubt,
  *    abstain).
  *  - Views (DUTY_GET): a decided instance from memory (with its group signature, duties_set_tss),
- *    a running one with its round, else StateDB's decided record or duty.
+ *    a running one with its round, else StateDB's decided record or duty. DUTY_RECENT lists the
+ *    instances in memory, newest first (the status page).
  *  - Housekeeping (duties_tick): retries — intents and decided records StateDB has not taken, a
  *    HELLO probe while it does not answer — every DUTIES_RETRY_MS while something waits; every
  *    DUTIES_SWEEP_MS, instances that could not decide within instance_expire_ms stop counting as
@@ -169,6 +170,9 @@ void duties_submit(struct duties *d, const struct duties_asker *who, const struc
                    const char *trace_id);
 /* DUTY_GET: answered through host->viewed. */
 void duties_get(struct duties *d, const struct duties_asker *who, uint8_t type, uint64_t height);
+/* DUTY_RECENT: the at most max (<= DUTY_RECENT_MAX) instances in memory that started here or
+ * decided, the most recently started first; returns how many were written. */
+size_t duties_recent(const struct duties *d, struct duty_brief *out, size_t max);
 
 /* One message from peer on the QBFT topic. The engine's verdict for a consensus message, or -1
  * when nothing was judged (a seal, or the reload still runs). */

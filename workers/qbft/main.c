@@ -4,6 +4,7 @@
  * (qbft.h); this file maps its host interface onto the node:
  *
  *   API  --DUTY_SUBMIT/DUTY_GET-->  duties_submit/duties_get  --submitted/viewed-->  reply
+ *   API  --DUTY_RECENT-->  duties_recent  -->  reply (the status page)
  *   P2P  --P2P_DELIVER/P2P_PEER-->  duties_deliver/duties_peer --send/report-->  P2P_SEND/REPORT
  *   duties --sdb_request--> mailbox_request(StateDB) --reply or timeout--> duties_on_reply
  *   block instances (proposer): the builder and aequa/sync/v1, builder_link.c
@@ -241,6 +242,22 @@ static void on_duty_get(struct mailbox *mb, const struct envelope *e, void *ctx)
     duties_get(Q.d, &who, k.type, k.height);
 }
 
+static void on_duty_recent(struct mailbox *mb, const struct envelope *e, void *ctx)
+{
+    (void)ctx;
+    uint32_t max;
+    struct duty_brief list[DUTY_RECENT_MAX];
+    if (duty_recent_req_decode(&max, e->body, e->body_len) < 0) {
+        mailbox_violation(mb, e, "malformed DUTY_RECENT");
+        return;
+    }
+    size_t n = duties_recent(Q.d, list, max);
+    struct buf b = BUF_INIT;
+    duty_recent_encode(&b, list, n);
+    mailbox_reply(mb, e, DUTY_RECENT_REP, b.data, b.len);
+    buf_free(&b);
+}
+
 static void on_deliver(struct mailbox *mb, const struct envelope *e, void *ctx)
 {
     (void)ctx;
@@ -288,6 +305,7 @@ static void on_peer(struct mailbox *mb, const struct envelope *e, void *ctx)
 static const struct dispatch_entry rows[] = {
     {DUTY_SUBMIT, WBIT(W_API) | WBIT(W_TOOL), 4, DUTY_PAYLOAD_MAX + 64, on_duty_submit},
     {DUTY_GET, WBIT(W_API) | WBIT(W_TOOL), 2, 64, on_duty_get},
+    {DUTY_RECENT, WBIT(W_API) | WBIT(W_TOOL), 1, 16, on_duty_recent},
     {P2P_DELIVER, WBIT(W_P2P), 4, P2P_PAYLOAD_MAX + 64, on_deliver},
     {P2P_PEER, WBIT(W_P2P), 2, 32, on_peer},
     {BLD_SLOT, WBIT(W_BUILDER), 2, 16, builder_link_on_slot},

@@ -800,6 +800,28 @@ static int first_height_after(struct store *st, enum sdb_cf cf, const uint8_t *l
     return rc;
 }
 
+/* The last key of a family at or before a key with prefix p, still with that prefix: 1 and its
+ * height, 0 none, -1 error. */
+static int last_height_before(struct store *st, enum sdb_cf cf, const uint8_t *hi, size_t klen,
+                              uint64_t *height, char *e, size_t esz)
+{
+    int rc = 0;
+    struct db_iter *it = db_iter_new(store_db(st), cf);
+    db_iter_seek_for_prev(it, hi, klen);
+    if (db_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = db_iter_key(it, &kl);
+        if (kl == klen && k[0] == hi[0]) {
+            *height = record_get_u64(k + 1);
+            rc = 1;
+        }
+    }
+    if (db_iter_error(it, e, esz) < 0)
+        rc = -1;
+    db_iter_free(it);
+    return rc;
+}
+
 /* GET_BLOCK (enum sdb_block_mode): a block with its decided record. */
 static void read_get_block(struct store *st, struct statedb_op *op, struct opst *s)
 {
@@ -831,6 +853,14 @@ static void read_get_block(struct store *st, struct statedb_op *op, struct opst 
         else {
             record_inst_key(key, DUTY_PROPOSER, height + 1);
             rc = first_height_after(st, SDB_CF_DECIDED, key, RECORD_INST_KEY_LEN, &height, e, esz);
+        }
+        break;
+    case SDB_BLOCK_PREV:
+        if (height == 0)
+            rc = 0;
+        else {
+            size_t kl = record_chain_block_key(key, height - 1);
+            rc = last_height_before(st, SDB_CF_CHAIN, key, kl, &height, e, esz);
         }
         break;
     default: /* SDB_BLOCK_AT */
