@@ -77,7 +77,7 @@ static const struct key_def keys[] = {
     U("qbft", "round_window", qbft_round_window, "10", 1, 1000),
     U("qbft", "height_window", qbft_height_window, "1000", 1, 1000000000),
     U("qbft", "retention", qbft_retention, "100000", 1, 1ull << 62),
-    U("qbft", "decided_keep", qbft_decided_keep, "4096", 1, 1000000),
+    U("qbft", "decided_keep", qbft_decided_keep, "2048", 1, 1000000),
     U("qbft", "decided_keep_s", qbft_decided_keep_s, "300", 1, 86400),
     U("qbft", "decided_resends", qbft_decided_resends, "3", 0, 100),
     U("qbft", "instance_expire_s", qbft_instance_expire_s, "60", 1, 86400),

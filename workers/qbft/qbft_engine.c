@@ -26,7 +26,7 @@ void qbft_config_defaults(struct qbft_config *cfg)
     cfg->round_window = 10;
     cfg->height_window = 1000;
     cfg->retention = 100000;
-    cfg->decided_keep = 4096;
+    cfg->decided_keep = 2048;
     cfg->decided_keep_ms = 300000;
     cfg->decided_resends = 3;
     cfg->buffer_msgs_per_peer = 1024;
