@@ -1131,6 +1131,36 @@ START_TEST(repost_of_evicted_decision)
 }
 END_TEST
 
+static void fast_rounds(struct fake *f)
+{
+    f->cfg.qbft.round_timeout_ms = 100;
+    f->cfg.qbft.round_timeout_max_ms = 100;
+}
+
+/* An instance that cannot decide changes rounds for as long as it lives: only the intents of
+ * its last round_window rounds stay in memory (the others are in StateDB's WAL). */
+START_TEST(stuck_instance_intents_bounded)
+{
+    struct fake *f = fake_new(fast_rounds);
+    up(f, false);
+    accept_duty(f, 0, 7, "a"); /* leader of round 1 is node 0: nobody proposes */
+    for (int i = 0; i < 40; i++) {
+        f->now += 100;
+        duties_tick(f->d);
+        ack_appends(f);
+    }
+    ck_assert_uint_ge(duties_intents_held(f->d), 30);
+    f->now += DUTIES_SWEEP_MS;
+    duties_tick(f->d);
+    ack_appends(f);
+    struct qbft_info in = info_of(f, &ID);
+    ck_assert_int_eq(in.status, QBFT_RUNNING);
+    ck_assert_uint_gt(in.round, 40);
+    ck_assert_uint_le(duties_intents_held(f->d), f->cfg.qbft.round_window + 1);
+    fake_free(f);
+}
+END_TEST
+
 /* A peer changing rounds in an instance this node decided but no longer holds: the decision
  * comes back from StateDB once (durable by definition), and the next ROUND-CHANGE is answered. */
 START_TEST(lookup_decided_answers_laggard)
@@ -1388,6 +1418,7 @@ int main(void)
     tcase_add_test(v, decided_evicted_by_age);
     tcase_add_test(v, evicted_decision_answers_late_peer);
     tcase_add_test(v, repost_of_evicted_decision);
+    tcase_add_test(v, stuck_instance_intents_bounded);
     tcase_add_test(v, builder_hooks);
     tcase_add_test(v, block_inputs_follow_the_head);
     tcase_add_test(v, block_instances_wait_for_the_lower_one);

@@ -1268,6 +1268,20 @@ static void retry(struct duties *d)
         duties_arm_retry(d);
 }
 
+/* An instance that keeps changing rounds (it cannot decide) signs a ROUND-CHANGE each round:
+ * intents of rounds more than round_window below its current round are never signed again
+ * (rounds only grow; a restart rebuilds from the WAL and skips them too), so only StateDB
+ * keeps them. */
+static bool intent_needed(const struct ientry *e, void *arg)
+{
+    struct duties *d = arg;
+    struct qbft_info info;
+    if (e->k.type == QBFT_INTENT_LOCK ||
+        qbft_info(d->eng, &(struct qbft_id){e->k.duty, e->k.height}, &info) < 0)
+        return true;
+    return info.status != QBFT_RUNNING || e->k.round + d->cfg.qbft.round_window >= info.round;
+}
+
 static void sweep(struct duties *d)
 {
     /* An instance that cannot decide (too few nodes ever got its duty) must not hold an
@@ -1285,6 +1299,7 @@ static void sweep(struct duties *d)
         }
     }
     blocks_release(d); /* an expired block instance no longer holds the ones above it */
+    icache_filter(d->intents, intent_needed, d);
     /* Instances more than the retention window below the highest one are forgotten by the
      * engine (their messages become "old") with their intents; StateDB keeps its own records
      * for [statedb] retention. */
@@ -1479,6 +1494,11 @@ void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss
         in->has_tss = true;
         in->tss = *rec;
     }
+}
+
+size_t duties_intents_held(const struct duties *d)
+{
+    return icache_count(d->intents);
 }
 
 struct qbft_engine *duties_engine(struct duties *d)

@@ -33,7 +33,8 @@
  *  - Housekeeping (duties_tick): retries — intents and decided records StateDB has not taken, a
  *    HELLO probe while it does not answer — every DUTIES_RETRY_MS while something waits; every
  *    DUTIES_SWEEP_MS, instances that could not decide within instance_expire_ms stop counting as
- *    open and what fell below the retention window is forgotten; on every tick, decided
+ *    open, what fell below the retention window is forgotten and so are the intents of rounds
+ *    more than round_window below an instance's current round; on every tick, decided
  *    instances beyond [qbft] decided_keep or older than decided_keep_s leave memory with their
  *    intents (GET, a late peer's ROUND-CHANGE and a duty posted again then go to StateDB).
  *  - The sequencer's hooks, for the duty types in builder_duties: the input value is asked for
@@ -209,5 +210,7 @@ void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss
 
 /* The engine (tests and the simulator read its state; the worker never does). */
 struct qbft_engine *duties_engine(struct duties *d);
+/* Intents held in memory (the rest is in StateDB's WAL only). */
+size_t duties_intents_held(const struct duties *d);
 
 #endif

@@ -156,6 +156,23 @@ void icache_drop_instance(struct icache *c, uint8_t duty, uint64_t height)
     }
 }
 
+void icache_filter(struct icache *c, bool (*keep)(const struct ientry *e, void *arg), void *arg)
+{
+    for (size_t i = 0; i < BUCKETS; i++) {
+        struct ientry **pp = &c->b[i];
+        while (*pp) {
+            struct ientry *e = *pp;
+            if (e->durable && !e->in_flight && !e->sends && !keep(e, arg)) {
+                *pp = e->next;
+                entry_free(e);
+                c->n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
 size_t icache_count(const struct icache *c)
 {
     return c->n;
