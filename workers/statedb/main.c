@@ -23,7 +23,7 @@
 #include <string.h>
 
 /* While a prune pass has more to delete, its next slice runs this soon. */
-#define PRUNE_AGAIN_S 0.5
+#define PRUNE_AGAIN_S 0.2
 
 static struct {
     struct worker *w;
