@@ -82,6 +82,8 @@ static const struct key_def keys[] = {
     U("qbft", "round_window", qbft_round_window, "10", 1, 1000),
     U("qbft", "height_window", qbft_height_window, "1000", 1, 1000000000),
     U("qbft", "retention", qbft_retention, "100000", 1, 1ull << 62),
+    U("qbft", "decided_keep", qbft_decided_keep, "2048", 1, 1000000),
+    U("qbft", "decided_keep_s", qbft_decided_keep_s, "300", 1, 86400),
     U("qbft", "decided_resends", qbft_decided_resends, "3", 0, 100),
     U("qbft", "instance_expire_s", qbft_instance_expire_s, "60", 1, 86400),
     U("qbft", "max_height_jump", qbft_max_height_jump, "1000000", 1, 1ull << 62),
@@ -92,6 +94,9 @@ static const struct key_def keys[] = {
     U("statedb", "checkpoints_keep", statedb_checkpoints_keep, "3", 1, 100),
     U("statedb", "max_batch", statedb_max_batch, "1024", 1, 1000000),
     U("statedb", "retention", statedb_retention, "100000", 1, 1ull << 62),
+    U("statedb", "prune_interval_s", statedb_prune_interval_s, "60", 1, 86400),
+    U("statedb", "block_cache_mb", statedb_block_cache_mb, "8", 1, 65536),
+    U("statedb", "write_buffer_mb", statedb_write_buffer_mb, "16", 2, 65536),
 
     U("builder", "max_block_txs", builder_max_block_txs, "1000", 1, 1000000),
     U("builder", "max_block_gas", builder_max_block_gas, "30000000", 1, 1ull << 62),

@@ -82,6 +82,8 @@ struct config {
     uint64_t qbft_round_window;
     uint64_t qbft_height_window;
     uint64_t qbft_retention;
+    uint64_t qbft_decided_keep;   /* decided instances kept in memory, at most */
+    uint64_t qbft_decided_keep_s; /* ... and for at most this long after their decision */
     uint64_t qbft_decided_resends;
     uint64_t qbft_instance_expire_s; /* an undecided instance stops counting as open after this */
     uint64_t qbft_max_height_jump;   /* a duty this far above its type's highest is refused */
@@ -92,6 +94,9 @@ struct config {
     uint64_t statedb_checkpoints_keep;
     uint64_t statedb_max_batch;
     uint64_t statedb_retention;
+    uint64_t statedb_prune_interval_s; /* between prune passes (a pass runs in slices) */
+    uint64_t statedb_block_cache_mb;   /* RocksDB's block cache (reads) */
+    uint64_t statedb_write_buffer_mb;  /* RocksDB's memtables, all column families together */
     /* [builder] */
     uint64_t builder_max_block_txs;
     uint64_t builder_max_block_gas;

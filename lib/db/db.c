@@ -97,8 +97,36 @@ void db_close(struct db *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Point deletes (a prune) in a window of this many entries of an SST file mark the file for
+ * compaction once they reach the trigger, so pruned records leave the disk soon. */
+#define DELETION_WINDOW  1024
+#define DELETION_TRIGGER 256
+
+static void set_memory(rocksdb_options_t *o, const struct db_memory *mem)
+{
+    if (mem->block_cache_bytes) {
+        rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
+        rocksdb_cache_t *cache = rocksdb_cache_create_lru(mem->block_cache_bytes);
+        rocksdb_block_based_options_set_block_cache(t, cache);
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 1);
+        rocksdb_options_set_block_based_table_factory(o, t); /* holds the cache from now on */
+        rocksdb_cache_destroy(cache);
+        rocksdb_block_based_options_destroy(t);
+    }
+    if (mem->write_buffer_bytes) {
+        /* Each family's memtable is at most a quarter of the budget, two of them (one
+         * flushing); the budget for all of them together flushes the largest when full. */
+        size_t each = mem->write_buffer_bytes / 4;
+        rocksdb_options_set_db_write_buffer_size(o, mem->write_buffer_bytes);
+        rocksdb_options_set_write_buffer_size(o, each < (1u << 20) ? (1u << 20) : each);
+        rocksdb_options_set_max_write_buffer_number(o, 2);
+    }
+    rocksdb_options_set_max_open_files(o, DB_MAX_OPEN_FILES);
+    rocksdb_options_add_compact_on_deletion_collector_factory(o, DELETION_WINDOW, DELETION_TRIGGER);
+}
+
 int db_open(struct db *h, const char *path, bool create, bool read_only, const char *logdir,
-            char *err, size_t errsz)
+            const struct db_memory *mem, char *err, size_t errsz)
 {
     char *e = NULL;
     memset(h, 0, sizeof(*h));
@@ -113,6 +141,8 @@ int db_open(struct db *h, const char *path, bool create, bool read_only, const c
     rocksdb_options_set_max_log_file_size(h->opts, 1 << 20);
     if (logdir)
         rocksdb_options_set_db_log_dir(h->opts, logdir);
+    if (mem)
+        set_memory(h->opts, mem);
     h->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_verify_checksums(h->ro, 1);
     const rocksdb_options_t *cfo[DB_NCF];
@@ -334,7 +364,7 @@ int db_reader_open(struct db_reader **out, const char *path, char *err, size_t e
         return -1;
     }
     r->logdir = xstrdup(tmpl);
-    if (db_open(&r->h, path, false, true, r->logdir, e, sizeof(e)) < 0) {
+    if (db_open(&r->h, path, false, true, r->logdir, NULL, e, sizeof(e)) < 0) {
         db_seterr(err, errsz, "%s: %s", path, e);
         db_reader_close(r);
         return -1;

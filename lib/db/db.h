@@ -36,12 +36,24 @@ struct db {
 #define DB_DIR_NAME "rocksdb"
 int db_path(const char *statedb_dir, char *out, size_t outsz);
 
+/* RocksDB's memory for one open database ([statedb] block_cache_mb, write_buffer_mb). The
+ * block cache holds data blocks and the SST files' index and filter blocks, so what reads keep
+ * does not grow with the number of files; the write buffers are the memtables of every column
+ * family together (a full budget flushes the largest). */
+struct db_memory {
+    size_t block_cache_bytes;  /* 0: RocksDB's default */
+    size_t write_buffer_bytes; /* 0: RocksDB's default */
+};
+/* SST files held open at once (RocksDB's table cache): a bound on the worker's descriptors. */
+#define DB_MAX_OPEN_FILES 256
+
 /* Open path with every column family (paranoid checks; a torn last WAL record is tolerated,
  * corruption anywhere else fails the open). create: a new database may be made. read_only: no
  * writes at all, not even by RocksDB. logdir: where RocksDB's info log goes (NULL: inside
- * path). 0, or -1 with RocksDB's reason; h is then closed. */
+ * path). mem: the memory caps (NULL: RocksDB's defaults, for short-lived readers). 0, or -1
+ * with RocksDB's reason; h is then closed. */
 int db_open(struct db *h, const char *path, bool create, bool read_only, const char *logdir,
-            char *err, size_t errsz);
+            const struct db_memory *mem, char *err, size_t errsz);
 void db_close(struct db *h);
 rocksdb_column_family_handle_t *db_cf(const struct db *h, enum sdb_cf cf);
 

@@ -4,7 +4,8 @@
  * themselves (late, never, wrongly). Covers admission (the open-instance cap, the height rules
  * of issue 10), the WAL-before-send discipline, decisions that wait for their durable record,
  * seals, the reload (pages, rebuilt instances, fallback), DUTY_GET views, expiry and pruning,
- * decision lookups, and the sequencer's hooks (block inputs that follow the chain's head).
+ * decided instances bounded in memory by count and age (answered from StateDB after), decision
+ * lookups, and the sequencer's hooks (block inputs that follow the chain's head).
  *
  * Cluster: n = 4, this node is 1. Instance attester/7: leader of round 1 is node 0.
  */
@@ -980,6 +981,219 @@ START_TEST(prune_below_retention)
 }
 END_TEST
 
+/* StateDB's decided record of id: value and the certificate of COMMITs by 0, 2 and 3. */
+struct record {
+    struct buf bodies[3], cert;
+    uint8_t sigs[3][SIG_LEN];
+    struct sdb_bytes cb;
+    struct sdb_reply r;
+};
+
+static void record_of(struct fake *f, struct record *rec, const struct qbft_id *id,
+                      const char *value)
+{
+    struct qbft_sigref j[3];
+    const unsigned from[] = {0, 2, 3};
+    for (unsigned i = 0; i < 3; i++) {
+        struct qbft_body c = body(id, QBFT_COMMIT, from[i], 1, value);
+        uint8_t digest[SHA256_LEN];
+        rec->bodies[i] = (struct buf)BUF_INIT;
+        qbft_body_encode(&rec->bodies[i], &c);
+        qbft_signing_digest(digest, f->cfg.qbft.lock_hash, rec->bodies[i].data, rec->bodies[i].len);
+        ecdsa_sign(&f->keys[from[i]], digest, rec->sigs[i]);
+        j[i] = (struct qbft_sigref){rec->bodies[i].data, rec->bodies[i].len, rec->sigs[i]};
+    }
+    rec->cert = (struct buf)BUF_INIT;
+    qbft_cert_encode(&rec->cert, j, 3);
+    rec->cb = (struct sdb_bytes){rec->cert.data, (uint32_t)rec->cert.len};
+    rec->r = (struct sdb_reply){.type = SDB_GET_DECIDED_REP, .status = SDB_OK, .durable = true};
+    rec->r.u.decided.present = true;
+    rec->r.u.decided.d = (struct sdb_decided){.dtype = id->duty,
+                                              .height = id->height,
+                                              .round = 1,
+                                              .value = {(const uint8_t *)value, strlen(value)},
+                                              .ncert = 1,
+                                              .cert = &rec->cb};
+}
+
+static void record_free(struct record *rec)
+{
+    for (unsigned i = 0; i < 3; i++)
+        buf_free(&rec->bodies[i]);
+    buf_free(&rec->cert);
+}
+
+/* Decide id here from a peer's DECIDED; StateDB takes the record. */
+static void decide(struct fake *f, const struct qbft_id *id, const char *value)
+{
+    accept_duty(f, id->duty, id->height, "p");
+    ck_assert_int_eq(deliver_decided(f, id, value), QBFT_OK);
+    answer_status(f, pending(f, SDB_PUT_DECIDED), SDB_OK, true);
+}
+
+static void keep_two(struct fake *f)
+{
+    f->cfg.qbft.decided_keep = 2;
+}
+
+/* At most decided_keep decided instances stay in memory, the oldest decision leaves first (in
+ * the engine and here): GET then asks StateDB. */
+START_TEST(decided_evicted_by_count)
+{
+    struct fake *f = fake_new(keep_two);
+    up(f, false);
+    const struct qbft_id a = {0, 7}, b = {0, 9}, c = {0, 8};
+    decide(f, &a, "A");
+    decide(f, &b, "B");
+    ck_assert_int_eq(info_of(f, &a).status, QBFT_DECIDED_STATUS);
+    decide(f, &c, "C");
+    duties_tick(f->d);
+    ck_assert_int_eq(info_of(f, &a).status, QBFT_UNKNOWN);
+    ck_assert_int_eq(info_of(f, &b).status, QBFT_DECIDED_STATUS);
+    ck_assert_int_eq(info_of(f, &c).status, QBFT_DECIDED_STATUS);
+    struct qbft_stats st;
+    qbft_stats(duties_engine(f->d), &st);
+    ck_assert_uint_eq(st.decided, 2);
+    struct duties_asker who = {0};
+    duties_get(f->d, &who, 0, 9); /* from memory */
+    ck_assert(f->viewed == 1 && f->view.decided);
+    ck_assert_uint_eq(npending(f, SDB_GET_DECIDED), 0);
+    f->viewed = -1;
+    duties_get(f->d, &who, 0, 7); /* from StateDB */
+    ck_assert_int_eq(f->viewed, -1);
+    ck_assert_uint_eq(pending(f, SDB_GET_DECIDED)->r.u.get.height, 7);
+    fake_free(f);
+}
+END_TEST
+
+static void keep_one_second(struct fake *f)
+{
+    f->cfg.qbft.decided_keep_ms = 1000;
+}
+
+/* A decided instance leaves memory decided_keep_ms after its decision, whatever the count. */
+START_TEST(decided_evicted_by_age)
+{
+    struct fake *f = fake_new(keep_one_second);
+    up(f, false);
+    decide(f, &ID, "A");
+    f->now += 999;
+    duties_tick(f->d);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_DECIDED_STATUS);
+    struct duties_asker who = {0};
+    duties_get(f->d, &who, ID.duty, ID.height);
+    ck_assert(f->viewed == 1 && f->view.decided);
+    f->now += 1;
+    duties_tick(f->d);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_UNKNOWN);
+    f->viewed = -1;
+    duties_get(f->d, &who, ID.duty, ID.height);
+    ck_assert_int_eq(f->viewed, -1);
+    ck_assert_ptr_nonnull(pending(f, SDB_GET_DECIDED));
+    fake_free(f);
+}
+END_TEST
+
+static void keep_one(struct fake *f)
+{
+    f->cfg.qbft.decided_keep = 1;
+}
+
+/* A late peer changing rounds in an instance evicted from memory gets its DECIDED from the
+ * record in StateDB. */
+START_TEST(evicted_decision_answers_late_peer)
+{
+    struct fake *f = fake_new(keep_one);
+    up(f, false);
+    const struct qbft_id next = {0, 8};
+    decide(f, &ID, "A");
+    decide(f, &next, "B");
+    duties_tick(f->d);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_UNKNOWN);
+    struct qbft_body rc = body(&ID, QBFT_ROUND_CHANGE, 3, 2, NULL);
+    ck_assert_int_eq(deliver(f, 3, &rc, NULL, NULL, 0), QBFT_BUFFERED);
+    struct req *q = pending(f, SDB_GET_DECIDED);
+    ck_assert(q && q->r.u.get.height == 7);
+    struct record rec;
+    record_of(f, &rec, &ID, "A");
+    size_t before = count_sent(f, QBFT_KIND_MSG, QBFT_DECIDED);
+    answer(f, q, &rec.r);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_DECIDED_STATUS);
+    struct qbft_body rc3 = body(&ID, QBFT_ROUND_CHANGE, 3, 3, NULL);
+    ck_assert_int_eq(deliver(f, 3, &rc3, NULL, NULL, 0), QBFT_OK);
+    ck_assert_uint_eq(count_sent(f, QBFT_KIND_MSG, QBFT_DECIDED), before + 1);
+    record_free(&rec);
+    fake_free(f);
+}
+END_TEST
+
+/* The same duty posted again after its decision left memory: StateDB's record brings the
+ * decision back and the instance does not run a second time (no new vote is signed). */
+START_TEST(repost_of_evicted_decision)
+{
+    struct fake *f = fake_new(keep_one);
+    up(f, false);
+    const struct qbft_id next = {0, 8};
+    decide(f, &ID, "A");
+    decide(f, &next, "B");
+    duties_tick(f->d);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_UNKNOWN);
+    ck_assert_int_eq(submit(f, 0, 7, "p"), -1);
+    answer_status(f, pending(f, SDB_PUT_DUTY), SDB_DUPLICATE, true);
+    ck_assert_int_eq(f->submitted, -1); /* first: is it decided? */
+    struct req *q = pending(f, SDB_GET_DECIDED);
+    ck_assert(q && q->r.u.get.height == 7);
+    struct record rec;
+    record_of(f, &rec, &ID, "A");
+    size_t appends = npending(f, SDB_APPEND_INTENT);
+    answer(f, q, &rec.r);
+    ck_assert_int_eq(f->submitted, DUTY_ACCEPTED);
+    ck_assert_int_eq(info_of(f, &ID).status, QBFT_DECIDED_STATUS);
+    f->now += 5 * f->cfg.qbft.round_timeout_ms;
+    duties_tick(f->d);
+    ck_assert_uint_eq(npending(f, SDB_APPEND_INTENT), appends);
+    /* Not decided in StateDB: the duty starts as usual. */
+    const struct qbft_id other = {0, 9};
+    ck_assert_int_eq(submit(f, 0, 9, "p"), -1);
+    answer_status(f, pending(f, SDB_PUT_DUTY), SDB_DUPLICATE, true);
+    answer_status(f, pending(f, SDB_GET_DECIDED), SDB_OK, true);
+    ck_assert_int_eq(f->submitted, DUTY_ACCEPTED);
+    ck_assert_int_eq(info_of(f, &other).status, QBFT_RUNNING);
+    record_free(&rec);
+    fake_free(f);
+}
+END_TEST
+
+static void fast_rounds(struct fake *f)
+{
+    f->cfg.qbft.round_timeout_ms = 100;
+    f->cfg.qbft.round_timeout_max_ms = 100;
+}
+
+/* An instance that cannot decide changes rounds for as long as it lives: only the intents of
+ * its last round_window rounds stay in memory (the others are in StateDB's WAL). */
+START_TEST(stuck_instance_intents_bounded)
+{
+    struct fake *f = fake_new(fast_rounds);
+    up(f, false);
+    accept_duty(f, 0, 7, "a"); /* leader of round 1 is node 0: nobody proposes */
+    for (int i = 0; i < 40; i++) {
+        f->now += 100;
+        duties_tick(f->d);
+        ack_appends(f);
+    }
+    ck_assert_uint_ge(duties_intents_held(f->d), 30);
+    f->now += DUTIES_SWEEP_MS;
+    duties_tick(f->d);
+    ack_appends(f);
+    struct qbft_info in = info_of(f, &ID);
+    ck_assert_int_eq(in.status, QBFT_RUNNING);
+    ck_assert_uint_gt(in.round, 40);
+    ck_assert_uint_le(duties_intents_held(f->d), f->cfg.qbft.round_window + 1);
+    fake_free(f);
+}
+END_TEST
+
 /* A peer changing rounds in an instance this node decided but no longer holds: the decision
  * comes back from StateDB once (durable by definition), and the next ROUND-CHANGE is answered. */
 START_TEST(lookup_decided_answers_laggard)
@@ -1234,6 +1448,11 @@ int main(void)
     tcase_add_test(v, recent_newest_first);
     tcase_add_test(v, prune_below_retention);
     tcase_add_test(v, lookup_decided_answers_laggard);
+    tcase_add_test(v, decided_evicted_by_count);
+    tcase_add_test(v, decided_evicted_by_age);
+    tcase_add_test(v, evicted_decision_answers_late_peer);
+    tcase_add_test(v, repost_of_evicted_decision);
+    tcase_add_test(v, stuck_instance_intents_bounded);
     tcase_add_test(v, builder_hooks);
     tcase_add_test(v, block_inputs_follow_the_head);
     tcase_add_test(v, block_instances_wait_for_the_lower_one);

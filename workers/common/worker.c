@@ -8,6 +8,7 @@
 #include "proto/workers.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,16 @@ static bool supervisor_gone(struct worker *w)
         return getppid() != w->parent;
     /* Started by hand: the supervisor told us its pid. EPERM means it exists (it is root). */
     return w->supervisor_pid > 0 && kill(w->supervisor_pid, 0) < 0 && errno == ESRCH;
+}
+
+#define WORKER_TRIM_S 10.0
+
+static void on_trim(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)t;
+    (void)revents;
+    malloc_trim(0);
 }
 
 static void on_beat(struct ev_loop *loop, ev_timer *t, int revents)
@@ -260,6 +271,8 @@ int worker_main(int argc, char **argv, const struct worker_ops *ops, void *ctx)
     ev_timer_init(&w->beat, on_beat, period, period);
     w->beat.data = w;
     ev_timer_start(w->loop, &w->beat);
+    ev_timer_init(&w->trim, on_trim, WORKER_TRIM_S, WORKER_TRIM_S);
+    ev_timer_start(w->loop, &w->trim);
 
     log_info("worker_start", LU("generation", w->generation), LS("version", AEQUA_VERSION));
     if (ops->init && ops->init(w) < 0)

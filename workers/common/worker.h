@@ -11,6 +11,11 @@
  * accepted (MAILBOX_WORKER, ipc/mailbox.h). The common dispatch rows answer
  * METRICS_REQ with this process's registry; a worker adds its own rows in ops->dispatch. Handlers
  * receive the struct worker as ctx; the worker's own state is w->ctx.
+ *
+ * Every WORKER_TRIM_S (worker.c) the worker gives the heap memory it freed back to the kernel
+ * (malloc_trim): glibc keeps freed pages otherwise, and a worker's resident set would stay at
+ * its highest point instead of following what it holds (decided instances leaving the QBFT
+ * worker, memtables flushed in StateDB).
  */
 #ifndef AEQUA_WORKERS_WORKER_H
 #define AEQUA_WORKERS_WORKER_H
@@ -59,6 +64,7 @@ struct worker {
     pid_t parent;         /* the spawning supervisor, 1 if started by hand */
     pid_t supervisor_pid; /* from HELLO ACK */
     ev_timer beat;
+    ev_timer trim; /* gives freed heap memory back to the kernel (WORKER_TRIM_S) */
     ev_signal sigterm, sigint;
     void *ctx; /* the worker's own state */
 };

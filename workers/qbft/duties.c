@@ -440,6 +440,7 @@ static void h_decided(void *ctx, const struct qbft_id *id, const uint8_t *value,
         free(e);
     }
     /* the decided list, for GET and pruning */
+    in->decided_mono_ms = duties_mono(d);
     in->older = d->decided_tail;
     if (d->decided_tail)
         d->decided_tail->newer = in;
@@ -598,6 +599,45 @@ static void answer_submit(struct duties *d, const struct duties_asker *who, enum
     d->host.submitted(d->host.ctx, who, res);
 }
 
+/* A duty posted again whose instance this node no longer holds in memory (it was decided and
+ * left, or the worker restarted since): if StateDB holds its decision, the engine gets the
+ * decision back (late peers are answered) and the instance is not run a second time. True when
+ * the question is out (on_repost answers the client). */
+static bool repost(struct duties *d, struct dreq *put)
+{
+    struct qbft_info info;
+    if (qbft_info(d->eng, &put->id, &info) == 0 && info.status != QBFT_PENDING_START)
+        return false; /* the engine runs or holds it: start it as usual (EEXIST) */
+    struct sdb_req g = {.type = SDB_GET_DECIDED};
+    g.u.get.dtype = put->id.duty;
+    g.u.get.height = put->id.height;
+    struct dreq *q = duties_dreq_new(R_REPOST);
+    q->id = put->id;
+    q->who = put->who;
+    buf_append(&q->payload, put->payload.data, put->payload.len);
+    return duties_request(d, &g, q) == 0;
+}
+
+static void on_repost(struct duties *d, struct dreq *q, const struct sdb_reply *r)
+{
+    if (!r) {
+        duties_sdb_status(d, false);
+        answer_submit(d, &q->who, DUTY_UNAVAILABLE);
+        return;
+    }
+    if (r->status == SDB_OK && r->u.decided.present && r->u.decided.d.ncert > 0) {
+        const struct sdb_decided *dd = &r->u.decided.d;
+        qbft_restore_decided(d->eng, &q->id, dd->value.p, dd->value.len, dd->cert[0].p,
+                             dd->cert[0].len);
+    } else {
+        duties_start_instance(d, &q->id, q->payload.data, q->payload.len, duties_mono(d));
+    }
+    answer_submit(d, &q->who, DUTY_ACCEPTED);
+    DLOG(d, LOG_INFO, "consensus_recv", LS("kind", "duty"), LS("duty", duty_type_name(q->id.duty)),
+         LU("height", q->id.height), LB("repost", true),
+         LB("decided", r->status == SDB_OK && r->u.decided.present));
+}
+
 static void on_put_duty(struct duties *d, struct dreq *q, const struct sdb_reply *r)
 {
     if (!r) {
@@ -606,6 +646,9 @@ static void on_put_duty(struct duties *d, struct dreq *q, const struct sdb_reply
         return;
     }
     duties_sdb_status(d, true);
+    if (r->status == SDB_DUPLICATE && r->durable && !blocks_duty(d, q->id.duty) &&
+        !duties_inst_find(d, &q->id) && repost(d, q))
+        return;
     if ((r->status == SDB_OK || r->status == SDB_DUPLICATE) && r->durable) {
         if (blocks_duty(d, q->id.duty))
             duties_inst_get(d, &q->id)->explicit_duty = true; /* its block may be empty */
@@ -1230,6 +1273,7 @@ static void (*const on_reply[])(struct duties *, struct dreq *, const struct sdb
     [R_VIEW_DECIDED] = on_view_decided,
     [R_VIEW_DUTY] = on_view_duty,
     [R_LOOKUP] = on_lookup,
+    [R_REPOST] = on_repost,
     [R_SELF_DUTY] = blocks_on_self_duty,
     [R_SYNC_SERVE] = blocks_on_sync_serve,
 };
@@ -1274,6 +1318,20 @@ static void retry(struct duties *d)
         duties_arm_retry(d);
 }
 
+/* An instance that keeps changing rounds (it cannot decide) signs a ROUND-CHANGE each round:
+ * intents of rounds more than round_window below its current round are never signed again
+ * (rounds only grow; a restart rebuilds from the WAL and skips them too), so only StateDB
+ * keeps them. */
+static bool intent_needed(const struct ientry *e, void *arg)
+{
+    struct duties *d = arg;
+    struct qbft_info info;
+    if (e->k.type == QBFT_INTENT_LOCK ||
+        qbft_info(d->eng, &(struct qbft_id){e->k.duty, e->k.height}, &info) < 0)
+        return true;
+    return info.status != QBFT_RUNNING || e->k.round + d->cfg.qbft.round_window >= info.round;
+}
+
 static void sweep(struct duties *d)
 {
     /* An instance that cannot decide (too few nodes ever got its duty) must not hold an
@@ -1291,10 +1349,10 @@ static void sweep(struct duties *d)
         }
     }
     blocks_release(d); /* an expired block instance no longer holds the ones above it */
+    icache_filter(d->intents, intent_needed, d);
     /* Instances more than the retention window below the highest one are forgotten by the
      * engine (their messages become "old") with their intents; StateDB keeps its own records
-     * for [statedb] retention. Decided instances beyond DUTIES_DECIDED_KEEP leave memory; GET
-     * then answers from StateDB. */
+     * for [statedb] retention. */
     uint64_t keep = d->cfg.qbft.retention;
     for (unsigned t = 0; t < DUTY_TYPES; t++) {
         if (d->max_height[t] <= keep)
@@ -1312,13 +1370,27 @@ static void sweep(struct duties *d)
             }
         }
     }
-    while (d->ndecided > DUTIES_DECIDED_KEEP && d->decided_head && d->decided_head->persisted)
-        inst_remove(d, d->decided_head);
+}
+
+/* Decided instances leave memory beyond [qbft] decided_keep or decided_keep_s after their
+ * decision, oldest first, once durable, with their intents (the engine keeps its own copy
+ * for as long, qdecided_evict). GET then answers from StateDB, and so does a late peer's
+ * ROUND-CHANGE (lookup_decided) or a duty posted again (repost). */
+static void evict_decided(struct duties *d, uint64_t now)
+{
+    struct dinst *x;
+    while ((x = d->decided_head) && x->persisted &&
+           (d->ndecided > d->cfg.qbft.decided_keep ||
+            now >= x->decided_mono_ms + d->cfg.qbft.decided_keep_ms)) {
+        icache_drop_instance(d->intents, x->id.duty, x->id.height);
+        inst_remove(d, x);
+    }
 }
 
 void duties_tick(struct duties *d)
 {
     uint64_t now = duties_mono(d);
+    evict_decided(d, now);
     if (d->loaded) {
         qbft_tick(d->eng, now); /* round timers, and votes withheld before */
         blocks_flush(d);
@@ -1472,6 +1544,11 @@ void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss
         in->has_tss = true;
         in->tss = *rec;
     }
+}
+
+size_t duties_intents_held(const struct duties *d)
+{
+    return icache_count(d->intents);
 }
 
 struct qbft_engine *duties_engine(struct duties *d)

@@ -34,8 +34,10 @@
  *  - Housekeeping (duties_tick): retries — intents and decided records StateDB has not taken, a
  *    HELLO probe while it does not answer — every DUTIES_RETRY_MS while something waits; every
  *    DUTIES_SWEEP_MS, instances that could not decide within instance_expire_ms stop counting as
- *    open, what fell below the retention window is forgotten, and at most DUTIES_DECIDED_KEEP
- *    decided instances stay in memory (GET then answers from StateDB).
+ *    open, what fell below the retention window is forgotten and so are the intents of rounds
+ *    more than round_window below an instance's current round; on every tick, decided
+ *    instances beyond [qbft] decided_keep or older than decided_keep_s leave memory with their
+ *    intents (GET, a late peer's ROUND-CHANGE and a duty posted again then go to StateDB).
  *  - The sequencer's hooks, for the duty types in builder_duties: the input value is asked for
  *    with host->want_input and the instance starts when duties_input() brings it (or joins
  *    without one); fresh proposals are judged by host->validate, whose late verdicts come in
@@ -77,12 +79,11 @@
 #include "proto/tss.h"
 #include "workers/qbft/qbft.h"
 
-#define DUTIES_RETRY_MS     250
-#define DUTIES_SWEEP_MS     30000
-#define DUTIES_DECIDED_KEEP 4096       /* decided instances kept in memory for GET and late seals */
-#define DUTIES_EARLY_SEALS  65536      /* seals held for instances not decided here yet, in all */
-#define DUTIES_LOOKUPS      16384      /* decisions looked up in StateDB, remembered (then reset) */
-#define DUTIES_LOAD_PAGE    (1u << 20) /* bytes per LIST_DUTIES / LOAD_INTENTS page */
+#define DUTIES_RETRY_MS    250
+#define DUTIES_SWEEP_MS    30000
+#define DUTIES_EARLY_SEALS 65536      /* seals held for instances not decided here yet, in all */
+#define DUTIES_LOOKUPS     16384      /* decisions looked up in StateDB, remembered (then reset) */
+#define DUTIES_LOAD_PAGE   (1u << 20) /* bytes per LIST_DUTIES / LOAD_INTENTS page */
 
 struct duties_config {
     struct qbft_config qbft;     /* the engine's: members, keys, lock hash, timers, windows */
@@ -213,5 +214,7 @@ void duties_set_tss(struct duties *d, const struct qbft_id *id, const struct tss
 
 /* The engine (tests and the simulator read its state; the worker never does). */
 struct qbft_engine *duties_engine(struct duties *d);
+/* Intents held in memory (the rest is in StateDB's WAL only). */
+size_t duties_intents_held(const struct duties *d);
 
 #endif

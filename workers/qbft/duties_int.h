@@ -40,6 +40,7 @@ struct early_seal {
 struct dinst {
     struct qbft_id id;
     uint64_t start_mono_ms;
+    uint64_t decided_mono_ms; /* when it decided here (the decided list's age) */
     bool decided;
     bool persisted;      /* PUT_DECIDED acknowledged durable */
     bool persisting;     /* a PUT_DECIDED is in flight */
@@ -87,6 +88,7 @@ enum dreq_kind {
     R_VIEW_DECIDED,
     R_VIEW_DUTY,
     R_LOOKUP,
+    R_REPOST,     /* a duty posted again that no instance in memory holds: decided already? */
     R_SELF_DUTY,  /* a block duty of our own (slot, join) */
     R_SYNC_SERVE, /* the next block of the chain, for a peer catching up */
 };

@@ -11,11 +11,16 @@ struct icache {
     size_t n;
 };
 
+/* Every key of one instance falls in one bucket, so an instance's intents go at once. */
+static size_t bucket_of_instance(uint8_t duty, uint64_t height)
+{
+    uint64_t h = height * 0x9e3779b97f4a7c15ull ^ duty;
+    return (size_t)(h ^ h >> 29) & (BUCKETS - 1);
+}
+
 static size_t bucket_of(const struct ikey *k)
 {
-    uint64_t h = k->height * 0x9e3779b97f4a7c15ull ^ k->round * 0xc2b2ae3d27d4eb4full ^
-                 (uint64_t)k->duty << 8 ^ k->type;
-    return (size_t)(h ^ h >> 29) & (BUCKETS - 1);
+    return bucket_of_instance(k->duty, k->height);
 }
 
 static bool key_eq(const struct ikey *a, const struct ikey *b)
@@ -126,6 +131,38 @@ void icache_drop_below(struct icache *c, uint8_t duty, uint64_t below_height)
         while (*pp) {
             struct ientry *e = *pp;
             if (e->k.duty == duty && e->k.height < below_height && !e->in_flight) {
+                *pp = e->next;
+                entry_free(e);
+                c->n--;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+void icache_drop_instance(struct icache *c, uint8_t duty, uint64_t height)
+{
+    struct ientry **pp = &c->b[bucket_of_instance(duty, height)];
+    while (*pp) {
+        struct ientry *e = *pp;
+        if (e->k.duty == duty && e->k.height == height && !e->in_flight) {
+            *pp = e->next;
+            entry_free(e);
+            c->n--;
+        } else {
+            pp = &e->next;
+        }
+    }
+}
+
+void icache_filter(struct icache *c, bool (*keep)(const struct ientry *e, void *arg), void *arg)
+{
+    for (size_t i = 0; i < BUCKETS; i++) {
+        struct ientry **pp = &c->b[i];
+        while (*pp) {
+            struct ientry *e = *pp;
+            if (e->durable && !e->in_flight && !e->sends && !keep(e, arg)) {
                 *pp = e->next;
                 entry_free(e);
                 c->n--;

@@ -57,6 +57,10 @@ void icache_foreach(struct icache *c, bool (*fn)(struct ientry *e, void *arg), v
  * flight stay until it is answered). */
 void icache_drop(struct icache *c, const struct ikey *k);
 void icache_drop_below(struct icache *c, uint8_t duty, uint64_t below_height);
+void icache_drop_instance(struct icache *c, uint8_t duty, uint64_t height);
+/* Forget every durable entry that keep() refuses (none with held sends or an append in
+ * flight). */
+void icache_filter(struct icache *c, bool (*keep)(const struct ientry *e, void *arg), void *arg);
 size_t icache_count(const struct icache *c);
 
 #endif

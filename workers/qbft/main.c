@@ -357,6 +357,8 @@ static int qbft_init(struct worker *w)
     c.qbft.round_window = w->cfg.qbft_round_window;
     c.qbft.height_window = w->cfg.qbft_height_window;
     c.qbft.retention = w->cfg.qbft_retention;
+    c.qbft.decided_keep = w->cfg.qbft_decided_keep;
+    c.qbft.decided_keep_ms = w->cfg.qbft_decided_keep_s * 1000;
     c.qbft.decided_resends = (unsigned)w->cfg.qbft_decided_resends;
     Q.d = duties_new(&c, &host, err, sizeof(err));
     if (!Q.d) {

@@ -26,6 +26,8 @@ void qbft_config_defaults(struct qbft_config *cfg)
     cfg->round_window = 10;
     cfg->height_window = 1000;
     cfg->retention = 100000;
+    cfg->decided_keep = 2048;
+    cfg->decided_keep_ms = 300000;
     cfg->decided_resends = 3;
     cfg->buffer_msgs_per_peer = 1024;
     cfg->buffer_bytes_per_peer = 16u << 20;
@@ -66,6 +68,8 @@ static int cfg_check(const struct qbft_config *c, char *err, size_t errsz)
         why = "round_window out of range";
     else if (c->height_window < 1 || c->retention < 1)
         why = "height_window and retention must be >= 1";
+    else if (c->decided_keep < 1 || c->decided_keep_ms < 1)
+        why = "decided_keep and decided_keep_ms must be >= 1";
     else if (c->sig_cache < 1 || (c->sig_cache & (c->sig_cache - 1)))
         why = "sig_cache must be a power of two";
     if (why)
@@ -176,6 +180,7 @@ static int start(struct qbft_engine *e, const struct qbft_id *id, bool has_input
                  const uint8_t *value, size_t len, uint64_t start_ms, uint64_t now)
 {
     e->last_now = now;
+    qdecided_evict(e, now);
     if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
         errno = EINVAL;
         return -1;
@@ -249,6 +254,7 @@ enum qbft_verdict qbft_receive(struct qbft_engine *e, const uint8_t *msg, size_t
                                unsigned from_peer, uint64_t now)
 {
     e->last_now = now;
+    qdecided_evict(e, now);
     return receive_one(e, msg, len, from_peer, now);
 }
 
@@ -300,6 +306,7 @@ static const char *timeout_phase(const struct qbft_engine *e, const struct qinst
 void qbft_tick(struct qbft_engine *e, uint64_t now)
 {
     e->last_now = now;
+    qdecided_evict(e, now);
     struct qinst *in = e->active;
     while (in) {
         struct qinst *next = in->anext;
@@ -392,6 +399,7 @@ static int decided_from_cert(struct qbft_engine *e, const struct qbft_id *id, co
     uint8_t hash[QBFT_HASH_LEN];
     uint64_t round;
     size_t count = 0;
+    qdecided_evict(e, e->last_now);
     if (!id_valid(id) || (!value && len) || len > QBFT_MAX_VALUE) {
         errno = EINVAL;
         return -1;
@@ -473,4 +481,5 @@ void qbft_stats(const struct qbft_engine *e, struct qbft_stats *out)
 {
     *out = e->stats;
     out->instances = e->ninst;
+    out->decided = e->ndecided;
 }

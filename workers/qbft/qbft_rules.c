@@ -467,6 +467,7 @@ void qinst_decide(struct qbft_engine *e, struct qinst *in, const uint8_t hash[QB
     buf_reset(&in->cert);
     qbft_cert_encode(&in->cert, refs, ncert);
     qinst_stop(e, in);
+    qdecided_add(e, in, e->last_now);
     if (!report)
         return;
     qevent(e, in, QBFT_EV_STATE, "decided", round);

@@ -67,9 +67,26 @@ static void pend_clear(struct qbft_engine *e, struct qinst *in)
     in->pend_tail = &in->pend;
 }
 
+static void decided_unlink(struct qbft_engine *e, struct qinst *in)
+{
+    if (in->status != QBFT_DECIDED_STATUS)
+        return;
+    if (in->dprev)
+        in->dprev->dnext = in->dnext;
+    else
+        e->dhead = in->dnext;
+    if (in->dnext)
+        in->dnext->dprev = in->dprev;
+    else
+        e->dtail = in->dprev;
+    in->dnext = in->dprev = NULL;
+    e->ndecided--;
+}
+
 static void inst_free(struct qbft_engine *e, struct qinst *in)
 {
     active_unlink(e, in);
+    decided_unlink(e, in);
     pend_clear(e, in);
     for (size_t i = 0; i < in->nrounds; i++)
         round_free(e, &in->rounds[i]);
@@ -102,6 +119,8 @@ void qtable_clear(struct qbft_engine *e)
         e->buckets[b] = NULL;
     }
     e->ninst = 0;
+    e->dhead = e->dtail = NULL;
+    e->ndecided = 0;
 }
 
 /* ---- instance table ---- */
@@ -169,6 +188,26 @@ void qinst_remove(struct qbft_engine *e, struct qinst *in)
     *pp = in->hnext;
     e->ninst--;
     inst_free(e, in);
+}
+
+void qdecided_add(struct qbft_engine *e, struct qinst *in, uint64_t now)
+{
+    in->decided_ms = now;
+    in->dnext = NULL;
+    in->dprev = e->dtail;
+    if (e->dtail)
+        e->dtail->dnext = in;
+    else
+        e->dhead = in;
+    e->dtail = in;
+    e->ndecided++;
+}
+
+void qdecided_evict(struct qbft_engine *e, uint64_t now)
+{
+    while (e->dhead && (e->ndecided > e->cfg.decided_keep ||
+                        now >= e->dhead->decided_ms + e->cfg.decided_keep_ms))
+        qinst_remove(e, e->dhead);
 }
 
 /* ---- rounds and slots ---- */

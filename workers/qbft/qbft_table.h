@@ -112,8 +112,10 @@ struct qinst {
     uint64_t dseen_mask;
     uint8_t (*rcseen)[SHA256_LEN]; /* decided: per sender, last ROUND-CHANGE digest */
     uint64_t rcseen_mask;
-    uint32_t *answers;   /* per peer: DECIDED answers sent */
-    uint64_t *answer_ms; /* per peer: time of the last one */
+    uint32_t *answers;           /* per peer: DECIDED answers sent */
+    uint64_t *answer_ms;         /* per peer: time of the last one */
+    uint64_t decided_ms;         /* the engine's time of the decision */
+    struct qinst *dnext, *dprev; /* the decided list, oldest first */
 };
 
 struct sigc_entry {
@@ -131,7 +133,9 @@ struct qbft_engine {
 
     struct qinst **buckets;
     size_t nbuckets, ninst;
-    struct qinst *active; /* running instances */
+    struct qinst *active;        /* running instances */
+    struct qinst *dhead, *dtail; /* decided instances, oldest decision first */
+    size_t ndecided;
 
     bool has_max[DUTY_TYPES];
     uint64_t max_height[DUTY_TYPES];
@@ -158,6 +162,12 @@ uint64_t qbft_round_at(const struct qbft_config *c, uint64_t start, uint64_t now
 struct qinst *qinst_find(const struct qbft_engine *e, const struct qbft_id *id);
 struct qinst *qinst_get(struct qbft_engine *e, const struct qbft_id *id);
 void qinst_remove(struct qbft_engine *e, struct qinst *in);
+/* The decided list: qdecided_add when an instance becomes decided (at now); qdecided_evict
+ * forgets the oldest decided instances beyond decided_keep or older than decided_keep_ms (a
+ * later message for one is held like one for an instance not started; the host may bring the
+ * decision back with qbft_restore_decided). */
+void qdecided_add(struct qbft_engine *e, struct qinst *in, uint64_t now);
+void qdecided_evict(struct qbft_engine *e, uint64_t now);
 /* Below the retention window of its duty type, or pruned. */
 bool qid_stale(const struct qbft_engine *e, const struct qbft_id *id);
 /* Put a started instance on the running list; take one off it and drop what only a running

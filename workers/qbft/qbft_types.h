@@ -95,6 +95,8 @@ struct qbft_config {
     uint64_t round_window;       /* accepted rounds: [current - w, current + w] */
     uint64_t height_window;      /* not-started instances accepted up to max started + w */
     uint64_t retention;          /* heights below max started - retention are "old" */
+    size_t decided_keep;         /* decided instances kept (answers to late peers), at most */
+    uint64_t decided_keep_ms;    /* ... and for at most this long after their decision */
     unsigned decided_resends;    /* DECIDED answers per peer and instance, burst */
     size_t buffer_msgs_per_peer; /* messages for not-started instances, per peer */
     size_t buffer_bytes_per_peer;
@@ -146,6 +148,7 @@ struct qbft_stats {
     uint64_t buffered;     /* messages held for not-started instances */
     uint64_t buffer_drops;
     uint64_t instances; /* instances held now */
+    uint64_t decided;   /* of which decided (bounded by decided_keep) */
 };
 
 #endif

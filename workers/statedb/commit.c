@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prune deletes at most this many decided instances per request (then answers more = true). */
-#define PRUNE_MAX_INSTANCES 10000
+/* Prune deletes at most this many decided instances per request (then answers more = true),
+ * so that one slice keeps the loop about as long as a group commit does. */
+#define PRUNE_MAX_INSTANCES 512
 
 /* ---- writes staged in this call, by (family, key) ---- */
 
@@ -474,6 +475,9 @@ static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
         db_value_free(&v);
         n++;
     }
+    /* Point deletes, not a range delete per instance: RocksDB 7.8 re-fragments every range
+     * tombstone of the memtable for each new iterator, and thousands of them (one pass at
+     * 300 duties/s) made each read slower than the last until the loop stalled. */
     record_wal_first(lo, dtype, height);
     record_wal_first(hi, dtype, height + 1);
     struct db_iter *it = db_iter_new(store_db(g->st), SDB_CF_WAL);
@@ -482,10 +486,10 @@ static uint64_t prune_instance(struct gc *g, uint8_t dtype, uint64_t height)
         const uint8_t *k = db_iter_key(it, &kl);
         if (kl != sizeof(hi) || memcmp(k, hi, kl) >= 0)
             break;
+        store_batch_delete(g->batch, SDB_CF_WAL, k, kl);
         n++;
     }
     db_iter_free(it);
-    store_batch_delete_range(g->batch, SDB_CF_WAL, lo, sizeof(lo), hi, sizeof(hi));
     return n;
 }
 
@@ -1065,6 +1069,30 @@ bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention, 
     out->u.prune.dtype = dtype;
     out->u.prune.below = highest - retention;
     return true;
+}
+
+int statedb_prune_compact(struct store *st, const struct sdb_req *prune, char *err, size_t errsz)
+{
+    uint8_t lo[RECORD_INST_KEY_LEN], hi[RECORD_INST_KEY_LEN];
+    uint8_t wlo[RECORD_WAL_KEY_LEN], whi[RECORD_WAL_KEY_LEN];
+    uint8_t dtype = prune->u.prune.dtype;
+    record_inst_key(lo, dtype, 0);
+    record_inst_key(hi, dtype, prune->u.prune.below);
+    record_wal_first(wlo, dtype, 0);
+    record_wal_first(whi, dtype, prune->u.prune.below);
+    const struct db *h = store_db(st);
+    char *e = NULL;
+    rocksdb_suggest_compact_range_cf(h->rdb, db_cf(h, SDB_CF_WAL), (const char *)wlo, sizeof(wlo),
+                                     (const char *)whi, sizeof(whi), &e);
+    static const enum sdb_cf inst_cfs[] = {SDB_CF_DUTIES, SDB_CF_DECIDED};
+    for (size_t i = 0; i < ARRAY_LEN(inst_cfs) && !e; i++)
+        rocksdb_suggest_compact_range_cf(h->rdb, db_cf(h, inst_cfs[i]), (const char *)lo,
+                                         sizeof(lo), (const char *)hi, sizeof(hi), &e);
+    if (!e)
+        return 0;
+    snprintf(err, errsz, "suggest compaction: %s", e);
+    rocksdb_free(e);
+    return -1;
 }
 
 /* ---- queue ---- */

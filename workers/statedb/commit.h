@@ -64,6 +64,11 @@ void statedb_group_commit(struct store *st, struct statedb_op *ops, size_t n);
  * decided one ([statedb] retention), for the worker's own timer. False: nothing to prune. */
 bool statedb_prune_request(struct store *st, uint8_t dtype, uint64_t retention,
                            struct sdb_req *out);
+/* After a prune: the pruned key ranges (intents, duties, decided records of the type below the
+ * height) are marked for compaction, which RocksDB runs in the background, so the deleted
+ * records leave the disk instead of waiting for their files to be compacted by chance. 0, or
+ * -1 with RocksDB's reason. */
+int statedb_prune_compact(struct store *st, const struct sdb_req *prune, char *err, size_t errsz);
 
 struct statedb_queue {
     struct statedb_op *ops;

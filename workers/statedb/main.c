@@ -3,7 +3,8 @@
  *
  * Each mailbox drain becomes one group commit: handlers only queue requests; on_drained writes
  * them in one synced WriteBatch and answers every one. Checkpoints are taken on a timer and at
- * a clean stop; decided instances older than [statedb] retention are pruned on a timer.
+ * a clean stop; decided instances older than [statedb] retention are pruned on a timer, in
+ * slices, and their key ranges compacted away.
  * A database of another cluster or node, or damaged beyond its checkpoints, is a permanent
  * error (exit 78): restarting cannot fix it, the operator must look.
  */
@@ -21,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PRUNE_PERIOD_S 60.0
+/* While a prune pass has more to delete, its next slice runs this soon. */
+#define PRUNE_AGAIN_S 0.2
 
 static struct {
     struct worker *w;
@@ -29,6 +31,7 @@ static struct {
     struct store *st;
     struct statedb_queue q;
     ev_timer checkpoint, prune;
+    uint64_t pruned[DUTY_TYPES]; /* records deleted by the prune pass under way, per type */
 } D;
 
 static void on_request(struct mailbox *mb, const struct envelope *e, void *ctx)
@@ -106,11 +109,13 @@ static void on_checkpoint(struct ev_loop *loop, ev_timer *t, int revents)
     take_checkpoint("interval");
 }
 
+/* One slice of a prune pass per duty type (statedb_prune_request); while a type has more, the
+ * next slice follows after PRUNE_AGAIN_S, else after [statedb] prune_interval_s. A type whose
+ * pass is done gets its pruned range marked for compaction. */
 static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)loop;
-    (void)t;
     (void)revents;
+    bool more = false;
     for (uint8_t dtype = 0; dtype < DUTY_TYPES; dtype++) {
         struct statedb_op op;
         memset(&op, 0, sizeof(op));
@@ -118,10 +123,28 @@ static void on_prune(struct ev_loop *loop, ev_timer *t, int revents)
             continue;
         op.source = W_STATEDB;
         statedb_group_commit(D.st, &op, 1);
+        struct sdb_reply rep;
         if (op.out.status == SDB_ERROR)
             log_error("statedb_prune", LS("duty", duty_type_name(dtype)), LS("err", op.out.err));
+        else if (sdb_reply_decode(&rep, op.out.type, op.out.body.data, op.out.body.len) == 0) {
+            D.pruned[dtype] += rep.u.prune.pruned;
+            more |= rep.u.prune.more;
+            char err[256];
+            if (!rep.u.prune.more && D.pruned[dtype] > 0) {
+                if (statedb_prune_compact(D.st, &op.req, err, sizeof(err)) < 0)
+                    log_warn("statedb_prune", LS("duty", duty_type_name(dtype)), LS("err", err));
+                log_info("statedb_prune", LS("duty", duty_type_name(dtype)),
+                         LU("below", op.req.u.prune.below), LU("records", D.pruned[dtype]));
+                D.pruned[dtype] = 0;
+            }
+            sdb_reply_free(&rep);
+        }
         statedb_op_free(&op);
     }
+    double every = (double)D.w->cfg.statedb_prune_interval_s;
+    ev_timer_stop(loop, t);
+    ev_timer_set(t, more ? PRUNE_AGAIN_S : every, every);
+    ev_timer_start(loop, t);
 }
 
 static int statedb_preinit(struct worker *w)
@@ -148,6 +171,8 @@ static int statedb_init(struct worker *w)
         .node_index = w->cfg.index,
         .sync = w->cfg.statedb_sync,
         .checkpoints_keep = (unsigned)w->cfg.statedb_checkpoints_keep,
+        .mem = {.block_cache_bytes = (size_t)w->cfg.statedb_block_cache_mb << 20,
+                .write_buffer_bytes = (size_t)w->cfg.statedb_write_buffer_mb << 20},
     };
     uint64_t t0 = now_ms();
     int rc = store_open(&D.st, &o, err, sizeof(err));
@@ -170,7 +195,8 @@ static int statedb_init(struct worker *w)
         ev_timer_init(&D.checkpoint, on_checkpoint, every, every);
         ev_timer_start(w->loop, &D.checkpoint);
     }
-    ev_timer_init(&D.prune, on_prune, PRUNE_PERIOD_S, PRUNE_PERIOD_S);
+    double prune_every = (double)w->cfg.statedb_prune_interval_s;
+    ev_timer_init(&D.prune, on_prune, prune_every, prune_every);
     ev_timer_start(w->loop, &D.prune);
     worker_ready(w);
     return 0;

@@ -364,7 +364,7 @@ static enum verdict open_verified(struct db *h, const char *path, bool create, b
     if (!create) {
         /* A database is created whole (create_fresh), so a missing column family is
          * damage like any other. */
-        if (db_open(h, path, false, true, NULL, e, sizeof(e)) < 0) {
+        if (db_open(h, path, false, true, NULL, &o->mem, e, sizeof(e)) < 0) {
             db_seterr(why, whysz, "%s", e);
             return db_error_is_damage(e) || strstr(e, "Column family not found") ? V_DAMAGED : V_IO;
         }
@@ -376,7 +376,7 @@ static enum verdict open_verified(struct db *h, const char *path, bool create, b
         if (v != V_OK)
             return v == V_FRESH ? V_DAMAGED : v;
     }
-    if (db_open(h, path, create, false, NULL, e, sizeof(e)) < 0) {
+    if (db_open(h, path, create, false, NULL, &o->mem, e, sizeof(e)) < 0) {
         db_seterr(why, whysz, "%s", e);
         return db_error_is_damage(e) ? V_DAMAGED : V_IO;
     }

@@ -62,6 +62,7 @@ struct store_opts {
     uint64_t node_index;
     bool sync; /* [statedb] sync: every batch is written with sync = true */
     unsigned checkpoints_keep;
+    struct db_memory mem; /* [statedb] block_cache_mb, write_buffer_mb */
 };
 
 struct store;
