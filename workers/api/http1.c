@@ -77,7 +77,7 @@ int http1_next_line(const uint8_t *p, size_t *pos, size_t end, size_t *s, size_t
     return memchr(p + *s, '\r', *len) ? -1 : 0;
 }
 
-static int parse_u64_digits(const uint8_t *p, size_t len, uint64_t *out)
+int http1_digits(const uint8_t *p, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
     if (len == 0 || len > 18)
@@ -241,7 +241,7 @@ enum http1_result http1_request_parse(const uint8_t *p, size_t n, struct http1_r
             r->nheaders++;
             break;
         case H_LENGTH:
-            if (have_length || parse_u64_digits(p + value.off, value.len, &r->content_length) < 0) {
+            if (have_length || http1_digits(p + value.off, value.len, &r->content_length) < 0) {
                 r->detail =
                     have_length ? "more than one Content-Length" : "malformed Content-Length";
                 return HTTP1_BAD;
@@ -300,7 +300,7 @@ enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_req
         p[7] < '0' || p[7] > '9' || p[8] != ' ' || (len > 12 && p[12] != ' '))
         return HTTP1_BAD;
     uint64_t status;
-    if (parse_u64_digits(p + 9, 3, &status) < 0 || status < 200 || status > 599)
+    if (http1_digits(p + 9, 3, &status) < 0 || status < 200 || status > 599)
         return HTTP1_BAD;
     r->status = (int)status;
     r->status_len = pos;
@@ -315,7 +315,7 @@ enum http1_result http1_response_parse(const uint8_t *p, size_t n, bool head_req
         if (http1_split_header(p, s, len, &name, &value) < 0)
             return HTTP1_BAD;
         if (span_is(p + name.off, name.len, "content-length")) {
-            if (have_length || parse_u64_digits(p + value.off, value.len, &length) < 0)
+            if (have_length || http1_digits(p + value.off, value.len, &length) < 0)
                 return HTTP1_BAD;
             have_length = true;
         } else if (span_is(p + name.off, name.len, "transfer-encoding")) {

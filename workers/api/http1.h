@@ -100,5 +100,7 @@ int http1_split_header(const uint8_t *p, size_t s, size_t len, struct http1_span
                        struct http1_span *value);
 /* Whether a comma-separated header value holds the token (case-insensitive). */
 bool http1_has_token(const uint8_t *p, struct http1_span v, const char *token);
+/* 1 to 18 decimal digits, nothing else: 0 and *out, or -1. */
+int http1_digits(const uint8_t *p, size_t len, uint64_t *out);
 
 #endif

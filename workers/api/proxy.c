@@ -111,20 +111,6 @@ static enum proxy_result bad(struct proxy_response *r, const char *why)
     return PROXY_BAD;
 }
 
-static int digits(const uint8_t *p, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0 || len > 18)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* "HTTP/1.x SSS[ reason]" */
 static enum proxy_result parse_status_line(const uint8_t *p, size_t s, size_t len,
                                            struct proxy_response *r)
@@ -132,7 +118,7 @@ static enum proxy_result parse_status_line(const uint8_t *p, size_t s, size_t le
     const uint8_t *l = p + s;
     uint64_t status;
     if (len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[7] < '0' || l[7] > '9' || l[8] != ' ' ||
-        digits(l + 9, 3, &status) < 0 || (len > 12 && l[12] != ' '))
+        http1_digits(l + 9, 3, &status) < 0 || (len > 12 && l[12] != ' '))
         return bad(r, "malformed status line");
     if (status < 100 || status > 599)
         return bad(r, "status out of range");
@@ -201,7 +187,7 @@ enum proxy_result proxy_response_parse(const uint8_t *p, size_t n, bool head_req
             chunked = ends_chunked(p, value);
         } else if (span_eq(p, name, "content-length")) {
             uint64_t v;
-            if (digits(p + value.off, value.len, &v) < 0 || (have_length && v != r->length))
+            if (http1_digits(p + value.off, value.len, &v) < 0 || (have_length && v != r->length))
                 return bad(r, "malformed or conflicting Content-Length");
             r->length = v;
             have_length = true;
@@ -263,17 +249,6 @@ enum chunk_state {
     CS_DONE,
 };
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The size line ended: data follows, or the trailer section after the last chunk. */
 static void size_line_done(struct proxy_chunked *c)
 {
@@ -299,10 +274,10 @@ int proxy_chunked_decode(struct proxy_chunked *c, uint8_t *p, size_t n, size_t *
         }
         case CS_SIZE:
         case CS_SIZE_MORE:
-            if (hex_value(b) >= 0) {
+            if (hex_digit(b) >= 0) {
                 if (++c->line > CHUNK_SIZE_DIGITS)
                     return -1;
-                c->left = c->left * 16 + (uint64_t)hex_value(b);
+                c->left = c->left * 16 + (uint64_t)hex_digit(b);
                 c->state = CS_SIZE_MORE;
             } else if (c->state == CS_SIZE_MORE && (b == ';' || b == ' ' || b == '\t')) {
                 c->state = CS_EXT;
