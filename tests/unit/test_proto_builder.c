@@ -143,11 +143,11 @@ START_TEST(replies)
     ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), 0);
     ck_assert_uint_eq(mode, SDB_BLOCK_PREV);
     ck_assert_uint_eq(height, 7);
-    for (uint8_t m = SDB_BLOCK_NEXT; m <= SDB_BLOCK_PREV + 1; m++) {
+    for (unsigned m = SDB_BLOCK_NEXT; m <= SDB_BLOCK_PREV + 1; m++) {
         if (m == SDB_BLOCK_PREV)
             continue;
         buf_reset(&b);
-        bld_block_get_encode(&b, m, 0); /* only at / latest / prev */
+        bld_block_get_encode(&b, (uint8_t)m, 0); /* only at / latest / prev */
         ck_assert_int_eq(bld_block_get_decode(&mode, &height, b.data, b.len), -1);
     }
 
