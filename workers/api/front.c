@@ -711,31 +711,40 @@ static void upstream_done(struct upstream *u, const struct http1_response *resp)
     upstream_next(u);
 }
 
-static void upstream_send(struct upstream *u)
+/* Send head then the client's request body (c->in after its head) on fd, from *sent on, without
+ * blocking: 1 when all is sent, 0 when fd is full, -1 when the connection broke. *sent moves on
+ * by what was written. Both forwarding paths (to civetweb, to --upstream) use it. */
+static int send_head_body(int fd, const struct buf *head, const struct client *c, size_t *sent)
 {
-    struct client *c = u->c;
-    size_t flen = c->fwd.len, blen = c->req.content_length;
-    while (u->sent < flen + blen) {
+    size_t hlen = head->len, blen = c->req.content_length;
+    while (*sent < hlen + blen) {
         struct iovec iov[2];
         int n = 0;
-        if (u->sent < flen)
-            iov[n++] = (struct iovec){c->fwd.data + u->sent, flen - u->sent};
-        size_t boff = u->sent > flen ? u->sent - flen : 0;
+        if (*sent < hlen)
+            iov[n++] = (struct iovec){head->data + *sent, hlen - *sent};
+        size_t boff = *sent > hlen ? *sent - hlen : 0;
         if (blen > boff)
             iov[n++] = (struct iovec){c->in.data + c->req.head_len + boff, blen - boff};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(u->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        if (w <= 0) {
-            upstream_fail(u, "civetweb connection broke while sending");
-            return;
-        }
-        u->sent += (size_t)w;
+            return 0;
+        if (w <= 0)
+            return -1;
+        *sent += (size_t)w;
     }
-    watch(u->f->loop, &u->io, u->fd, EV_READ);
+    return 1;
+}
+
+static void upstream_send(struct upstream *u)
+{
+    int rc = send_head_body(u->fd, &u->c->fwd, u->c, &u->sent);
+    if (rc < 0)
+        upstream_fail(u, "civetweb connection broke while sending");
+    else if (rc > 0)
+        watch(u->f->loop, &u->io, u->fd, EV_READ);
 }
 
 /* Read civetweb's answer; hand it on once whole. */
@@ -1017,31 +1026,16 @@ static void proxy_recv(struct proxy_conn *px)
 static void proxy_send(struct proxy_conn *px)
 {
     struct client *c = px->c;
-    size_t hlen = px->req.len, blen = c->req.content_length;
-    bool progress = false;
-    while (px->sent < hlen + blen) {
-        struct iovec iov[2];
-        int n = 0;
-        if (px->sent < hlen)
-            iov[n++] = (struct iovec){px->req.data + px->sent, hlen - px->sent};
-        size_t boff = px->sent > hlen ? px->sent - hlen : 0;
-        if (blen > boff)
-            iov[n++] = (struct iovec){c->in.data + c->req.head_len + boff, blen - boff};
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(px->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (progress)
-                proxy_wait(px, EV_WRITE, c->f->lim.proxy->timeout_ms);
-            return;
-        }
-        if (w <= 0) {
-            proxy_fail(px, 502, "the upstream connection broke while sending the request");
-            return;
-        }
-        px->sent += (size_t)w;
-        progress = true;
+    size_t before = px->sent;
+    int rc = send_head_body(px->fd, &px->req, c, &px->sent);
+    if (rc < 0) {
+        proxy_fail(px, 502, "the upstream connection broke while sending the request");
+        return;
+    }
+    if (rc == 0) {
+        if (px->sent > before)
+            proxy_wait(px, EV_WRITE, c->f->lim.proxy->timeout_ms);
+        return;
     }
     px->state = P_HEAD;
     proxy_wait(px, EV_READ, c->f->lim.proxy->timeout_ms);

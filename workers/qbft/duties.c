@@ -873,8 +873,8 @@ size_t duties_recent(const struct duties *d, struct duty_brief *out, size_t max)
     size_t n = 0;
     if (max > DUTY_RECENT_MAX)
         max = DUTY_RECENT_MAX;
-    /* Keep the newest max in top[], newest first (insertion: max is small). Placeholders that
-     * only hold early seals neither started nor decided and are left out. */
+    /* Keep the newest max in top[], newest first (insertion: max is small). Entries that
+     * only hold early seals (neither started nor decided) are left out. */
     for (size_t b = 0; b < INST_BUCKETS && max > 0; b++) {
         for (const struct dinst *in = d->inst[b]; in; in = in->next) {
             if (!in->start_mono_ms && !in->decided)
